@@ -1,0 +1,47 @@
+"""Fixtures shared by every app's tests."""
+
+import pytest
+from rest_framework.test import APIClient
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def make_user(db):
+    from permissions.services import user_create
+
+    counter = {"n": 0}
+
+    def make(role: str = "read_only", email: str | None = None, **fields):
+        counter["n"] += 1
+        return user_create(email=email or f"user{counter['n']}@example.com", role=role, **fields)
+
+    return make
+
+
+@pytest.fixture
+def authed_client(make_user):
+    """``authed_client(user=None, role=...)`` → an APIClient sending that user's API key."""
+    from permissions.services import api_key_create
+
+    def make(user=None, role: str = "read_only"):
+        user = user or make_user(role=role)
+        _, raw = api_key_create(user=user)
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.user = user
+        return client
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real worker process for the whole session; tests using it need transaction=True."""
+    from testing.celery_worker import running_worker
+
+    with django_db_blocker.unblock(), running_worker() as proc:
+        yield proc

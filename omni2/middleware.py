@@ -1,0 +1,36 @@
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+
+from .errors import error_response
+
+
+class BodySizeLimitMiddleware:
+    """Refuse bodies over ``OMNI2_MAX_BODY_BYTES`` with a 413 in the API's error shape.
+
+    DRF reads the request stream itself and skips Django's own upload limit, so the
+    limit is enforced here, for declared and chunked bodies alike.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        limit = settings.OMNI2_MAX_BODY_BYTES
+        if request.method in ("POST", "PUT", "PATCH", "DELETE"):
+            try:
+                declared = int(request.META.get("CONTENT_LENGTH") or 0)
+            except ValueError:
+                return error_response(400, "invalid_request", "Content-Length is not a number.")
+            if declared > limit:
+                return self._too_large(limit)
+            try:
+                body = request.body
+            except RequestDataTooBig:
+                return self._too_large(limit)
+            if len(body) > limit:
+                return self._too_large(limit)
+        return self.get_response(request)
+
+    @staticmethod
+    def _too_large(limit):
+        return error_response(413, "payload_too_large", f"The request body is larger than {limit} bytes.")

@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+
+from .health import HealthView
+
+urlpatterns = [
+    path("health", HealthView.as_view(), name="health"),
+    path("admin/", admin.site.urls),
+    path("api/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
+    path("api/", include("permissions.urls")),
+]
+
+handler400 = "omni2.errors.bad_request"
+handler403 = "omni2.errors.permission_denied"
+handler404 = "omni2.errors.not_found"
+handler500 = "omni2.errors.server_error"

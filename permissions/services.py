@@ -1,0 +1,62 @@
+"""Writes on identity: users and API keys."""
+
+import secrets
+import string
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import ApiKey, Role, User, hash_api_key
+
+API_KEY_PREFIX = "omni2_"
+_ALPHABET = string.ascii_letters + string.digits
+
+
+def new_api_key_secret(key: ApiKey) -> str:
+    """Give an unsaved key its prefix and hash; return the raw key, which is never stored."""
+    prefix = secrets.token_hex(4)
+    secret = "".join(secrets.choice(_ALPHABET) for _ in range(32))  # ~190 bits
+    raw = f"{API_KEY_PREFIX}{prefix}_{secret}"
+    key.prefix, key.key_hash = prefix, hash_api_key(raw)
+    return raw
+
+
+def api_key_create(*, user: User, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key for ``user``. The raw key is returned once and never stored."""
+    key = ApiKey(user=user, name=name)
+    raw = new_api_key_secret(key)
+    key.save()
+    return key, raw
+
+
+def api_key_revoke(*, key: ApiKey) -> None:
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+
+
+def api_key_authenticate(*, raw: str) -> User | None:
+    """The active user behind a raw key, or None. Touches ``last_used_at`` at most once a minute."""
+    if not raw.startswith(API_KEY_PREFIX) or len(raw) > 128:
+        return None
+    key = (
+        ApiKey.objects.select_related("user", "user__role")
+        .filter(key_hash=hash_api_key(raw), revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    if key is None:
+        return None
+    now = timezone.now()
+    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
+        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    return key.user
+
+
+@transaction.atomic
+def user_create(*, email: str, role: str | Role | None = None, name: str = "",
+                slack_user_id: str | None = None, allowed_databases: list[str] | None = None,
+                is_staff: bool = False) -> User:
+    fields = {"name": name, "slack_user_id": slack_user_id or None, "is_staff": is_staff}
+    if allowed_databases is not None:
+        fields["allowed_databases"] = allowed_databases
+    return User.objects.create_user(email, role=role, **fields)

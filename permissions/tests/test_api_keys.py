@@ -1,0 +1,80 @@
+import pytest
+from django.core.management import call_command
+
+from permissions.models import ApiKey, Role
+from permissions.services import api_key_create, api_key_revoke
+
+pytestmark = pytest.mark.django_db
+
+
+def assert_unauthenticated(response):
+    assert response.status_code == 401, response.content
+    assert response.json()["error"]["code"] == "unauthenticated"
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_missing_key_is_a_401(api_client):
+    assert_unauthenticated(api_client.get("/api/me"))
+
+
+def test_a_wrong_key_is_a_401(api_client):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer omni2_deadbeef_notarealkeyatallnotarealkey")
+    assert_unauthenticated(api_client.get("/api/me"))
+
+
+@pytest.mark.parametrize("header", ["Token abc", "Bearer", "Bearer a b", "Basic Zm9vOmJhcg=="])
+def test_a_malformed_authorization_header_is_a_401(api_client, header):
+    api_client.credentials(HTTP_AUTHORIZATION=header)
+    assert_unauthenticated(api_client.get("/api/me"))
+
+
+def test_a_good_key_works(api_client, make_user):
+    user = make_user(role="dba", name="Dee")
+    _, raw = api_key_create(user=user)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    response = api_client.get("/api/me")
+    assert response.status_code == 200
+    assert response.json()["email"] == user.email
+    assert response.json()["role"] == "dba"
+
+
+def test_a_revoked_key_is_a_401(api_client, make_user):
+    key, raw = api_key_create(user=make_user())
+    api_key_revoke(key=key)
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert_unauthenticated(api_client.get("/api/me"))
+
+
+def test_an_inactive_users_key_is_a_401(api_client, make_user):
+    user = make_user()
+    _, raw = api_key_create(user=user)
+    user.is_active = False
+    user.save()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert_unauthenticated(api_client.get("/api/me"))
+
+
+def test_no_key_is_stored_in_plain_text(make_user):
+    key, raw = api_key_create(user=make_user())
+    stored = ApiKey.objects.filter(pk=key.pk).values().get()
+    assert all(raw not in str(value) for value in stored.values())
+    secret_part = raw.rsplit("_", 1)[1]
+    assert all(secret_part not in str(value) for value in stored.values())
+
+
+def test_create_api_key_prints_the_key_as_its_last_line(make_user, capsys, api_client):
+    user = make_user()
+    call_command("create_api_key", "--email", user.email)
+    raw = capsys.readouterr().out.strip().splitlines()[-1]
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api_client.get("/api/me").json()["email"] == user.email
+
+
+def test_the_seeded_roles_exist_with_their_limits():
+    limits = dict(Role.objects.values_list("name", "requests_per_hour"))
+    assert limits["super_admin"] is None and limits["admin"] is None
+    assert limits["dba"] == 200 and limits["senior_dev"] == 150 and limits["power_user"] == 100
+    assert limits["junior_dba"] == 50 and limits["read_only"] == 30 and limits["contractor"] == 20
+    assert {"qa_tester", "developer", "analyst"} <= set(limits)
+    assert Role.objects.get(name="admin").is_admin
+    assert Role.objects.get(name="super_admin").is_super_admin

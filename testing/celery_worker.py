@@ -1,0 +1,61 @@
+"""A real Celery worker process for tests, on the configured broker and the test database."""
+
+import os
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from omni2.celery import app as celery_app
+
+BASE_DIR = Path(settings.BASE_DIR)
+
+
+def database_url_for_tests() -> str:
+    """The DATABASE_URL of the *test* database, so the worker reads what the test wrote."""
+    db = connection.settings_dict
+    if db["ENGINE"].endswith("sqlite3"):
+        return f"sqlite:///{db['NAME']}"
+    auth = db["USER"] or ""
+    if db.get("PASSWORD"):
+        auth += f":{db['PASSWORD']}"
+    host = f"{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
+    return f"postgres://{host}/{db['NAME']}"
+
+
+@contextmanager
+def running_worker(*, concurrency: int = 2, extra_env: dict | None = None, queue: str | None = None):
+    """Start ``celery worker`` consuming a private queue; stop it on exit.
+
+    The private queue keeps a developer's own ``make run`` worker from taking test tasks.
+    """
+    queue = queue or f"test-{uuid.uuid4().hex[:8]}"
+    previous_queue = celery_app.conf.task_default_queue
+    celery_app.conf.task_default_queue = queue
+    env = {**os.environ, "DATABASE_URL": database_url_for_tests(), **(extra_env or {})}
+    log = open(Path(settings.VAR_DIR) / f"worker-{queue}.log", "wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "omni2", "worker", "-Q", queue, "--concurrency",
+         str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
+         "--loglevel", "INFO"],
+        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        # Ready when it answers a ping through the broker.
+        from omni2.tasks import ping
+
+        ping.delay("ready").get(timeout=60)
+        yield proc
+    finally:
+        celery_app.conf.task_default_queue = previous_queue
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
