@@ -177,7 +177,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = OMNI2_MAX_BODY_BYTES
 
 # --- Static files, i18n ---------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 WHITENOISE_USE_FINDERS = True
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

@@ -11,6 +11,9 @@ urlpatterns = [
     path("api/docs", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),
     path("api/", include("permissions.urls")),
+    path("api/", include("orchestration.urls")),
+    path("api/audit/", include("audit.urls")),
+    path("slack/", include("slackapp.urls")),
 ]
 
 handler400 = "omni2.errors.bad_request"
