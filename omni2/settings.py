@@ -230,3 +230,12 @@ OPENAI_BASE_URL = env.str("OPENAI_BASE_URL", default="")
 SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
 SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
+
+# --- LLM providers (orchestration/llm) ----------------------------------------------------
+# Retries (with backoff, honouring retry-after) are done by the anthropic/openai SDKs.
+OMNI2_LLM_MAX_RETRIES = env.int("OMNI2_LLM_MAX_RETRIES", default=2)
+# Per attempt: seconds to wait for the provider to start answering.
+OMNI2_LLM_TIMEOUT_SECONDS = env.float("OMNI2_LLM_TIMEOUT_SECONDS", default=60.0)
+OMNI2_LLM_MAX_TOKENS = env.int("OMNI2_LLM_MAX_TOKENS", default=4096)
+# The SDKs' transport (httpx2) logs every request at INFO; keep it as quiet as httpx.
+LOGGING["loggers"]["httpx2"] = {"level": "WARNING"}

@@ -1,0 +1,3 @@
+"""Fixtures for orchestration tests."""
+
+from .conftest_llm import *  # noqa
