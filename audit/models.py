@@ -1,0 +1,143 @@
+"""The audit trail (append-only) and the database fallback of the rate limiter."""
+
+from django.conf import settings
+from django.db import models
+
+
+class AppendOnlyError(Exception):
+    """Raised on any attempt to change or remove an audit row: the trail is append-only."""
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: update() is refused.")
+
+    def delete(self):
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: delete() is refused.")
+
+    def bulk_update(self, objs, fields, batch_size=None):
+        # Refused up front: refusing inside Django's own atomic block would poison the transaction.
+        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: bulk_update() is refused.")
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise AppendOnlyError(f"{type(self).__name__} rows are append-only: they cannot be changed.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are append-only: they cannot be deleted.")
+
+
+class Source(models.TextChoices):
+    SLACK = "slack"
+    API = "api"
+    MCP = "mcp"
+
+
+class Status(models.TextChoices):
+    SUCCESS = "success"
+    ERROR = "error"
+    WARNING = "warning"
+    DENIED = "denied"
+    RATE_LIMITED = "rate_limited"
+
+
+class ToolCallStatus(models.TextChoices):
+    SUCCESS = "success"
+    ERROR = "error"
+    DENIED = "denied"
+    TIMEOUT = "timeout"
+    UNAVAILABLE = "unavailable"
+
+
+class AuditLog(AppendOnlyModel):
+    """One chat request, direct tool call, denial or rate-limit refusal."""
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # No database constraint and DO_NOTHING: deleting a user must neither cascade nor
+    # UPDATE these rows (the trigger would refuse); e-mail and role are kept as written.
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, related_name="+",
+    )
+    user_email = models.CharField(max_length=254, blank=True)
+    user_role = models.CharField(max_length=64, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    message = models.TextField(blank=True)
+    answer_preview = models.TextField(blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    error = models.TextField(blank=True)
+    duration_ms = models.PositiveIntegerField(default=0)
+    iterations = models.PositiveSmallIntegerField(default=0)
+    model = models.CharField(max_length=100, blank=True)
+    tokens_input = models.PositiveIntegerField(default=0)
+    tokens_output = models.PositiveIntegerField(default=0)
+    tokens_cache_read = models.PositiveIntegerField(default=0)
+    tokens_cache_write = models.PositiveIntegerField(default=0)
+    cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
+    tools_called = models.JSONField(default=list, blank=True, help_text='"mcp.tool" names, in call order.')
+    mcps_accessed = models.JSONField(default=list, blank=True)
+    slack_user_id = models.CharField(max_length=32, blank=True)
+    slack_channel = models.CharField(max_length=32, blank=True)
+    slack_message_ts = models.CharField(max_length=32, blank=True)
+    slack_thread_ts = models.CharField(max_length=32, blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit log"
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="audit_user_time"),
+            models.Index(fields=["user_email", "created_at"], name="audit_email_time"),
+            models.Index(fields=["status", "created_at"], name="audit_status_time"),
+            models.Index(fields=["source", "created_at"], name="audit_source_time"),
+            models.Index(fields=["model", "created_at"], name="audit_model_time"),
+        ]
+
+    def __str__(self):
+        return f"#{self.pk} {self.user_email or 'anonymous'} {self.source} {self.status}"
+
+
+class ToolCallLog(AppendOnlyModel):
+    """One tool call made (or refused) inside an audited request."""
+
+    audit = models.ForeignKey(AuditLog, on_delete=models.PROTECT, related_name="tool_calls")
+    # Copied from the parent so per-MCP and per-tool reports over a period need no join.
+    created_at = models.DateTimeField(db_index=True)
+    mcp = models.CharField(max_length=100)
+    tool = models.CharField(max_length=200)
+    arguments = models.JSONField(default=dict, blank=True, help_text="Secrets redacted.")
+    status = models.CharField(max_length=16, choices=ToolCallStatus.choices)
+    duration_ms = models.PositiveIntegerField(default=0)
+    result_size = models.PositiveIntegerField(default=0)
+    denial_reason = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "tool call log"
+        indexes = [
+            models.Index(fields=["mcp", "created_at"], name="toolcall_mcp_time"),
+            models.Index(fields=["mcp", "tool", "created_at"], name="toolcall_tool_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.mcp}.{self.tool} ({self.status})"
+
+
+class RateLimitHit(models.Model):
+    """One counted request of the database-backed limiter (used when Redis is absent)."""
+
+    key = models.CharField(max_length=200)
+    at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["key", "at"], name="ratelimit_key_at")]

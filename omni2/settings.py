@@ -239,3 +239,39 @@ OMNI2_LLM_TIMEOUT_SECONDS = env.float("OMNI2_LLM_TIMEOUT_SECONDS", default=60.0)
 OMNI2_LLM_MAX_TOKENS = env.int("OMNI2_LLM_MAX_TOKENS", default=4096)
 # The SDKs' transport (httpx2) logs every request at INFO; keep it as quiet as httpx.
 LOGGING["loggers"]["httpx2"] = {"level": "WARNING"}
+
+# --- Audit, cost, rate limits ------------------------------------------------------------
+# USD per million tokens, from Anthropic's published price list. Keys are model families:
+# dated ids (claude-sonnet-4-5-20250929, …@20250929, Bedrock's anthropic.…-v1:0) use their
+# family's row. Add or override rows with OMNI2_MODEL_PRICES_JSON='{"my-model": {...}}'.
+# Cache writes are priced at the 5-minute rate (the one the orchestrator uses).
+_CLAUDE_PRICES = {
+    # family: (input, output, cache_read, cache_write)
+    "claude-opus-4-6": ("5", "25", "0.50", "6.25"),
+    "claude-opus-4-5": ("5", "25", "0.50", "6.25"),
+    "claude-opus-4-1": ("15", "75", "1.50", "18.75"),
+    "claude-opus-4": ("15", "75", "1.50", "18.75"),
+    "claude-sonnet-4-6": ("3", "15", "0.30", "3.75"),
+    "claude-sonnet-4-5": ("3", "15", "0.30", "3.75"),
+    "claude-sonnet-4": ("3", "15", "0.30", "3.75"),
+    "claude-3-7-sonnet": ("3", "15", "0.30", "3.75"),
+    "claude-3-5-sonnet": ("3", "15", "0.30", "3.75"),
+    "claude-haiku-4-5": ("1", "5", "0.10", "1.25"),
+    "claude-3-5-haiku": ("0.80", "4", "0.08", "1"),  # the seed's prices
+    "claude-3-opus": ("15", "75", "1.50", "18.75"),
+    "claude-3-haiku": ("0.25", "1.25", "0.03", "0.30"),
+}
+OMNI2_MODEL_PRICES = {
+    family: dict(zip(("input", "output", "cache_read", "cache_write"), prices, strict=True))
+    for family, prices in _CLAUDE_PRICES.items()
+}
+OMNI2_MODEL_PRICES.update(env.json("OMNI2_MODEL_PRICES_JSON", default={}))
+# Stored text is capped (characters) so one huge answer or argument cannot bloat the table.
+OMNI2_AUDIT_MESSAGE_MAX_CHARS = env.int("OMNI2_AUDIT_MESSAGE_MAX_CHARS", default=4000)
+OMNI2_AUDIT_PREVIEW_MAX_CHARS = env.int("OMNI2_AUDIT_PREVIEW_MAX_CHARS", default=1000)
+OMNI2_AUDIT_ERROR_MAX_CHARS = env.int("OMNI2_AUDIT_ERROR_MAX_CHARS", default=2000)
+OMNI2_AUDIT_ARGUMENT_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENT_MAX_CHARS", default=1000)
+OMNI2_AUDIT_ARGUMENTS_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENTS_MAX_CHARS", default=8000)
+# The admin list counts at most this many filtered rows (COUNT(*) over millions is slow).
+OMNI2_AUDIT_ADMIN_COUNT_CAP = env.int("OMNI2_AUDIT_ADMIN_COUNT_CAP", default=10000)
+OMNI2_RATE_LIMIT_WINDOW_SECONDS = env.int("OMNI2_RATE_LIMIT_WINDOW_SECONDS", default=3600)

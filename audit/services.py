@@ -1,0 +1,138 @@
+"""Writing the audit trail: one service every path (REST, Slack, MCP, Celery) goes through."""
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+
+from .cost import cost_usd
+from .models import AuditLog, Source, Status, ToolCallLog, ToolCallStatus
+from .redaction import clean_text, stored_arguments
+
+_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+_SLACK_KEYS = ("user_id", "channel", "message_ts", "thread_ts")
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCallRecord:
+    """One tool call as the orchestrator saw it; ``arguments`` are redacted when stored."""
+
+    mcp: str
+    tool: str
+    arguments: dict = field(default_factory=dict)
+    status: str = ToolCallStatus.SUCCESS
+    duration_ms: int = 0
+    result_size: int = 0
+    denial_reason: str = ""
+    error: str = ""
+
+    @property
+    def name(self) -> str:
+        return f"{self.mcp}.{self.tool}"
+
+
+def _choice(value: str, choices: type, what: str) -> str:
+    if value not in choices.values:
+        raise ValueError(f"Unknown audit {what} {value!r}; expected one of {', '.join(choices.values)}.")
+    return value
+
+
+_INT_MAX = 2**31 - 1  # the columns are 32-bit on every database
+
+
+def _count(value, ceiling: int = _INT_MAX) -> int:
+    """A non-negative int from whatever a provider reported (None, float, str)."""
+    try:
+        return min(max(int(value or 0), 0), ceiling)
+    except (TypeError, ValueError):
+        return 0
+
+
+def _ip_or_none(value) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(value).strip())) if value else None
+    except ValueError:
+        return None
+
+
+def _reached(calls: Iterable[ToolCallRecord]) -> list[ToolCallRecord]:
+    # A denied call never left OMNI2: it was asked for, not called.
+    return [call for call in calls if call.status != ToolCallStatus.DENIED]
+
+
+def _unique(names: Iterable[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _slack_fields(slack: dict | None) -> dict:
+    slack = slack or {}
+    return {f"slack_{key}": str(slack.get(key) or "")[:32] for key in _SLACK_KEYS}
+
+
+def _cost_fields(model: str, usage: dict | None, status: str, error: str) -> dict:
+    tokens = {key: _count((usage or {}).get(key)) for key in _USAGE_KEYS}
+    cost, known = cost_usd(model=model, **tokens)
+    if not known and any(tokens.values()) and status == Status.SUCCESS:
+        # Tokens were spent but we cannot price them: the row says so instead of a silent $0.
+        status = Status.WARNING
+        error = error or f"Unknown model {model!r}: its cost is recorded as 0."
+    return {
+        "tokens_input": tokens["input_tokens"], "tokens_output": tokens["output_tokens"],
+        "tokens_cache_read": tokens["cache_read_tokens"],
+        "tokens_cache_write": tokens["cache_write_tokens"],
+        "cost_usd": cost, "status": status, "error": error,
+    }
+
+
+def _tool_call_row(call: ToolCallRecord) -> ToolCallLog:
+    return ToolCallLog(
+        mcp=str(call.mcp)[:100], tool=str(call.tool)[:200],
+        arguments=stored_arguments(
+            call.arguments, string_limit=settings.OMNI2_AUDIT_ARGUMENT_MAX_CHARS,
+            total_limit=settings.OMNI2_AUDIT_ARGUMENTS_MAX_CHARS,
+        ),
+        status=_choice(call.status, ToolCallStatus, "tool call status"),
+        duration_ms=_count(call.duration_ms), result_size=_count(call.result_size),
+        denial_reason=clean_text(call.denial_reason, settings.OMNI2_AUDIT_ERROR_MAX_CHARS),
+        error=clean_text(call.error, settings.OMNI2_AUDIT_ERROR_MAX_CHARS),
+    )
+
+
+def audit_record(*, user, source: str, message: str, status: str, answer: str = "",
+                 error: str = "", duration_ms: int = 0, iterations: int = 0, model: str = "",
+                 usage: dict | None = None, tool_calls: Iterable[ToolCallRecord] = (),
+                 slack: dict | None = None, ip_address: str | None = None,
+                 request_id: str = "") -> AuditLog:
+    """Write one audit row and one child row per tool call, in one transaction.
+
+    ``usage`` has the keys of SPEC §6 (input_tokens, output_tokens, cache_read_tokens,
+    cache_write_tokens). A success whose model has no price but spent tokens becomes a warning.
+    """
+    calls = list(tool_calls)
+    reached = _reached(calls)
+    rows = [_tool_call_row(call) for call in calls]  # validated before anything is written
+    costs = _cost_fields(model, usage, _choice(status, Status, "status"), str(error or ""))
+    role = getattr(user, "role", None)
+    log = AuditLog(
+        user=user, user_email=getattr(user, "email", "") or "", user_role=getattr(role, "name", ""),
+        source=_choice(source, Source, "source"), model=(model or "")[:100],
+        message=clean_text(message, settings.OMNI2_AUDIT_MESSAGE_MAX_CHARS),
+        answer_preview=clean_text(answer, settings.OMNI2_AUDIT_PREVIEW_MAX_CHARS),
+        duration_ms=_count(duration_ms), iterations=_count(iterations, 32767),
+        tools_called=_unique(call.name for call in reached),
+        mcps_accessed=_unique(call.mcp for call in reached),
+        ip_address=_ip_or_none(ip_address), request_id=str(request_id or "")[:64],
+        **_slack_fields(slack), **costs,
+    )
+    log.error = clean_text(log.error, settings.OMNI2_AUDIT_ERROR_MAX_CHARS)
+    if not rows:
+        log.save()  # a single INSERT needs no transaction of its own
+        return log
+    with transaction.atomic():
+        log.save()
+        for row in rows:
+            row.audit, row.created_at = log, log.created_at
+        ToolCallLog.objects.bulk_create(rows)
+    return log
