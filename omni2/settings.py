@@ -275,3 +275,14 @@ OMNI2_AUDIT_ARGUMENTS_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENTS_MAX_CHARS", def
 # The admin list counts at most this many filtered rows (COUNT(*) over millions is slow).
 OMNI2_AUDIT_ADMIN_COUNT_CAP = env.int("OMNI2_AUDIT_ADMIN_COUNT_CAP", default=10000)
 OMNI2_RATE_LIMIT_WINDOW_SECONDS = env.int("OMNI2_RATE_LIMIT_WINDOW_SECONDS", default=3600)
+
+# --- Slack ---------------------------------------------------------------------------
+# A footer under each Slack answer: role, tools used, cost and time.
+OMNI2_SLACK_FOOTER = env.bool("OMNI2_SLACK_FOOTER", default=True)
+# chat.update is Tier 3 (~50/min): at most one progress update per thread per this many seconds.
+OMNI2_SLACK_PROGRESS_INTERVAL = env.int("OMNI2_SLACK_PROGRESS_INTERVAL", default=1)
+# Answers longer than this many characters are attached as a file instead of split messages.
+OMNI2_SLACK_MAX_ANSWER_CHARS = env.int("OMNI2_SLACK_MAX_ANSWER_CHARS", default=12000)
+# Tool-produced files are uploaded only from these directories (a tool result names the path).
+OMNI2_SLACK_REPORT_DIRS = env.list("OMNI2_SLACK_REPORT_DIRS", default=[str(VAR_DIR / "reports")])
+

@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import views
+
+app_name = "slack"
+urlpatterns = [
+    path("events", views.events, name="events"),
+    path("commands", views.commands, name="commands"),
+    path("interactions", views.interactions, name="interactions"),
+]

@@ -1,0 +1,28 @@
+"""What a Slack user may use, for ``/omni-help``: the policy engine's answer plus descriptions."""
+
+
+def _permitted(user, mcp: str | None = None) -> list[tuple[str, str]]:
+    from permissions.policy import permitted_tools
+    from permissions.selectors import policy_snapshot, user_policy_for
+
+    return permitted_tools(policy_snapshot(), user_policy_for(user), mcp=mcp)
+
+
+def slack_permitted_mcps(*, user) -> list[dict]:
+    """``[{"name", "description"}]`` for each MCP on which ``user`` may call at least one tool."""
+    from permissions.models import McpServer
+
+    names = list(dict.fromkeys(mcp for mcp, _ in _permitted(user)))
+    descriptions = dict(McpServer.objects.filter(name__in=names).values_list("name", "description"))
+    return [{"name": name, "description": descriptions.get(name, "")} for name in names]
+
+
+def slack_permitted_tools(*, user, mcp: str) -> list[dict]:
+    """``[{"name", "description"}]`` of the tools ``user`` may call on ``mcp``; [] if none or unknown."""
+    from permissions.models import DiscoveredTool
+
+    names = [tool for _, tool in _permitted(user, mcp=mcp)]
+    descriptions = dict(
+        DiscoveredTool.objects.filter(mcp__name=mcp, name__in=names).values_list("name", "description")
+    )
+    return [{"name": name, "description": descriptions.get(name, "")} for name in names]

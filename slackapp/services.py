@@ -1,0 +1,283 @@
+"""Slack: what a request may do (verify elsewhere, filter, claim, enqueue) and what a task does.
+
+Request side: ``slack_event_enqueue``, ``slack_command_enqueue``, ``slack_action_enqueue``
+decide, claim the delivery (``slackapp.dedupe``) and queue a Celery task, nothing more.
+Task side: ``slack_event_answer``, ``slack_command_answer``, ``slack_help_send``,
+``slack_help_tools_send``, ``slack_status_send`` do the work and talk to Slack.
+"""
+
+import html
+import logging
+import re
+import time
+
+from django.conf import settings
+
+from omni2.errors import ApiError
+
+from .client import SlackError, slack_bot_user_id, slack_known_bot_user_id, slack_respond, slack_user_email
+from .dedupe import delivery_claim, delivery_mark_done, delivery_release, delivery_state
+from .formatting import (
+    WORKING, answer_messages, attached_answer_message, footer_text, help_message,
+    markdown_to_mrkdwn, status_message, text_message, tools_message,
+)
+from .replies import ResponseUrlReply, ThreadReply, reply_fail_quietly
+from .reports import report_paths
+
+logger = logging.getLogger(__name__)
+
+# Message subtypes that are still a person talking; any other subtype (bot_message,
+# message_changed, message_deleted, channel_join…) is ignored so OMNI2 never loops.
+_PERSON_SUBTYPES = {None, "file_share", "thread_broadcast"}
+_EVENT_FIELDS = ("type", "channel", "channel_type", "user", "text", "ts", "thread_ts")
+COMMANDS = ("/omni", "/omni-help", "/omni-status")
+HELP_ACTION_ID = "omni_help_mcp"
+ERROR_TEXT = "⚠️ Sorry, something went wrong while answering. Please try again."
+USAGE_TEXT = "Ask me anything about your systems, e.g. `/omni Which databases can I use?`"
+
+
+class SlackUnavailable(Exception):
+    """The task could not be queued; Slack gets a 503 and will retry the delivery."""
+
+
+# --- request side ------------------------------------------------------------------
+
+
+def slack_event_wanted(event: dict) -> bool:
+    """A person mentioning OMNI2 or writing to it in a DM; never a bot, an edit or OMNI2 itself."""
+    is_mention = event.get("type") == "app_mention"
+    is_dm = event.get("type") == "message" and event.get("channel_type") == "im"
+    if not (is_mention or is_dm) or event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
+        return False
+    user = event.get("user")
+    return bool(user) and user != slack_known_bot_user_id() and bool(event.get("channel"))
+
+
+def _enqueue(task, *, key: str, **kwargs) -> None:
+    try:
+        task.apply_async(kwargs={"key": key, **kwargs})
+    except Exception as exc:  # broker down: let Slack's retry answer it
+        delivery_release(key=key)
+        logger.error("slack: could not queue %s: %s", key, exc.__class__.__name__)
+        raise SlackUnavailable from exc
+
+
+def slack_event_enqueue(*, payload: dict) -> str:
+    """``queued``, ``duplicate`` or ``ignored``; raises SlackUnavailable if the broker refused."""
+    from .tasks import slack_event_task
+
+    event = payload.get("event") or {}
+    if not isinstance(event, dict) or not slack_event_wanted(event):
+        return "ignored"
+    key = f"event:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
+    if not delivery_claim(key=key):
+        return "duplicate"
+    trimmed = {name: str(event[name]) for name in _EVENT_FIELDS if event.get(name) is not None}
+    _enqueue(slack_event_task, key=key, event=trimmed)
+    return "queued"
+
+
+def slack_command_enqueue(*, form: dict) -> dict | None:
+    """Queue a slash command; return the immediate (ephemeral) response body, or None."""
+    from .tasks import slack_command_task
+
+    command, text = form.get("command", ""), form.get("text", "").strip()
+    if command not in COMMANDS:
+        return {"response_type": "ephemeral", "text": f"Unknown command. Try {', '.join(COMMANDS)}."}
+    if command == "/omni" and not text:
+        return {"response_type": "ephemeral", "text": USAGE_TEXT}
+    ack = {"response_type": "ephemeral", "text": WORKING} if command == "/omni" else None
+    key = f"command:{form.get('trigger_id') or form.get('response_url')}"
+    if delivery_claim(key=key):
+        fields = ("command", "text", "user_id", "channel_id", "response_url")
+        _enqueue(slack_command_task, key=key, command={name: str(form.get(name, "")) for name in fields})
+    return ack
+
+
+def slack_action_enqueue(*, payload: dict) -> None:
+    """Queue the ``omni_help_mcp`` button click. The user is the signed payload's, never the button's."""
+    from .tasks import slack_help_tools_task
+
+    actions = payload.get("actions") or []
+    action = actions[0] if actions and isinstance(actions[0], dict) else {}
+    user_id = (payload.get("user") or {}).get("id")
+    if payload.get("type") != "block_actions" or action.get("action_id") != HELP_ACTION_ID or not user_id:
+        return
+    key = f"action:{payload.get('trigger_id') or action.get('action_ts')}"
+    if delivery_claim(key=key):
+        _enqueue(slack_help_tools_task, key=key, slack_user_id=str(user_id),
+                 mcp=str(action.get("value", ""))[:100], response_url=str(payload.get("response_url", "")))
+
+
+# --- identity -------------------------------------------------------------------------
+
+
+def slack_user_resolve(*, slack_user_id: str):
+    """The OMNI2 user behind a Slack id: stored id, else the Slack profile's e-mail, else None.
+
+    None means the default user. A match by e-mail stores the Slack id on the user, so
+    Slack is asked only once per person.
+    """
+    from permissions.models import User
+
+    user = User.objects.select_related("role").filter(slack_user_id=slack_user_id, is_active=True).first()
+    if user is not None:
+        return user
+    email = slack_user_email(slack_user_id=slack_user_id)
+    if not email:
+        return None
+    user = User.objects.select_related("role").filter(email__iexact=email, is_active=True).first()
+    if user is not None and not user.slack_user_id:
+        User.objects.filter(pk=user.pk, slack_user_id__isnull=True).update(slack_user_id=slack_user_id)
+        user.slack_user_id = slack_user_id
+    return user
+
+
+# --- task side: answering a question --------------------------------------------------------
+
+
+def _question_from(text: str, bot_user_id: str) -> str:
+    """The question without OMNI2's own @-mention, with Slack's &amp; &lt; &gt; decoded."""
+    text = re.sub(rf"<@{re.escape(bot_user_id)}(\|[^>]*)?>", "", text)
+    return html.unescape(text).strip()
+
+
+def slack_event_answer(*, key: str, event: dict) -> None:
+    """Answer a mention in its thread, or a DM in the DM. Errors before the placeholder raise."""
+    if delivery_state(key=key) == "done":  # a redelivered task whose answer went out
+        return
+    bot_user_id = slack_bot_user_id()
+    question = _question_from(event.get("text", ""), bot_user_id)
+    if event.get("user") == bot_user_id or not question:
+        delivery_mark_done(key=key)
+        return
+    channel, ts = event["channel"], event.get("ts")
+    thread_ts = event.get("thread_ts") or (ts if event.get("type") == "app_mention" else None)
+    slack = {"user_id": event["user"], "channel": channel, "message_ts": ts, "thread_ts": thread_ts}
+    thread_key = f"slack:{channel}:{thread_ts}" if thread_ts else f"slack:{channel}"
+    user = slack_user_resolve(slack_user_id=event["user"])
+    reply = ThreadReply(channel=channel, thread_ts=thread_ts)
+    reply.start()
+    _answer_and_finish(key=key, user=user, question=question, thread_key=thread_key, slack=slack, reply=reply)
+
+
+def slack_command_answer(*, key: str, command: dict) -> None:
+    """``/omni``, ``/omni-help`` or ``/omni-status``, answered through the command's response_url."""
+    if delivery_state(key=key) == "done":
+        return
+    name, response_url = command["command"], command["response_url"]
+    if name == "/omni-status":
+        slack_status_send(response_url=response_url)
+    elif name == "/omni-help":
+        slack_help_send(slack_user_id=command["user_id"], response_url=response_url)
+    else:
+        user = slack_user_resolve(slack_user_id=command["user_id"])
+        slack = {"user_id": command["user_id"], "channel": command.get("channel_id"),
+                 "message_ts": None, "thread_ts": None}
+        reply = ResponseUrlReply(response_url=response_url, slack_user_id=command["user_id"])
+        _answer_and_finish(key=key, user=user, question=command["text"], thread_key=None,
+                           slack=slack, reply=reply)
+        return
+    delivery_mark_done(key=key)
+
+
+def _answer_and_finish(*, key: str, user, question: str, thread_key: str | None, slack: dict, reply) -> None:
+    """From here on the user is being answered: never raise, never answer twice."""
+    started = time.monotonic()
+    try:
+        result = _ask(user=user, question=question, thread_key=thread_key, slack=slack, reply=reply)
+        if result is not None:
+            _deliver(result=result, user=user, seconds=time.monotonic() - started, reply=reply)
+    except Exception:
+        logger.exception("slack: answering %s failed", key)
+        reply_fail_quietly(reply, ERROR_TEXT)
+    finally:
+        delivery_mark_done(key=key)
+
+
+def _ask(*, user, question: str, thread_key: str | None, slack: dict, reply) -> dict | None:
+    """The chat result, or None when the user was already told why not (rate limit, no LLM…)."""
+    from audit.ratelimit import RateLimited
+    from orchestration.chat import chat_ask
+
+    try:
+        slack_rate_limit_enforce(user=user, question=question, slack=slack)
+        return chat_ask(user=user, message=question, thread_key=thread_key, source="slack",
+                        slack=slack, on_progress=reply.progress)
+    except RateLimited as exc:
+        reply_fail_quietly(reply, exc.message)
+    except ApiError as exc:  # messages written for people, e.g. "no LLM is configured"
+        reply_fail_quietly(reply, f"⚠️ {exc.message}")
+    return None
+
+
+def slack_rate_limit_enforce(*, user, question: str, slack: dict) -> None:
+    """Count one question; raise ``RateLimited`` (its ``message`` is the Slack text) when over."""
+    from audit.ratelimit import rate_limit_enforce
+
+    rate_limit_enforce(user=user, source="slack", message=question, slack=slack)
+
+
+def _role_name(user) -> str:
+    if user is not None:
+        return user.role.name
+    from permissions.selectors import user_policy_for
+
+    return user_policy_for(None).role
+
+
+def _deliver(*, result: dict, user, seconds: float, reply) -> None:
+    answer = result.get("answer") or ""
+    footer = None
+    if settings.OMNI2_SLACK_FOOTER:
+        footer = footer_text(role=_role_name(user), tools_used=result.get("tools_used") or [],
+                             cost_usd=result.get("cost_usd"), seconds=seconds)
+    mrkdwn = markdown_to_mrkdwn(answer)
+    if len(mrkdwn) > settings.OMNI2_SLACK_MAX_ANSWER_CHARS:
+        reply.finish([attached_answer_message(mrkdwn=mrkdwn, footer=footer)])
+        _upload(reply, filename="answer.md", title="OMNI2 answer", content=answer)
+    else:
+        reply.finish(answer_messages(mrkdwn=mrkdwn, footer=footer))
+    for path in report_paths(result.get("tool_results") or []):
+        _upload(reply, filename=path.name, title=path.name, path=path)
+
+
+def _upload(reply, **kwargs) -> None:
+    try:
+        reply.upload(**kwargs)
+    except SlackError as exc:  # the answer is out already; a missing file is told, not fatal
+        logger.warning("slack: upload of %s failed: %s", kwargs.get("filename"), exc)
+        reply_fail_quietly(reply, f"⚠️ The file {kwargs.get('filename')} could not be uploaded.")
+
+
+# --- task side: help and status ---------------------------------------------------------
+
+
+def _respond(response_url: str, message: dict) -> None:
+    slack_respond(response_url=response_url, payload={"response_type": "ephemeral", **message})
+
+
+def slack_help_send(*, slack_user_id: str, response_url: str) -> None:
+    from .selectors import slack_permitted_mcps
+
+    user = slack_user_resolve(slack_user_id=slack_user_id)
+    _respond(response_url, help_message(slack_permitted_mcps(user=user)))
+
+
+def slack_help_tools_send(*, key: str, slack_user_id: str, mcp: str, response_url: str) -> None:
+    """A help button click: ``mcp``'s tools for the clicking user, checked now."""
+    from .selectors import slack_permitted_tools
+
+    user = slack_user_resolve(slack_user_id=slack_user_id)
+    tools = slack_permitted_tools(user=user, mcp=mcp)
+    # An MCP the user may not use (or that does not exist) answers exactly like one with no tools.
+    _respond(response_url, tools_message(mcp=mcp, tools=tools) if tools else text_message(
+        "You have no tools available on that MCP."))
+    delivery_mark_done(key=key)
+
+
+def slack_status_send(*, response_url: str) -> None:
+    from omni2.health import system_health
+
+    _, body = system_health()
+    _respond(response_url, status_message(body))

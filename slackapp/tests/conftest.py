@@ -1,0 +1,148 @@
+"""Fixtures for the Slack tests: a fake Slack Web API, signed requests, a worker using both.
+
+The worker is started here (``slack_worker``) rather than with the root ``celery_worker``
+fixture because its environment must point at this session's fake Slack and fake LLM
+servers, whose ports are only known at run time.
+"""
+
+import copy
+import json
+import uuid
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from omni2.celery import app as celery_app
+from slackapp.client import BOT_USER_CACHE_KEY
+from testing.fake_slack import FakeSlack, sign_request
+
+SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
+BOT_TOKEN = "xoxb-0000-test-token"
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+def slack_fixture(name: str) -> dict:
+    return copy.deepcopy(json.loads((FIXTURES / f"{name}.json").read_text()))
+
+
+def event_payload(name: str = "app_mention", **event) -> dict:
+    """A JSON fixture with a fresh event_id (and ts), ``event`` fields overriding the fixture's."""
+    payload = slack_fixture(name)
+    payload["event_id"] = f"Ev{uuid.uuid4().hex[:12].upper()}"
+    payload["event"]["ts"] = payload["event"]["event_ts"] = f"1700001{uuid.uuid4().int % 10**6:06d}.000100"
+    payload["event"].update(event)
+    return {**payload, "event": {k: v for k, v in payload["event"].items() if v is not None}}
+
+
+@pytest.fixture(scope="session")
+def reports_dir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("slack-reports")
+
+
+@pytest.fixture(scope="session")
+def fake_slack_server():
+    server = FakeSlack(token=BOT_TOKEN).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fake_slack(fake_slack_server, settings, reports_dir):
+    """The fake Slack, emptied, with this process's settings pointing at it."""
+    fake_slack_server.reset()
+    settings.SLACK_API_URL = fake_slack_server.api_url
+    settings.SLACK_BOT_TOKEN = BOT_TOKEN
+    settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
+    settings.OMNI2_SLACK_REPORT_DIRS = [str(reports_dir)]
+    cache.delete(BOT_USER_CACHE_KEY)
+    yield fake_slack_server
+    fake_slack_server.reset()
+
+
+class SlackSender:
+    """Posts signed requests the way Slack does, through Django's test client."""
+
+    def __init__(self, secret: str = SIGNING_SECRET):
+        self.secret = secret
+
+    def post(self, path: str, body: str | bytes, content_type: str, headers: dict | None = None):
+        signed = {**sign_request(body, self.secret), **(headers or {})}
+        return Client().post(path, data=body, content_type=content_type, headers=signed)
+
+    def event(self, payload: dict, retry_num: int | None = None):
+        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        return self.post("/slack/events", json.dumps(payload), "application/json", headers)
+
+    def command(self, form: dict):
+        return self.post("/slack/commands", urlencode(form), "application/x-www-form-urlencoded")
+
+    def action(self, payload: dict):
+        return self.post("/slack/interactions", urlencode({"payload": json.dumps(payload)}),
+                         "application/x-www-form-urlencoded")
+
+
+@pytest.fixture
+def slack(fake_slack) -> SlackSender:
+    return SlackSender()
+
+
+class QueueProbe:
+    def __init__(self, name: str):
+        self.name = name
+
+    def count(self) -> int:
+        with celery_app.connection_for_read() as conn:
+            return conn.default_channel.queue_declare(queue=self.name).message_count
+
+    def purge(self) -> None:
+        with celery_app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(self.name)
+
+
+@pytest.fixture
+def private_queue():
+    """Send tasks to a queue nobody consumes, so a test can count what a request queued."""
+    previous = celery_app.conf.task_default_queue
+    probe = QueueProbe(f"slack-probe-{uuid.uuid4().hex[:8]}")
+    celery_app.conf.task_default_queue = probe.name
+    yield probe
+    celery_app.conf.task_default_queue = previous
+    probe.purge()
+
+
+FAKE_LLM_KEY = "sk-ant-slack-test-0123456789"
+
+
+@pytest.fixture(scope="session")
+def slack_llm_server():
+    from testing.fake_llm import FakeLlmServer
+
+    with FakeLlmServer(api_key=FAKE_LLM_KEY) as server:
+        yield server
+
+
+@pytest.fixture
+def fake_llm(slack_llm_server, settings):
+    slack_llm_server.reset()
+    settings.OMNI2_LLM_PROVIDER = "anthropic"
+    settings.ANTHROPIC_BASE_URL = slack_llm_server.url
+    settings.ANTHROPIC_API_KEY = FAKE_LLM_KEY
+    yield slack_llm_server
+    slack_llm_server.reset()
+
+
+@pytest.fixture(scope="module")
+def slack_worker(django_db_setup, django_db_blocker, fake_slack_server, slack_llm_server, reports_dir):
+    """A real Celery worker process that talks to the fake Slack and the fake LLM."""
+    from testing.celery_worker import running_worker
+
+    env = {
+        "SLACK_API_URL": fake_slack_server.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "OMNI2_SLACK_REPORT_DIRS": str(reports_dir), "OMNI2_LLM_PROVIDER": "anthropic",
+        "ANTHROPIC_BASE_URL": slack_llm_server.url, "ANTHROPIC_API_KEY": FAKE_LLM_KEY,
+    }
+    with django_db_blocker.unblock(), running_worker(extra_env=env) as proc:
+        yield proc

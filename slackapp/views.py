@@ -1,0 +1,60 @@
+"""Slack's three endpoints. Verify (decorator), decide and queue (services), answer 200 fast."""
+
+import json
+
+from django.http import HttpResponse, JsonResponse
+
+from omni2.errors import error_response
+
+from . import services
+from .verification import slack_signed
+
+
+def _unavailable() -> JsonResponse:
+    # 503 makes Slack deliver again later; the claim was released, so that retry is answered.
+    return error_response(503, "unavailable", "OMNI2 cannot take Slack requests right now.")
+
+
+def _json(raw: str | bytes):
+    try:
+        data = json.loads(raw)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+@slack_signed
+def events(request):
+    payload = _json(request.body)
+    if payload is None:
+        return error_response(400, "invalid_request", "The body is not a JSON object.")
+    if payload.get("type") == "url_verification":
+        return JsonResponse({"challenge": str(payload.get("challenge", ""))})
+    if payload.get("type") != "event_callback":
+        return HttpResponse(status=200)
+    try:
+        services.slack_event_enqueue(payload=payload)
+    except services.SlackUnavailable:
+        return _unavailable()
+    return HttpResponse(status=200)
+
+
+@slack_signed
+def commands(request):
+    try:
+        body = services.slack_command_enqueue(form=request.POST.dict())
+    except services.SlackUnavailable:
+        return _unavailable()
+    return JsonResponse(body) if body else HttpResponse(status=200)
+
+
+@slack_signed
+def interactions(request):
+    payload = _json(request.POST.get("payload", ""))
+    if payload is None:
+        return error_response(400, "invalid_request", "The payload field is not a JSON object.")
+    try:
+        services.slack_action_enqueue(payload=payload)
+    except services.SlackUnavailable:
+        return _unavailable()
+    return HttpResponse(status=200)
