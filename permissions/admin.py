@@ -1,8 +1,17 @@
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 
-from .models import ApiKey, Role, User
+from .forms import (AllowedDatabasesMixin, ExplainForm, GlobalPolicyForm, McpServerForm, RoleRestrictionForm,
+                    UserOverrideForm)
+from .models import ApiKey, DiscoveredTool, GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
+from .policy import explain
+from .selectors import policy_snapshot, user_policy_for
 from .services import api_key_revoke, new_api_key_secret
 
 
@@ -25,13 +34,33 @@ class ApiKeyInline(admin.TabularInline):
         return False  # keys are created on the API key page, where the secret is shown once
 
 
+class RoleRestrictionInline(admin.TabularInline):
+    model = RoleRestriction
+    form = RoleRestrictionForm
+    extra = 0
+    fields = ("role", "mode", "patterns")
+
+
+class UserOverrideInline(admin.TabularInline):
+    model = UserOverride
+    form = UserOverrideForm
+    extra = 0
+    autocomplete_fields = ("user",)
+    fields = ("user", "mode", "tools", "deny")
+
+
+class UserOverrideForUserInline(UserOverrideInline):
+    autocomplete_fields = ()
+    fields = ("mcp", "mode", "tools", "deny")
+
+
 class OmniUserCreationForm(UserCreationForm):
     class Meta:
         model = User
         fields = ("email", "role")
 
 
-class OmniUserChangeForm(UserChangeForm):
+class OmniUserChangeForm(AllowedDatabasesMixin, UserChangeForm):
     class Meta:
         model = User
         fields = "__all__"
@@ -46,7 +75,7 @@ class UserAdmin(DjangoUserAdmin):
     list_filter = ("role", "is_active", "is_staff")
     list_select_related = ("role",)
     search_fields = ("email", "name", "slack_user_id")
-    inlines = [ApiKeyInline]
+    inlines = [UserOverrideForUserInline, ApiKeyInline]
     fieldsets = (
         (None, {"fields": ("email", "name", "password")}),
         ("Access", {"fields": ("role", "allowed_databases", "slack_user_id")}),
@@ -93,3 +122,110 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset:
             api_key_revoke(key=key)
         self.message_user(request, f"Revoked {queryset.count()} key(s).")
+
+
+# --- Policy tables ---------------------------------------------------------------------------
+
+
+class DiscoveredToolInline(admin.TabularInline):
+    model = DiscoveredTool
+    extra = 0
+    fields = ("name", "description", "last_seen")
+    readonly_fields = fields
+    can_delete = False
+    classes = ("collapse",)
+
+    def has_add_permission(self, request, obj=None):
+        return False  # filled by tool discovery
+
+
+@admin.register(McpServer)
+class McpServerAdmin(admin.ModelAdmin):
+    form = McpServerForm
+    change_list_template = "admin/permissions/mcpserver/change_list.html"
+    list_display = ("name", "transport", "enabled", "tool_policy_mode", "tool_count", "token_state", "timeout_seconds")
+    list_filter = ("enabled", "transport", "tool_policy_mode")
+    search_fields = ("name", "description", "url", "command")
+    inlines = [RoleRestrictionInline, UserOverrideInline, DiscoveredToolInline]
+    fieldsets = (
+        (None, {"fields": ("name", "description", "enabled")}),
+        ("Connection", {"fields": ("transport", "url", "command", "args", "timeout_seconds")}),
+        ("Secrets (write-only)", {"fields": ("bearer_token", "clear_bearer_token", "env_update", "clear_env")}),
+        ("Tool policy", {"fields": ("tool_policy_mode", "tool_patterns", "database_argument")}),
+    )
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(tool_total=Count("tools"))
+
+    @admin.display(description="tools", ordering="tool_total")
+    def tool_count(self, server):
+        return server.tool_total
+
+    @admin.display(description="bearer token")
+    def token_state(self, server):
+        return "set" if server.has_bearer_token else "not set"
+
+    def get_urls(self):
+        explain_url = path("explain/", self.admin_site.admin_view(self.explain_view), name="permissions_explain")
+        return [explain_url, *super().get_urls()]
+
+    def explain_view(self, request):
+        """Every known tool of one MCP for one user: ALLOW/DENY, the step, pattern and reason."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = ExplainForm(request.GET or None)
+        rows, subject = [], None
+        if form.is_valid():
+            data = form.cleaned_data
+            subject = user_policy_for(data["user"])
+            extra = [data["tool"]] if data["tool"] else []
+            rows = explain(policy_snapshot(), subject, data["mcp"].name, extra)
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
+                   "rows": rows, "subject": subject, "title": "Explain decision"}
+        return TemplateResponse(request, "admin/permissions/explain.html", context)
+
+
+@admin.register(GlobalPolicy)
+class GlobalPolicyAdmin(admin.ModelAdmin):
+    form = GlobalPolicyForm
+
+    def changelist_view(self, request, extra_context=None):
+        # One row only: the list is just a detour to it.
+        return redirect(reverse("admin:permissions_globalpolicy_change", args=[GlobalPolicy.load().pk]))
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(RoleRestriction)
+class RoleRestrictionAdmin(admin.ModelAdmin):
+    form = RoleRestrictionForm
+    list_display = ("mcp", "role", "mode", "patterns")
+    list_filter = ("mode", "role", "mcp")
+    list_select_related = ("mcp", "role")
+    search_fields = ("mcp__name", "role__name")
+
+
+@admin.register(UserOverride)
+class UserOverrideAdmin(admin.ModelAdmin):
+    form = UserOverrideForm
+    list_display = ("user", "mcp", "mode", "tools", "deny")
+    list_filter = ("mode", "mcp")
+    list_select_related = ("user", "mcp")
+    search_fields = ("user__email", "user__name", "mcp__name")
+    autocomplete_fields = ("user",)
+
+
+@admin.register(DiscoveredTool)
+class DiscoveredToolAdmin(admin.ModelAdmin):
+    list_display = ("name", "mcp", "last_seen")
+    list_filter = ("mcp",)
+    list_select_related = ("mcp",)
+    search_fields = ("name", "description", "mcp__name")
+    readonly_fields = ("mcp", "name", "description", "input_schema", "last_seen")
+
+    def has_add_permission(self, request):
+        return False  # filled by tool discovery (refresh_tools)

@@ -1,12 +1,14 @@
-"""Writes on identity: users and API keys."""
+"""Writes on identity (users, API keys) and on policy rows that bulk writes touch."""
 
 import secrets
 import string
+from collections.abc import Iterable, Mapping
 
 from django.db import transaction
 from django.utils import timezone
 
-from .models import ApiKey, Role, User, hash_api_key
+from .models import ApiKey, DiscoveredTool, McpServer, Role, User, hash_api_key
+from .selectors import policy_changed
 
 API_KEY_PREFIX = "omni2_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -60,3 +62,21 @@ def user_create(*, email: str, role: str | Role | None = None, name: str = "",
     if allowed_databases is not None:
         fields["allowed_databases"] = allowed_databases
     return User.objects.create_user(email, role=role, **fields)
+
+
+# --- Policy writes that bypass model signals ----------------------------------------------
+
+
+@transaction.atomic
+def discovered_tools_sync(*, server: McpServer, tools: Iterable[Mapping]) -> int:
+    """Make ``server``'s discovered tools exactly ``tools`` (dicts with name, description,
+    input_schema). Returns how many there are now. One snapshot invalidation, not one per row."""
+    now = timezone.now()
+    rows = {t["name"]: DiscoveredTool(mcp=server, name=t["name"], description=t.get("description") or "",
+                                      input_schema=t.get("input_schema") or {}, last_seen=now) for t in tools}
+    DiscoveredTool.objects.filter(mcp=server).exclude(name__in=list(rows)).delete()
+    DiscoveredTool.objects.bulk_create(
+        rows.values(), update_conflicts=True, unique_fields=["mcp", "name"],
+        update_fields=["description", "input_schema", "last_seen"])
+    policy_changed()
+    return len(rows)

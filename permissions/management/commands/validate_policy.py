@@ -1,0 +1,34 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from permissions.policy import Decision, explain
+from permissions.selectors import policy_snapshot, user_policy_for, user_resolve
+
+
+class Command(BaseCommand):
+    help = ("Print, for one user, each tool with ALLOW|DENY and the step and pattern that decided: "
+            "'<tool> ALLOW|DENY step=<n> pattern=<p> <reason>'.")
+
+    def add_arguments(self, parser):
+        parser.add_argument("--user", required=True, help="E-mail; an unknown one is the default user.")
+        parser.add_argument("--mcp", help="One MCP server (default: all of them, tools shown as mcp.tool).")
+        parser.add_argument("--tool", help="One tool, discovered or not.")
+
+    def handle(self, *args, user, mcp, tool, **options):
+        snapshot = policy_snapshot()
+        account = user_resolve(email=user)
+        subject = user_policy_for(account)
+        if account is None:
+            self.stderr.write(f"No active user {user}; deciding as the default user (role {subject.role}).")
+        if mcp and mcp not in snapshot.mcps and not tool:
+            raise CommandError(f"No MCP server named {mcp!r}.")
+        for name in [mcp] if mcp else sorted(snapshot.mcps):
+            rows = explain(snapshot, subject, name, [tool] if tool else [])
+            rows = [(t, d) for t, d in rows if not tool or t == tool]
+            if not rows:
+                self.stderr.write(f"{name}: no tools discovered yet; name one with --tool.")
+            for tool_name, decision in rows:
+                self.stdout.write(self._line(tool_name if mcp else f"{name}.{tool_name}", decision))
+
+    @staticmethod
+    def _line(tool: str, decision: Decision) -> str:
+        return f"{tool} {decision.word} step={decision.step} pattern={decision.pattern or '-'} {decision.reason}"

@@ -1,0 +1,103 @@
+"""Policy reads: the shared, cached snapshot and who a caller is.
+
+The snapshot's data sits in the Django cache (Redis, or the file cache every local
+process shares) under a *version token*. Any change to a policy row sets a new random
+token once its transaction commits (``permissions.signals``), so every process sees the
+change on its next read; nothing waits for a TTL. Each process also keeps the compiled
+snapshot of the live token in memory, so a warm read costs one cache GET.
+"""
+
+import logging
+import uuid
+from collections.abc import Mapping
+
+from django.core.cache import cache
+from django.db import connection, transaction
+
+from .loader import policy_data_load, user_data_load
+from .models import User
+from .policy import Decision, PolicySnapshot, UserPolicy, decide, snapshot_build, user_policy_build
+
+logger = logging.getLogger(__name__)
+
+VERSION_KEY = "policy:version"
+DATA_KEY = "policy:data:{}"
+# Only reclaims space held by dead versions; a live version is replaced, never waited out.
+DATA_TTL = 24 * 3600
+
+_memo: tuple[str, PolicySnapshot] | None = None
+
+
+def policy_version() -> str:
+    """The live version token; a new one is minted when none is stored yet."""
+    token = cache.get(VERSION_KEY)
+    if token is None:
+        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        token = cache.get(VERSION_KEY)
+    return token
+
+
+def policy_snapshot() -> PolicySnapshot:
+    global _memo
+    if getattr(connection, "omni2_policy_dirty", False):
+        if connection.in_atomic_block:
+            # This transaction changed policy rows: read them fresh and share nothing,
+            # since the other processes must not see what may still roll back.
+            return snapshot_build(policy_data_load(), version="uncommitted")
+        connection.omni2_policy_dirty = False
+    try:
+        token = policy_version()
+    except Exception:  # a cache outage costs speed, never correctness
+        logger.warning("Policy cache unavailable; building the snapshot from the database.", exc_info=True)
+        return snapshot_build(policy_data_load(), version="uncached")
+    memo = _memo
+    if memo is not None and memo[0] == token:
+        return memo[1]
+    snapshot = snapshot_build(_policy_data(token), version=token)
+    _memo = (token, snapshot)
+    return snapshot
+
+
+def _policy_data(token: str) -> dict:
+    data = cache.get(DATA_KEY.format(token))
+    if data is None:
+        data = policy_data_load()
+        cache.set(DATA_KEY.format(token), data, timeout=DATA_TTL)
+    return data
+
+
+def policy_changed() -> None:
+    """Record that a policy row changed in the current transaction (called by the signals)."""
+    connection.omni2_policy_dirty = True
+    transaction.on_commit(policy_invalidate, robust=True)
+
+
+def policy_invalidate() -> None:
+    """Make every process rebuild its snapshot: a NEW random token, never an increment,
+    so a slow reader that loaded old rows can only ever file them under a dead token."""
+    connection.omni2_policy_dirty = False
+    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+
+
+def user_policy_for(user: User | None) -> UserPolicy:
+    """The policy of ``user``; None or an inactive user is the default user."""
+    snapshot = policy_snapshot()
+    if user is None or not user.is_active:
+        return snapshot.default_user
+    found = snapshot.users_by_email.get(user.email.lower())
+    # A user created a moment ago may not be in this process's snapshot yet.
+    return found or user_policy_build(user_data_load(user))
+
+
+def user_resolve(*, email: str | None = None, slack_user_id: str | None = None) -> User | None:
+    """The active user with this Slack id, else this e-mail; None when neither matches."""
+    users = User.objects.filter(is_active=True).select_related("role")
+    found = users.filter(slack_user_id=slack_user_id).first() if slack_user_id else None
+    if found is None and email:
+        found = users.filter(email__iexact=email.strip()).first()
+    return found
+
+
+def policy_decide(*, user: User | None, mcp: str, tool: str, arguments: Mapping | None = None) -> Decision:
+    """One decision against the live policy; the shortcut for views and the tool loop."""
+    return decide(policy_snapshot(), user_policy_for(user), mcp, tool, arguments)

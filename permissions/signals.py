@@ -1,0 +1,33 @@
+"""Any change to a policy row invalidates the shared policy snapshot once it commits.
+
+Bulk writes (``update()``, ``bulk_create``) send no signals; the services that use them
+call ``policy_changed()`` themselves.
+"""
+
+from django.db.models.signals import post_delete, post_migrate, post_save
+from django.dispatch import receiver
+
+from .models import DiscoveredTool, GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
+from .selectors import policy_changed, policy_invalidate
+
+POLICY_MODELS = (McpServer, GlobalPolicy, RoleRestriction, UserOverride, DiscoveredTool, Role, User)
+# Saves that touch only these User fields change nothing the policy reads (logins).
+_IRRELEVANT_USER_FIELDS = frozenset({"last_login", "password"})
+
+
+def _on_policy_row_change(sender, update_fields=None, **kwargs):
+    if sender is User and update_fields and set(update_fields) <= _IRRELEVANT_USER_FIELDS:
+        return
+    policy_changed()
+
+
+for _model in POLICY_MODELS:
+    post_save.connect(_on_policy_row_change, sender=_model, dispatch_uid=f"policy-save-{_model.__name__}")
+    post_delete.connect(_on_policy_row_change, sender=_model, dispatch_uid=f"policy-delete-{_model.__name__}")
+
+
+@receiver(post_migrate, dispatch_uid="policy-migrate")
+def _on_migrate(app_config, **kwargs):
+    # Migrations and ``flush`` (which tests run) rewrite rows without model signals.
+    if app_config.label == "permissions":
+        policy_invalidate()
