@@ -286,3 +286,10 @@ OMNI2_SLACK_MAX_ANSWER_CHARS = env.int("OMNI2_SLACK_MAX_ANSWER_CHARS", default=1
 # Tool-produced files are uploaded only from these directories (a tool result names the path).
 OMNI2_SLACK_REPORT_DIRS = env.list("OMNI2_SLACK_REPORT_DIRS", default=[str(VAR_DIR / "reports")])
 
+
+# --- MCP connectivity (orchestration.mcp) ---------------------------------------------------
+# After this many failures in a row a server is skipped for the cool-down, then tried once.
+OMNI2_MCP_BREAKER_THRESHOLD = env.int("OMNI2_MCP_BREAKER_THRESHOLD", default=3)
+OMNI2_MCP_BREAKER_COOLDOWN_SECONDS = env.float("OMNI2_MCP_BREAKER_COOLDOWN_SECONDS", default=30.0)
+# Opening a session has its own, shorter limit so a dead host fails fast.
+OMNI2_MCP_CONNECT_TIMEOUT_SECONDS = env.float("OMNI2_MCP_CONNECT_TIMEOUT_SECONDS", default=5.0)

@@ -1,3 +1,4 @@
 """Fixtures for orchestration tests."""
 
 from .conftest_llm import *  # noqa
+from .conftest_mcp import *  # noqa

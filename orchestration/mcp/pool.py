@@ -1,0 +1,350 @@
+"""The per-process MCP pool: one event-loop thread owning every session.
+
+Django views, Celery tasks and management commands call the sync methods; code
+already running on another event loop awaits the ``a*`` methods, which hop onto the
+pool's loop. Sessions are opened lazily, one per server, reused by every call, and
+re-opened once when they break. A circuit breaker per server skips a server that
+keeps failing. State is touched only on the loop thread, so nothing is locked
+across I/O and one slow server never holds up calls to the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import concurrent.futures
+import logging
+import os
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
+
+from .breaker import CircuitBreaker
+from .connection import ServerConnection
+from .transports import call_error, connect_error, is_broken_session, leaf_exception
+from .transports import tool_info_from_sdk, tool_result_from_sdk
+from .types import McpError, McpTimeout, McpUnavailable, ServerHealth, ServerSpec, ToolInfo, ToolResult
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+# Extra wait for a sync caller beyond the call's own deadline (re-open, clean-up).
+SYNC_GRACE_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    breaker_threshold: int = 3
+    breaker_cooldown_seconds: float = 30.0
+    connect_timeout_seconds: float = 5.0
+
+    @classmethod
+    def from_settings(cls) -> PoolConfig:
+        from django.conf import settings
+
+        if not settings.configured:
+            return cls()
+        return cls(
+            breaker_threshold=getattr(settings, "OMNI2_MCP_BREAKER_THRESHOLD", cls.breaker_threshold),
+            breaker_cooldown_seconds=getattr(settings, "OMNI2_MCP_BREAKER_COOLDOWN_SECONDS",
+                                             cls.breaker_cooldown_seconds),
+            connect_timeout_seconds=getattr(settings, "OMNI2_MCP_CONNECT_TIMEOUT_SECONDS",
+                                            cls.connect_timeout_seconds),
+        )
+
+
+class McpPool:
+    def __init__(self, config: PoolConfig | None = None, *, clock: Callable[[], float] = time.monotonic):
+        self.config = config or PoolConfig.from_settings()
+        self._clock = clock
+        self._start_lock = threading.Lock()  # guards starting/stopping the thread only, never I/O
+        self._health: dict[str, ServerHealth] = {}  # written on the loop, read from anywhere
+        self._reset_state()
+
+    def _reset_state(self) -> None:
+        self._pid = os.getpid()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        # Loop-thread-only state:
+        self._connections: dict[str, ServerConnection] = {}
+        self._breakers: dict[str, CircuitBreaker] = {}
+        self._fingerprints: dict[str, str] = {}
+        self._closing: set[asyncio.Task] = set()
+
+    # --- sync API (any thread except the pool's own) ---------------------------------------
+
+    def call_tool(self, spec: ServerSpec, tool: str, arguments: dict | None = None,
+                  timeout: float | None = None) -> ToolResult:
+        """Call ``tool``; a tool-reported error is ``ToolResult(is_error=True)``, not an exception.
+
+        Raises McpUnavailable (cannot reach / circuit open), McpTimeout, or McpError (protocol).
+        """
+        budget = timeout or spec.timeout_seconds
+        return self._run_sync(self._call_tool(spec, tool, arguments or {}, budget), budget)
+
+    def list_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
+        budget = timeout or spec.timeout_seconds
+        return self._run_sync(self._list_tools(spec, budget), budget)
+
+    def probe(self, spec: ServerSpec, timeout: float | None = None) -> ServerHealth:
+        """List the server's tools to measure it; never raises for the server's own failures."""
+        budget = timeout or spec.timeout_seconds
+        return self._run_sync(self._probe(spec, budget), budget)
+
+    def health(self) -> dict[str, ServerHealth]:
+        """Last known state per server name, without any I/O."""
+        return dict(self._health)
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Close every session (stdio children end) and stop the loop thread. Idempotent."""
+        with self._start_lock:
+            if self._closed or self._pid != os.getpid():
+                self._closed = True
+                return
+            self._closed = True
+            loop, thread = self._loop, self._thread
+        if loop is None or thread is None:
+            return
+        if threading.current_thread() is thread:
+            raise RuntimeError("McpPool.close() cannot run on the pool's own loop")
+        try:
+            asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            logger.warning("MCP pool: sessions did not close within %ss", timeout)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=5)
+
+    # --- async API (callers on another event loop, or on the pool's loop) --------------------
+
+    async def acall_tool(self, spec: ServerSpec, tool: str, arguments: dict | None = None,
+                         timeout: float | None = None) -> ToolResult:
+        return await self._run_async(self._call_tool(spec, tool, arguments or {},
+                                                     timeout or spec.timeout_seconds))
+
+    async def alist_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
+        return await self._run_async(self._list_tools(spec, timeout or spec.timeout_seconds))
+
+    async def aprobe(self, spec: ServerSpec, timeout: float | None = None) -> ServerHealth:
+        return await self._run_async(self._probe(spec, timeout or spec.timeout_seconds))
+
+    # --- hopping onto the loop ------------------------------------------------------------
+
+    def _ensure_loop(self) -> asyncio.AbstractEventLoop:
+        with self._start_lock:
+            if self._pid != os.getpid():
+                # A forked child (Celery prefork) inherits no thread: start afresh.
+                self._reset_state()
+            if self._closed:
+                raise McpUnavailable("the MCP pool is closed", permanent=True)
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                started = threading.Event()
+                self._thread = threading.Thread(target=self._serve, args=(self._loop, started),
+                                                name="omni2-mcp-pool", daemon=True)
+                self._thread.start()
+                started.wait()
+            return self._loop
+
+    @staticmethod
+    def _serve(loop: asyncio.AbstractEventLoop, started: threading.Event) -> None:
+        asyncio.set_event_loop(loop)
+        loop.call_soon(started.set)
+        try:
+            loop.run_forever()
+        finally:
+            for task in asyncio.all_tasks(loop):
+                task.cancel()
+            loop.run_until_complete(asyncio.sleep(0))
+            loop.close()
+
+    def _run_sync(self, coro: Awaitable[T], budget: float) -> T:
+        try:
+            loop = self._ensure_loop()
+        except BaseException:
+            coro.close()
+            raise
+        if threading.current_thread() is self._thread:
+            coro.close()
+            raise RuntimeError("on the pool's loop, await the a* methods instead")
+        future = asyncio.run_coroutine_threadsafe(coro, loop)
+        try:
+            return future.result(budget + SYNC_GRACE_SECONDS)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise McpTimeout("no answer from the MCP pool within the timeout") from None
+
+    async def _run_async(self, coro: Awaitable[T]) -> T:
+        try:
+            loop = self._ensure_loop()
+        except BaseException:
+            coro.close()
+            raise
+        if asyncio.get_running_loop() is loop:
+            return await coro
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
+
+    # --- on the loop ----------------------------------------------------------------------
+
+    async def _call_tool(self, spec: ServerSpec, tool: str, arguments: dict, budget: float) -> ToolResult:
+        result = await self._with_session(spec, budget, lambda conn, left: conn.call_tool(tool, arguments, left))
+        return tool_result_from_sdk(result)
+
+    async def _list_tools(self, spec: ServerSpec, budget: float) -> list[ToolInfo]:
+        tools = await self._with_session(spec, budget, lambda conn, left: conn.list_tools(left))
+        self._note(spec, tool_count=len(tools))
+        return [tool_info_from_sdk(tool) for tool in tools]
+
+    async def _probe(self, spec: ServerSpec, budget: float) -> ServerHealth:
+        try:
+            await self._list_tools(spec, budget)
+        except McpError:
+            pass  # recorded in health by _with_session
+        return self._health[spec.name]
+
+    async def _with_session(self, spec: ServerSpec, budget: float,
+                            operation: Callable[[ServerConnection, float], Awaitable[Any]]) -> Any:
+        """Run ``operation`` on the server's session under its breaker and one deadline."""
+        breaker = self._breaker_for(spec)
+        if not breaker.allow():
+            self._note(spec, reachable=False, circuit_open=True)
+            raise McpUnavailable(f"{spec.name}: circuit open after repeated failures; next try in "
+                                 f"{breaker.seconds_until_retry():.0f}s", server=spec.name)
+        started = time.perf_counter()
+        try:
+            value = await self._attempt(spec, time.monotonic() + budget, operation)
+        except (McpUnavailable, McpTimeout) as exc:
+            breaker.record_failure()
+            reachable = False if isinstance(exc, McpUnavailable) else self._health[spec.name].reachable
+            self._note(spec, reachable=reachable, last_error=exc.message, circuit_open=breaker.is_open)
+            raise
+        except McpError as exc:  # the server answered, with a protocol error
+            breaker.record_success()
+            self._note(spec, reachable=True, last_error=exc.message, circuit_open=False)
+            raise
+        except BaseException:
+            breaker.release_trial()
+            raise
+        breaker.record_success()
+        self._note(spec, reachable=True, latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                   last_error="", circuit_open=False)
+        return value
+
+    async def _attempt(self, spec: ServerSpec, deadline: float,
+                       operation: Callable[[ServerConnection, float], Awaitable[Any]]) -> Any:
+        """One try, plus one re-open when a session that had worked turns out broken."""
+        for attempt in (1, 2):
+            conn = self._connection_for(spec)
+            reused = conn.is_open
+            await self._open(conn, deadline)
+            try:
+                return await operation(conn, max(deadline - time.monotonic(), 0.001))
+            except Exception as exc:
+                error = call_error(spec, exc, conn.recorder)
+                if not (conn.broken or is_broken_session(leaf_exception(exc))):
+                    raise error from None
+                self._drop(conn)
+                if attempt == 2 or not reused or error.permanent:
+                    raise error from None
+                logger.info("MCP session to %s broke; re-opening once", spec.name)
+        raise AssertionError("unreachable")
+
+    async def _open(self, conn: ServerConnection, deadline: float) -> None:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise McpTimeout(f"{conn.spec.name}: no answer within the timeout", server=conn.spec.name)
+        # Starting a stdio server is process start-up plus imports, which can take seconds:
+        # it gets the call's whole budget; a network handshake gets the shorter connect limit.
+        limit = left if conn.spec.transport == "stdio" else min(left, self.config.connect_timeout_seconds)
+        try:
+            await conn.ensure_open(limit)
+        except Exception as exc:
+            self._drop(conn)
+            if isinstance(exc, TimeoutError) and deadline - time.monotonic() <= 0.05:
+                raise McpTimeout(f"{conn.spec.name}: no answer within the timeout",
+                                 server=conn.spec.name) from None
+            raise connect_error(conn.spec, exc, conn.recorder) from None
+
+    def _connection_for(self, spec: ServerSpec) -> ServerConnection:
+        conn = self._connections.get(spec.name)
+        if conn is not None and conn.spec.fingerprint == spec.fingerprint and not conn.broken:
+            return conn
+        if conn is not None:
+            self._drop(conn)
+        conn = ServerConnection(spec, connect_timeout=self.config.connect_timeout_seconds)
+        self._connections[spec.name] = conn
+        return conn
+
+    def _drop(self, conn: ServerConnection) -> None:
+        """Forget a connection and close it in the background (callers do not wait for it)."""
+        if self._connections.get(conn.spec.name) is conn:
+            del self._connections[conn.spec.name]
+        task = asyncio.get_running_loop().create_task(conn.close())
+        self._closing.add(task)
+        task.add_done_callback(self._closing.discard)
+
+    def _breaker_for(self, spec: ServerSpec) -> CircuitBreaker:
+        """The server's breaker; a changed config starts with a clean slate."""
+        breaker = self._breakers.get(spec.name)
+        if breaker is None or self._fingerprints.get(spec.name) != spec.fingerprint:
+            breaker = CircuitBreaker(threshold=self.config.breaker_threshold,
+                                     cooldown_seconds=self.config.breaker_cooldown_seconds, clock=self._clock)
+            self._breakers[spec.name] = breaker
+            self._fingerprints[spec.name] = spec.fingerprint
+            self._health[spec.name] = ServerHealth(name=spec.name)
+        return breaker
+
+    def _note(self, spec: ServerSpec, **changes: Any) -> None:
+        old = self._health.get(spec.name) or ServerHealth(name=spec.name)
+        self._health[spec.name] = replace(old, checked_at=time.time(), **changes)
+
+    async def _close_all(self) -> None:
+        connections, self._connections = list(self._connections.values()), {}
+        await asyncio.gather(*(conn.close() for conn in connections), *self._closing,
+                             return_exceptions=True)
+
+
+# --- the process singleton ------------------------------------------------------------------
+
+_pool: McpPool | None = None
+_pool_lock = threading.Lock()
+
+
+def get_pool() -> McpPool:
+    """This process's pool (a fresh one after fork or after close)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool._closed or _pool._pid != os.getpid():
+            _pool = McpPool()
+        return _pool
+
+
+def close_pool() -> None:
+    """Close this process's pool if it has one (atexit, Celery worker shutdown, tests)."""
+    pool = _pool
+    if pool is not None and pool._pid == os.getpid():
+        pool.close()
+
+
+def _forget_pool_after_fork() -> None:
+    # The child has no loop thread; its sessions belong to the parent. Start clean.
+    global _pool, _pool_lock
+    _pool, _pool_lock = None, threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
+atexit.register(close_pool)
+
+
+def _connect_celery_shutdown() -> None:
+    # Prefork children leave through os._exit (no atexit); this signal still runs in them.
+    try:
+        from celery.signals import worker_process_shutdown, worker_shutdown
+    except ImportError:  # pragma: no cover - Celery is a requirement, but the pool does not need it
+        return
+    worker_process_shutdown.connect(lambda *args, **kwargs: close_pool(), weak=False)
+    worker_shutdown.connect(lambda *args, **kwargs: close_pool(), weak=False)
+
+
+_connect_celery_shutdown()

@@ -1,0 +1,153 @@
+"""The SDK side of the boundary: one ``mcp.Client`` per spec, and SDK values → our values.
+
+Everything that knows about ``mcp``/``httpx2`` internals lives here, so the pool only
+deals in ``ServerSpec``, ``ToolInfo``, ``ToolResult`` and our errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx2
+from mcp import Client, StdioServerParameters
+from mcp.client.sse import sse_client
+from mcp.client.stdio import stdio_client
+from mcp.client.streamable_http import streamable_http_client
+from mcp_types import CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT, CallToolResult, Implementation
+
+from .types import McpError, McpTimeout, McpUnavailable, ServerSpec, ToolInfo, ToolResult
+
+PDEATHSIG_WRAPPER = str(Path(__file__).with_name("_pdeathsig.py"))
+CLIENT_INFO = Implementation(name="omni2", version="1.0")
+# Idle SSE streams are kept open this long between events (servers send pings well within it).
+SSE_READ_TIMEOUT = 300.0
+
+
+class AuthRecorder:
+    """Remembers an HTTP 401/403 so a refused token reads as such, not as 'error response'."""
+
+    def __init__(self) -> None:
+        self.refused_status: int | None = None
+
+    async def __call__(self, response: httpx2.Response) -> None:
+        if response.status_code in (401, 403):
+            self.refused_status = response.status_code
+
+
+def _http_client(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder,
+                 headers: dict[str, str] | None = None, timeout: Any = None) -> httpx2.AsyncClient:
+    all_headers = dict(headers or {})
+    if spec.bearer_token:
+        all_headers["Authorization"] = f"Bearer {spec.bearer_token}"
+    return httpx2.AsyncClient(
+        headers=all_headers,
+        timeout=timeout or httpx2.Timeout(spec.timeout_seconds, connect=connect_timeout, read=SSE_READ_TIMEOUT),
+        event_hooks={"response": [recorder]},
+    )
+
+
+@asynccontextmanager
+async def _streamable_http(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder):
+    async with _http_client(spec, connect_timeout, recorder) as http:
+        async with streamable_http_client(spec.url, http_client=http) as streams:
+            yield streams
+
+
+def _sse(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder):
+    def factory(headers=None, timeout=None, auth=None) -> httpx2.AsyncClient:
+        return _http_client(spec, connect_timeout, recorder, headers=headers, timeout=timeout)
+
+    return sse_client(spec.url, timeout=connect_timeout, sse_read_timeout=SSE_READ_TIMEOUT,
+                      httpx_client_factory=factory)
+
+
+def _stdio(spec: ServerSpec):
+    # Launched through a tiny wrapper that makes the child die with this process even on SIGKILL.
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-I", "-S", PDEATHSIG_WRAPPER, str(os.getpid()), spec.command, *spec.args],
+        env=dict(spec.env) or None,
+    )
+    # Celery replaces sys.stderr with a logging proxy that has no file descriptor.
+    errlog = sys.__stderr__ if sys.__stderr__ is not None else sys.stderr
+    return stdio_client(params, errlog=errlog)
+
+
+def client_for(spec: ServerSpec, *, connect_timeout: float, recorder: AuthRecorder) -> Client:
+    """An un-entered SDK client; ``mode='auto'`` speaks to current and handshake-era servers."""
+    if spec.transport == "http":
+        transport = _streamable_http(spec, connect_timeout, recorder)
+    elif spec.transport == "sse":
+        transport = _sse(spec, connect_timeout, recorder)
+    else:
+        transport = _stdio(spec)
+    return Client(transport, read_timeout_seconds=spec.timeout_seconds, client_info=CLIENT_INFO, cache=None)
+
+
+# --- SDK values → ours ------------------------------------------------------------------------
+
+def tool_result_from_sdk(result: CallToolResult) -> ToolResult:
+    content = [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+    text = "\n".join(block["text"] for block in content if block.get("type") == "text")
+    structured = result.structured_content if isinstance(result.structured_content, dict) else None
+    return ToolResult(is_error=bool(result.is_error), content=content, structured=structured, text=text)
+
+
+def tool_info_from_sdk(tool: Any) -> ToolInfo:
+    return ToolInfo(name=tool.name, description=tool.description or "", input_schema=dict(tool.input_schema or {}))
+
+
+# --- Errors -----------------------------------------------------------------------------------
+
+def leaf_exception(exc: BaseException) -> BaseException:
+    """The first real error inside (nested) exception groups from the SDK's task groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return exc
+
+
+def is_broken_session(exc: BaseException) -> bool:
+    """The session's transport is gone (server died or forgot the session): worth one re-open."""
+    code = getattr(getattr(exc, "error", None), "code", None)
+    if code == CONNECTION_CLOSED:
+        return True
+    return code == INVALID_REQUEST and "Session terminated" in str(exc)
+
+
+def is_request_timeout(exc: BaseException) -> bool:
+    return getattr(getattr(exc, "error", None), "code", None) == REQUEST_TIMEOUT
+
+
+def connect_error(spec: ServerSpec, exc: BaseException, recorder: AuthRecorder) -> McpError:
+    """Why opening a session failed, in words safe to show (no headers, no env)."""
+    exc = leaf_exception(exc)
+    if recorder.refused_status:
+        return McpUnavailable(f"{spec.name}: the server refused our credentials "
+                              f"(HTTP {recorder.refused_status})", server=spec.name, permanent=True)
+    if isinstance(exc, TimeoutError | httpx2.TimeoutException):
+        return McpUnavailable(f"{spec.name}: connecting timed out", server=spec.name)
+    if isinstance(exc, httpx2.HTTPStatusError):
+        return McpUnavailable(f"{spec.name}: HTTP {exc.response.status_code} on connect", server=spec.name)
+    detail = str(exc) or type(exc).__name__
+    return McpUnavailable(f"{spec.name}: cannot connect ({type(exc).__name__}: {detail})"[:500],
+                          server=spec.name)
+
+
+def call_error(spec: ServerSpec, exc: BaseException, recorder: AuthRecorder) -> McpError:
+    """Map a failure of an open session's request to our errors."""
+    exc = leaf_exception(exc)
+    if is_request_timeout(exc) or isinstance(exc, TimeoutError):
+        return McpTimeout(f"{spec.name}: no answer within the timeout", server=spec.name)
+    if recorder.refused_status:
+        return McpUnavailable(f"{spec.name}: the server refused our credentials "
+                              f"(HTTP {recorder.refused_status})", server=spec.name, permanent=True)
+    if is_broken_session(exc):
+        return McpUnavailable(f"{spec.name}: connection lost ({exc})", server=spec.name)
+    if hasattr(exc, "error"):
+        # A JSON-RPC error from a server that is up: asking again will not change the answer.
+        return McpError(f"{spec.name}: server error: {exc}"[:500], server=spec.name, permanent=True)
+    return McpUnavailable(f"{spec.name}: {type(exc).__name__}: {exc}"[:500], server=spec.name)
