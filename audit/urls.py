@@ -1,3 +1,9 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from .api import AuditLogDetailApi, AuditLogListApi, AuditStatsApi
+
+urlpatterns = [
+    path("logs", AuditLogListApi.as_view(), name="audit-logs"),
+    path("logs/<int:pk>", AuditLogDetailApi.as_view(), name="audit-log-detail"),
+    path("stats", AuditStatsApi.as_view(), name="audit-stats"),
+]

@@ -1,0 +1,161 @@
+"""Sliding-window rate limits, atomic across every process (SPEC §7).
+
+With ``REDIS_URL`` one Lua script trims, counts and records a hit in a sorted set, so the
+whole check is a single atomic round trip. Without Redis the database holds the hits and a
+transaction serialises the check per key (PostgreSQL: an advisory lock on the key; SQLite:
+the IMMEDIATE transactions configured in settings take the write lock at BEGIN). There is
+never a per-process counter: the web process and the worker always share one count.
+
+A refused attempt is not recorded, so hammering a full window does not extend the lockout.
+"""
+
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+from redis.exceptions import RedisError
+
+from omni2.errors import ApiError
+
+from .models import RateLimitHit, Status
+from .services import audit_record
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitResult:
+    allowed: bool
+    used: int
+    limit: int | None  # None: unlimited
+    retry_after_seconds: int  # 0 when allowed
+
+
+UNLIMITED = RateLimitResult(allowed=True, used=0, limit=None, retry_after_seconds=0)
+
+# KEYS[1] sorted set of hits (score = ms); ARGV: window ms, limit, unique member.
+# Redis's own clock, so web hosts with drifting clocks still share one window.
+_LUA = """
+local window = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local used = redis.call('ZCARD', KEYS[1])
+if used >= limit then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  local retry = window
+  if oldest[2] then retry = tonumber(oldest[2]) + window - now end
+  return {0, used, retry}
+end
+redis.call('ZADD', KEYS[1], now, ARGV[3])
+redis.call('PEXPIRE', KEYS[1], window)
+return {1, used + 1, 0}
+"""
+_script = None
+_ADVISORY_NAMESPACE = 0x0A0D17  # first half of the two-int advisory lock key: "ours"
+
+
+def redis_key(key: str) -> str:
+    return f"omni2:ratelimit:{key}"
+
+
+def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
+    global _script
+    from django_redis import get_redis_connection
+
+    client = get_redis_connection("default")
+    if _script is None:
+        _script = client.register_script(_LUA)  # EVALSHA, reloading the script if Redis lost it
+    allowed, used, retry_ms = _script(
+        keys=[redis_key(key)], args=[window_seconds * 1000, limit, secrets.token_hex(8)], client=client
+    )
+    return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
+
+
+def _lock_key(key: str) -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [_ADVISORY_NAMESPACE, key])
+    # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+
+
+def _database_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
+    with transaction.atomic():
+        _lock_key(key)
+        now = timezone.now()
+        RateLimitHit.objects.filter(key=key, at__lte=now - timedelta(seconds=window_seconds)).delete()
+        hits = RateLimitHit.objects.filter(key=key)
+        used = hits.count()
+        if used >= limit:
+            oldest = hits.order_by("at").values_list("at", flat=True).first()
+            retry = (oldest - now).total_seconds() + window_seconds if oldest else window_seconds
+            return _result(False, used, limit, retry)
+        RateLimitHit.objects.create(key=key, at=now)
+        return _result(True, used + 1, limit, 0)
+
+
+def _result(allowed: bool, used: int, limit: int, retry_seconds: float) -> RateLimitResult:
+    retry = 0 if allowed else max(math.ceil(retry_seconds), 1)
+    return RateLimitResult(allowed=allowed, used=used, limit=limit, retry_after_seconds=retry)
+
+
+def rate_limit_hit(*, key: str, limit: int | None, window_seconds: int = 3600) -> RateLimitResult:
+    """Count one attempt for ``key`` unless ``limit`` attempts already fall in the window."""
+    if limit is None:
+        return UNLIMITED
+    if not settings.REDIS_URL:
+        return _database_hit(key, limit, window_seconds)
+    try:
+        return _redis_hit(key, limit, window_seconds)
+    except RedisError:
+        # Fail open: an outage of the limiter's store must not take the product down with it.
+        logger.exception("Rate limiter unavailable; letting %s through", key)
+        return RateLimitResult(allowed=True, used=0, limit=limit, retry_after_seconds=0)
+
+
+def rate_limit_user(*, user) -> RateLimitResult:
+    """The role's hourly limit for ``user``; admins and super admins are unlimited."""
+    role = user.role
+    limit = None if role.is_admin or role.is_super_admin else role.requests_per_hour
+    return rate_limit_hit(key=f"user:{user.pk}", limit=limit,
+                          window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+
+
+def rate_limit_message(result: RateLimitResult) -> str:
+    minutes = max(math.ceil(result.retry_after_seconds / 60), 1)
+    return (f"🚫 Rate limit exceeded. {result.used}/{result.limit} requests used. "
+            f"Try again in {minutes} minutes.")
+
+
+class RateLimited(ApiError):
+    """429 with ``Retry-After``; ``result`` and ``audit_id`` let Slack answer in its own words."""
+
+    status_code = 429
+    default_code = "rate_limited"
+
+    def __init__(self, result: RateLimitResult, *, audit_id: int | None = None):
+        super().__init__(
+            rate_limit_message(result),
+            headers={"Retry-After": str(result.retry_after_seconds)},
+            extra={"limit": result.limit, "used": result.used,
+                   "retry_after_seconds": result.retry_after_seconds, "audit_id": audit_id},
+        )
+        self.result, self.audit_id = result, audit_id
+
+
+def rate_limit_enforce(*, user, source: str, message: str, slack: dict | None = None,
+                       ip_address: str | None = None, request_id: str = "") -> RateLimitResult:
+    """Count this request against ``user``'s limit; on refusal audit it and raise RateLimited."""
+    result = rate_limit_user(user=user)
+    if result.allowed:
+        return result
+    log = audit_record(user=user, source=source, message=message, status=Status.RATE_LIMITED,
+                       error=rate_limit_message(result), slack=slack, ip_address=ip_address,
+                       request_id=request_id)
+    raise RateLimited(result, audit_id=log.pk)

@@ -1,0 +1,165 @@
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from audit.models import AuditLog, RateLimitHit
+from audit.ratelimit import (
+    RateLimitResult,
+    rate_limit_hit,
+    rate_limit_message,
+    rate_limit_user,
+    redis_key,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(params=["database", "redis"])
+def backend(request, settings):
+    """Each test runs against the database limiter and, when REDIS_URL is set, the Redis one."""
+    if request.param == "database":
+        settings.REDIS_URL = ""
+        yield request.param
+        return
+    client = request.getfixturevalue("redis_client")
+    forget_user_keys(client)  # user ids repeat between test runs
+    yield request.param
+    forget_user_keys(client)
+
+
+def forget_user_keys(client):
+    for key in client.scan_iter(redis_key("user:*")):
+        client.delete(key)
+
+
+def add_old_hit(backend, key, *, seconds_ago):
+    """A hit recorded ``seconds_ago`` seconds in the past, straight into the limiter's storage."""
+    if backend == "database":
+        RateLimitHit.objects.create(key=key, at=timezone.now() - timedelta(seconds=seconds_ago))
+        return
+    from django_redis import get_redis_connection
+
+    client = get_redis_connection("default")
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    client.zadd(redis_key(key), {f"old-{seconds_ago}": now_ms - seconds_ago * 1000})
+
+
+def stored_hits(backend, key) -> int:
+    if backend == "database":
+        return RateLimitHit.objects.filter(key=key).count()
+    from django_redis import get_redis_connection
+
+    return get_redis_connection("default").zcard(redis_key(key))
+
+
+def test_it_admits_up_to_the_limit_then_refuses(backend, limiter_key):
+    key = limiter_key()
+    results = [rate_limit_hit(key=key, limit=3) for _ in range(5)]
+    assert [r.allowed for r in results] == [True, True, True, False, False]
+    assert [r.used for r in results] == [1, 2, 3, 3, 3]
+    assert all(r.limit == 3 for r in results)
+    assert results[0].retry_after_seconds == 0
+    assert 3500 < results[3].retry_after_seconds <= 3600
+
+
+def test_a_refused_attempt_is_not_recorded(backend, limiter_key):
+    key = limiter_key()
+    for _ in range(10):
+        rate_limit_hit(key=key, limit=2)
+    assert stored_hits(backend, key) == 2
+
+
+def test_keys_are_counted_apart(backend, limiter_key):
+    first, second = limiter_key(), limiter_key()
+    assert rate_limit_hit(key=first, limit=1).allowed
+    assert rate_limit_hit(key=second, limit=1).allowed
+    assert not rate_limit_hit(key=first, limit=1).allowed
+
+
+def test_hits_older_than_the_window_stop_counting(backend, limiter_key):
+    key = limiter_key()
+    add_old_hit(backend, key, seconds_ago=3601)
+    add_old_hit(backend, key, seconds_ago=7200)
+    add_old_hit(backend, key, seconds_ago=3000)  # still inside the hour
+    result = rate_limit_hit(key=key, limit=2)
+    assert (result.allowed, result.used) == (True, 2)
+    assert not rate_limit_hit(key=key, limit=2).allowed
+    assert stored_hits(backend, key) == 2  # the expired hits were dropped
+
+
+def test_retry_after_is_when_the_oldest_hit_leaves_the_window(backend, limiter_key):
+    key = limiter_key()
+    add_old_hit(backend, key, seconds_ago=3600 - 120)
+    rate_limit_hit(key=key, limit=2)
+    refused = rate_limit_hit(key=key, limit=2)
+    assert not refused.allowed
+    assert 115 <= refused.retry_after_seconds <= 121
+
+
+def test_a_shorter_window_is_honoured(backend, limiter_key):
+    key = limiter_key()
+    add_old_hit(backend, key, seconds_ago=61)
+    assert rate_limit_hit(key=key, limit=1, window_seconds=60).allowed
+    assert not rate_limit_hit(key=key, limit=1, window_seconds=60).allowed
+
+
+def test_a_zero_limit_refuses_everything(backend, limiter_key):
+    result = rate_limit_hit(key=limiter_key(), limit=0)
+    assert (result.allowed, result.used, result.retry_after_seconds) == (False, 0, 3600)
+
+
+def test_no_limit_means_unlimited_and_stores_nothing(backend, limiter_key):
+    key = limiter_key()
+    results = [rate_limit_hit(key=key, limit=None) for _ in range(50)]
+    assert all(r.allowed and r.limit is None for r in results)
+    assert stored_hits(backend, key) == 0
+
+
+def test_a_user_gets_their_roles_limit(backend, make_user):
+    user = make_user(role="contractor")
+    results = [rate_limit_user(user=user) for _ in range(21)]
+    assert [r.allowed for r in results].count(True) == 20
+    assert (results[-1].used, results[-1].limit) == (20, 20)
+
+
+@pytest.mark.parametrize("role", ["admin", "super_admin"])
+def test_admins_are_unlimited(backend, make_user, role):
+    user = make_user(role=role)
+    assert all(rate_limit_user(user=user).limit is None for _ in range(5))
+
+
+def test_the_slack_text_is_exact():
+    result = RateLimitResult(allowed=False, used=20, limit=20, retry_after_seconds=47 * 60 - 30)
+    assert rate_limit_message(result) == (
+        "🚫 Rate limit exceeded. 20/20 requests used. Try again in 47 minutes.")
+
+
+@pytest.mark.parametrize(("seconds", "minutes"), [(1, 1), (60, 1), (61, 2), (3600, 60)])
+def test_the_slack_text_rounds_minutes_up(seconds, minutes):
+    result = RateLimitResult(allowed=False, used=5, limit=5, retry_after_seconds=seconds)
+    assert rate_limit_message(result).endswith(f"Try again in {minutes} minutes.")
+
+
+@pytest.mark.urls("audit.tests.urls")
+def test_a_refusal_is_a_429_with_retry_after_and_an_audit_row(backend, authed_client):
+    client = authed_client(role="contractor")
+    for _ in range(20):
+        assert client.post("/ask", {"message": "hi"}, format="json").status_code == 200
+    response = client.post("/ask", {"message": "one more"}, format="json")
+    assert response.status_code == 429
+    assert 3500 < int(response["Retry-After"]) <= 3600
+    error = response.json()["error"]
+    assert error["code"] == "rate_limited"
+    assert error["message"].startswith("🚫 Rate limit exceeded. 20/20 requests used. Try again in ")
+    log = AuditLog.objects.get()
+    assert (log.status, log.message, log.user_id, error["audit_id"]) == (
+        "rate_limited", "one more", client.user.pk, log.pk)
+    assert log.ip_address == "127.0.0.1"
+
+
+@pytest.mark.urls("audit.tests.urls")
+def test_an_admin_is_never_refused(backend, authed_client):
+    client = authed_client(role="admin")
+    assert all(client.post("/ask", {}, format="json").status_code == 200 for _ in range(40))
