@@ -12,6 +12,7 @@ import re
 import time
 
 from django.conf import settings
+from django.db import IntegrityError, transaction
 
 from omni2.errors import ApiError
 
@@ -53,9 +54,13 @@ def slack_event_wanted(event: dict) -> bool:
     return bool(user) and user != slack_known_bot_user_id() and bool(event.get("channel"))
 
 
+# Slack waits 3 s for the acknowledgement: give a flapping broker a moment, not Celery's default ~1 s+.
+_PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.4}
+
+
 def _enqueue(task, *, key: str, **kwargs) -> None:
     try:
-        task.apply_async(kwargs={"key": key, **kwargs})
+        task.apply_async(kwargs={"key": key, **kwargs}, retry_policy=_PUBLISH_RETRY)
     except Exception as exc:  # broker down: let Slack's retry answer it
         delivery_release(key=key)
         logger.error("slack: could not queue %s: %s", key, exc.__class__.__name__)
@@ -118,18 +123,20 @@ def slack_user_resolve(*, slack_user_id: str):
     None means the default user. A match by e-mail stores the Slack id on the user, so
     Slack is asked only once per person.
     """
-    from permissions.models import User
+    from permissions.selectors import user_resolve
 
-    user = User.objects.select_related("role").filter(slack_user_id=slack_user_id, is_active=True).first()
+    user = user_resolve(slack_user_id=slack_user_id)
     if user is not None:
         return user
     email = slack_user_email(slack_user_id=slack_user_id)
-    if not email:
-        return None
-    user = User.objects.select_related("role").filter(email__iexact=email, is_active=True).first()
+    user = user_resolve(email=email) if email else None
     if user is not None and not user.slack_user_id:
-        User.objects.filter(pk=user.pk, slack_user_id__isnull=True).update(slack_user_id=slack_user_id)
         user.slack_user_id = slack_user_id
+        try:
+            with transaction.atomic():
+                user.save(update_fields=["slack_user_id"])  # a save, so the policy cache hears of it
+        except IntegrityError:  # an inactive account holds that Slack id: leave both alone
+            logger.warning("slack: Slack id %s already belongs to another account", slack_user_id)
     return user
 
 
@@ -201,7 +208,7 @@ def _ask(*, user, question: str, thread_key: str | None, slack: dict, reply) -> 
     from orchestration.chat import chat_ask
 
     try:
-        slack_rate_limit_enforce(user=user, question=question, slack=slack)
+        slack_rate_limit_enforce(user=user, slack_user_id=slack["user_id"], question=question, slack=slack)
         return chat_ask(user=user, message=question, thread_key=thread_key, source="slack",
                         slack=slack, on_progress=reply.progress)
     except RateLimited as exc:
@@ -211,11 +218,33 @@ def _ask(*, user, question: str, thread_key: str | None, slack: dict, reply) -> 
     return None
 
 
-def slack_rate_limit_enforce(*, user, question: str, slack: dict) -> None:
+def slack_rate_limit_enforce(*, user, slack_user_id: str, question: str, slack: dict) -> None:
     """Count one question; raise ``RateLimited`` (its ``message`` is the Slack text) when over."""
     from audit.ratelimit import rate_limit_enforce
 
-    rate_limit_enforce(user=user, source="slack", message=question, slack=slack)
+    if user is None:
+        _stranger_rate_limit_enforce(slack_user_id=slack_user_id, question=question, slack=slack)
+    else:
+        rate_limit_enforce(user=user, source="slack", message=question, slack=slack)
+
+
+def _stranger_rate_limit_enforce(*, slack_user_id: str, question: str, slack: dict) -> None:
+    """Unknown Slack users act as the default user, each with a window of their own."""
+    from audit.models import Status
+    from audit.ratelimit import RateLimited, rate_limit_hit, rate_limit_message
+    from audit.services import audit_record
+    from permissions.models import Role
+    from permissions.selectors import user_policy_for
+
+    policy = user_policy_for(None)
+    role = Role.objects.filter(name=policy.role).first()
+    limit = None if policy.is_privileged or role is None else role.requests_per_hour
+    result = rate_limit_hit(key=f"slack:{slack_user_id}", limit=limit,
+                            window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+    if not result.allowed:
+        log = audit_record(user=None, source="slack", message=question, status=Status.RATE_LIMITED,
+                           error=rate_limit_message(result), slack=slack)
+        raise RateLimited(result, audit_id=log.pk)
 
 
 def _role_name(user) -> str:

@@ -6,12 +6,14 @@ servers, whose ports are only known at run time.
 """
 
 import copy
+import importlib
 import json
 import uuid
 from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
+from django.apps import apps as django_apps
 from django.core.cache import cache
 from django.test import Client
 
@@ -35,6 +37,17 @@ def event_payload(name: str = "app_mention", **event) -> dict:
     payload["event"]["ts"] = payload["event"]["event_ts"] = f"1700001{uuid.uuid4().int % 10**6:06d}.000100"
     payload["event"].update(event)
     return {**payload, "event": {k: v for k, v in payload["event"].items() if v is not None}}
+
+
+@pytest.fixture
+def roles(db):
+    """The seeded roles; a transactional test's flush removes what the data migration wrote."""
+    importlib.import_module("permissions.migrations.0002_seed_roles").seed_roles(django_apps, None)
+
+
+@pytest.fixture
+def make_user(make_user, roles):
+    return make_user
 
 
 @pytest.fixture(scope="session")

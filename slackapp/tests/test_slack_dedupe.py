@@ -54,6 +54,7 @@ def test_concurrent_claims_of_one_key_have_exactly_one_winner():
 
 
 def test_very_long_keys_are_stored_hashed_and_still_distinct():
-    first, second = "command:" + "a" * 300, "command:" + "a" * 299 + "b"
+    prefix = f"command:{uuid.uuid4().hex}:"
+    first, second = prefix + "a" * 300, prefix + "a" * 299 + "b"
     assert delivery_claim(key=first) and delivery_claim(key=second)
     assert delivery_claim(key=first) is False
