@@ -84,6 +84,8 @@ def _postgres_connect(spec: DatabaseSpec) -> psycopg.Connection:
 
 
 def _first_line(exc: Exception) -> str:
+    if isinstance(exc, pymysql.Error) and len(exc.args) == 2:  # PyMySQL's args are (code, message)
+        return f"{exc.args[1]} (error {exc.args[0]})"
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
 

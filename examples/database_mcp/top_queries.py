@@ -121,7 +121,7 @@ def _postgres_top(conn, order_by: str, limit: int) -> dict:
             return _unavailable(source, "the pg_stat_statements extension is not installed in this database.", POSTGRES_ENABLE_STEPS)
         view = sql.Identifier(installed["nspname"], "pg_stat_statements")
         try:
-            cur.execute(sql.SQL("SELECT * FROM {} LIMIT 0").format(view))
+            cur.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(view))  # LIMIT 0 would not call the function
         except psycopg.errors.ObjectNotInPrerequisiteState:
             # "pg_stat_statements must be loaded via shared_preload_libraries"
             return _unavailable(source, "pg_stat_statements is installed but not loaded: it is missing from shared_preload_libraries.", POSTGRES_ENABLE_STEPS[:2])
