@@ -9,6 +9,7 @@ never a per-process counter: the web process and the worker always share one cou
 A refused attempt is not recorded, so hammering a full window does not extend the lockout.
 """
 
+import hashlib
 import logging
 import math
 import secrets
@@ -18,7 +19,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from redis.exceptions import RedisError
+from django_redis import get_redis_connection
+from redis.exceptions import NoScriptError, RedisError
 
 from omni2.errors import ApiError
 
@@ -57,7 +59,7 @@ redis.call('ZADD', KEYS[1], now, ARGV[3])
 redis.call('PEXPIRE', KEYS[1], window)
 return {1, used + 1, 0}
 """
-_script = None
+_LUA_SHA = hashlib.sha1(_LUA.encode()).hexdigest()
 _ADVISORY_NAMESPACE = 0x0A0D17  # first half of the two-int advisory lock key: "ours"
 
 
@@ -66,15 +68,13 @@ def redis_key(key: str) -> str:
 
 
 def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
-    global _script
-    from django_redis import get_redis_connection
-
     client = get_redis_connection("default")
-    if _script is None:
-        _script = client.register_script(_LUA)  # EVALSHA, reloading the script if Redis lost it
-    allowed, used, retry_ms = _script(
-        keys=[redis_key(key)], args=[window_seconds * 1000, limit, secrets.token_hex(8)], client=client
-    )
+    args = (1, redis_key(key), window_seconds * 1000, limit, secrets.token_hex(8))
+    try:
+        allowed, used, retry_ms = client.evalsha(_LUA_SHA, *args)
+    except NoScriptError:  # first use, or Redis restarted: load once, then EVALSHA again
+        client.script_load(_LUA)
+        allowed, used, retry_ms = client.evalsha(_LUA_SHA, *args)
     return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
 
 

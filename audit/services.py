@@ -57,11 +57,6 @@ def _ip_or_none(value) -> str | None:
         return None
 
 
-def _reached(calls: Iterable[ToolCallRecord]) -> list[ToolCallRecord]:
-    # A denied call never left OMNI2: it was asked for, not called.
-    return [call for call in calls if call.status != ToolCallStatus.DENIED]
-
-
 def _unique(names: Iterable[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
@@ -71,7 +66,22 @@ def _slack_fields(slack: dict | None) -> dict:
     return {f"slack_{key}": str(slack.get(key) or "")[:32] for key in _SLACK_KEYS}
 
 
-def _cost_fields(model: str, usage: dict | None, status: str, error: str) -> dict:
+def _identity_fields(user) -> dict:
+    # E-mail and role are copied: the row must say who it was even after the user changes.
+    role = getattr(user, "role", None)
+    return {"user": user, "user_email": getattr(user, "email", "") or "",
+            "user_role": getattr(role, "name", "")}
+
+
+def _tool_fields(calls: list[ToolCallRecord]) -> dict:
+    # A denied call never left OMNI2: it was asked for, not called.
+    reached = [call for call in calls if call.status != ToolCallStatus.DENIED]
+    return {"tools_called": _unique(call.name for call in reached),
+            "mcps_accessed": _unique(call.mcp for call in reached)}
+
+
+def _outcome_fields(model: str, usage: dict | None, status: str, error: str) -> dict:
+    """Tokens, cost, and the status and error as stored."""
     tokens = {key: _count((usage or {}).get(key)) for key in _USAGE_KEYS}
     cost, known = cost_usd(model=model, **tokens)
     if not known and any(tokens.values()) and status == Status.SUCCESS:
@@ -82,7 +92,8 @@ def _cost_fields(model: str, usage: dict | None, status: str, error: str) -> dic
         "tokens_input": tokens["input_tokens"], "tokens_output": tokens["output_tokens"],
         "tokens_cache_read": tokens["cache_read_tokens"],
         "tokens_cache_write": tokens["cache_write_tokens"],
-        "cost_usd": cost, "status": status, "error": error,
+        "cost_usd": cost, "status": status,
+        "error": clean_text(error, settings.OMNI2_AUDIT_ERROR_MAX_CHARS),
     }
 
 
@@ -111,28 +122,26 @@ def audit_record(*, user, source: str, message: str, status: str, answer: str = 
     cache_write_tokens). A success whose model has no price but spent tokens becomes a warning.
     """
     calls = list(tool_calls)
-    reached = _reached(calls)
     rows = [_tool_call_row(call) for call in calls]  # validated before anything is written
-    costs = _cost_fields(model, usage, _choice(status, Status, "status"), str(error or ""))
-    role = getattr(user, "role", None)
     log = AuditLog(
-        user=user, user_email=getattr(user, "email", "") or "", user_role=getattr(role, "name", ""),
         source=_choice(source, Source, "source"), model=(model or "")[:100],
         message=clean_text(message, settings.OMNI2_AUDIT_MESSAGE_MAX_CHARS),
         answer_preview=clean_text(answer, settings.OMNI2_AUDIT_PREVIEW_MAX_CHARS),
         duration_ms=_count(duration_ms), iterations=_count(iterations, 32767),
-        tools_called=_unique(call.name for call in reached),
-        mcps_accessed=_unique(call.mcp for call in reached),
         ip_address=_ip_or_none(ip_address), request_id=str(request_id or "")[:64],
-        **_slack_fields(slack), **costs,
+        **_identity_fields(user), **_tool_fields(calls), **_slack_fields(slack),
+        **_outcome_fields(model, usage, _choice(status, Status, "status"), str(error or "")),
     )
-    log.error = clean_text(log.error, settings.OMNI2_AUDIT_ERROR_MAX_CHARS)
+    _save(log, rows)
+    return log
+
+
+def _save(log: AuditLog, rows: list[ToolCallLog]) -> None:
     if not rows:
         log.save()  # a single INSERT needs no transaction of its own
-        return log
+        return
     with transaction.atomic():
         log.save()
         for row in rows:
             row.audit, row.created_at = log, log.created_at
         ToolCallLog.objects.bulk_create(rows)
-    return log
