@@ -26,7 +26,7 @@ TIMEOUT_SECONDS = 15
 class SlackError(Exception):
     """A Slack call failed. ``permanent``: retrying the same call will not help."""
 
-    def __init__(self, message: str, *, permanent: bool, code: str = ""):
+    def __init__(self, message: str, *, permanent: bool = False, code: str = ""):
         super().__init__(message)
         self.permanent = permanent
         self.code = code

@@ -205,10 +205,11 @@ def _answer_and_finish(*, key: str, user, question: str, thread_key: str | None,
 def _ask(*, user, question: str, thread_key: str | None, slack: dict, reply) -> dict | None:
     """The chat result, or None when the user was already told why not (rate limit, no LLM…)."""
     from audit.ratelimit import RateLimited
-    from orchestration.chat import chat_ask
 
     try:
         slack_rate_limit_enforce(user=user, slack_user_id=slack["user_id"], question=question, slack=slack)
+        from orchestration.chat import chat_ask
+
         return chat_ask(user=user, message=question, thread_key=thread_key, source="slack",
                         slack=slack, on_progress=reply.progress)
     except RateLimited as exc:

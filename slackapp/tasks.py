@@ -11,7 +11,8 @@ from . import services
 from .client import SlackError
 from .dedupe import delivery_release
 
-RETRY = {"bind": True, "max_retries": 3, "acks_late": True}
+# Nobody reads these tasks' return values: the answer goes to Slack, not to a result backend.
+OPTIONS = {"bind": True, "max_retries": 3, "acks_late": True, "ignore_result": True}
 
 
 class ClaimedTask(Task):
@@ -30,17 +31,17 @@ def _run(task, service, **kwargs) -> None:
         raise task.retry(exc=exc, countdown=2 ** task.request.retries)
 
 
-@shared_task(name="slackapp.answer_event", base=ClaimedTask, **RETRY)
+@shared_task(name="slackapp.answer_event", base=ClaimedTask, **OPTIONS)
 def slack_event_task(self, *, key: str, event: dict) -> None:
     _run(self, services.slack_event_answer, key=key, event=event)
 
 
-@shared_task(name="slackapp.answer_command", base=ClaimedTask, **RETRY)
+@shared_task(name="slackapp.answer_command", base=ClaimedTask, **OPTIONS)
 def slack_command_task(self, *, key: str, command: dict) -> None:
     _run(self, services.slack_command_answer, key=key, command=command)
 
 
-@shared_task(name="slackapp.help_tools", base=ClaimedTask, **RETRY)
+@shared_task(name="slackapp.help_tools", base=ClaimedTask, **OPTIONS)
 def slack_help_tools_task(self, *, key: str, slack_user_id: str, mcp: str, response_url: str) -> None:
     _run(self, services.slack_help_tools_send, key=key, slack_user_id=slack_user_id, mcp=mcp,
          response_url=response_url)

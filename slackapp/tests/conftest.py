@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.apps import apps as django_apps
+from django.conf import settings
 from django.core.cache import cache
 from django.test import Client
 
@@ -71,8 +72,19 @@ def fake_slack(fake_slack_server, settings, reports_dir):
     settings.SLACK_SIGNING_SECRET = SIGNING_SECRET
     settings.OMNI2_SLACK_REPORT_DIRS = [str(reports_dir)]
     cache.delete(BOT_USER_CACHE_KEY)
+    _forget_rate_limits()
     yield fake_slack_server
     fake_slack_server.reset()
+
+
+def _forget_rate_limits() -> None:
+    """Redis outlives the test database: drop the limiter's windows in this test Redis db only."""
+    if settings.REDIS_URL:
+        from django_redis import get_redis_connection
+
+        client = get_redis_connection("default")
+        for key in client.scan_iter(match="omni2:ratelimit:*"):
+            client.delete(key)
 
 
 class SlackSender:

@@ -1,0 +1,125 @@
+"""Questions asked in Slack are answered where they were asked, end to end through a real worker."""
+
+import json
+
+import pytest
+
+from slackapp.formatting import WORKING
+
+from .conftest import event_payload, slack_fixture
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
+
+
+@pytest.fixture
+def chat():
+    """The chat service is the lead's; these tests run once ``orchestration.chat`` exists."""
+    return pytest.importorskip("orchestration.chat", reason="needs the lead's chat service")
+
+
+def _final_message(fake_slack, channel: str) -> dict:
+    def final():
+        posted = [m for m in fake_slack.messages if m["channel"] == channel]
+        return posted[0] if posted and posted[0]["text"] != WORKING else None
+    return fake_slack.wait_for(final, what=f"an answer in {channel}")
+
+
+def _audit_row(**filters):
+    from audit.models import AuditLog
+
+    from django.db import close_old_connections
+
+    close_old_connections()
+    return AuditLog.objects.filter(**filters).first()
+
+
+def test_a_mention_is_answered_in_its_thread(slack, fake_slack, fake_llm, chat, slack_worker):
+    from testing.fake_llm import text
+
+    fake_llm.script(text("## Status\n**Healthy**: all good"))
+    payload = event_payload("app_mention", channel="C0MENTION")
+    ts = payload["event"]["ts"]
+    assert slack.event(payload).status_code == 200
+    answer = _final_message(fake_slack, "C0MENTION")
+    assert answer["thread_ts"] == ts and answer["history"][0] == WORKING
+    blocks = json.dumps(answer["blocks"], ensure_ascii=False)
+    assert "*Status*" in blocks and "*Healthy*: all good" in blocks
+    assert "👤 read_only" in blocks and "🔧 no tools" in blocks  # an unknown user is the default user
+    asked = json.dumps(fake_llm.requests[0].body)
+    assert "how healthy is <prod> & staging?" in asked and "UOMNI2BOT" not in asked
+    row = fake_slack.wait_for(lambda: _audit_row(slack_channel="C0MENTION"), what="the audit row")
+    assert (row.source, row.slack_user_id, row.slack_thread_ts, row.slack_message_ts) == ("slack", "U0ALICE", ts, ts)
+
+
+def test_a_dm_is_answered_in_the_dm_as_the_user_slack_names(slack, fake_slack, fake_llm, chat, make_user,
+                                                             slack_worker):
+    from testing.fake_llm import text
+
+    user = make_user(role="dba", email="alice@example.com")
+    fake_slack.add_user("U0ALICE", email="alice@example.com")
+    fake_llm.script(text("You may use training_db."))
+    payload = event_payload("message_im", channel="D0ALICE")
+    assert slack.event(payload).status_code == 200
+    answer = _final_message(fake_slack, "D0ALICE")
+    assert answer["thread_ts"] is None
+    assert "You may use training_db." in answer["text"]
+    assert "👤 dba" in json.dumps(answer["blocks"], ensure_ascii=False)
+    user.refresh_from_db()
+    assert user.slack_user_id == "U0ALICE"
+    row = fake_slack.wait_for(lambda: _audit_row(slack_channel="D0ALICE"), what="the audit row")
+    assert row.user_id == user.pk and row.source == "slack"
+
+
+def test_omni_answers_privately_through_the_response_url(slack, fake_slack, fake_llm, chat, slack_worker):
+    from testing.fake_llm import text
+
+    fake_llm.script(text("Three databases."))
+    form = slack_fixture("slash_command")
+    form.update(response_url=fake_slack.response_url(), trigger_id="omni.answer.1")
+    response = slack.command(form)
+    assert response.json() == {"response_type": "ephemeral", "text": WORKING}
+    (message,) = fake_slack.wait_for(lambda: fake_slack.posted(form["response_url"]), what="the answer")
+    assert message["response_type"] == "ephemeral"
+    assert "Three databases." in message["text"]
+    assert fake_slack.calls_to("chat.postMessage") == []  # nothing public in the channel
+
+
+def test_a_long_answer_is_attached_as_a_file_in_the_thread(slack, fake_slack, fake_llm, chat, slack_worker):
+    from testing.fake_llm import text
+
+    long_answer = "\n\n".join(f"Paragraph {n}: " + "detail " * 300 for n in range(10))
+    fake_llm.script(text(long_answer))
+    payload = event_payload("app_mention", channel="C0LONG")
+    assert slack.event(payload).status_code == 200
+    answer = _final_message(fake_slack, "C0LONG")
+    assert "attached" in json.dumps(answer["blocks"])
+    upload = fake_slack.wait_for(lambda: [u for u in fake_slack.uploads.values() if u["channel"] == "C0LONG"],
+                                 what="the upload")[0]
+    assert upload["thread_ts"] == payload["event"]["ts"]
+    assert upload["content"].decode() == long_answer
+
+
+def test_an_llm_failure_is_a_short_message_not_a_trace(slack, fake_slack, fake_llm, chat, slack_worker):
+    from testing.fake_llm import error
+
+    fake_llm.respond_with(error(500, message="upstream exploded", should_retry=False))
+    payload = event_payload("app_mention", channel="C0BROKEN")
+    assert slack.event(payload).status_code == 200
+    answer = _final_message(fake_slack, "C0BROKEN")
+    assert answer["text"].startswith("⚠️")
+    assert "Traceback" not in answer["text"] and len(answer["text"]) < 300
+
+
+def test_a_rate_limited_user_is_told_exactly_that(slack, fake_slack, make_user, slack_worker):
+    from audit.ratelimit import rate_limit_hit
+    from permissions.models import Role
+
+    Role.objects.create(name="tiny", requests_per_hour=1)
+    user = make_user(role="tiny", slack_user_id="U0TINY")
+    rate_limit_hit(key=f"user:{user.pk}", limit=1)  # the hour's one question is used up
+    payload = event_payload("app_mention", channel="C0LIMIT", user="U0TINY")
+    assert slack.event(payload).status_code == 200
+    answer = _final_message(fake_slack, "C0LIMIT")
+    assert answer["text"] == "🚫 Rate limit exceeded. 1/1 requests used. Try again in 60 minutes."
+    row = fake_slack.wait_for(lambda: _audit_row(status="rate_limited"), what="the audit row")
+    assert (row.source, row.user_id, row.slack_channel, row.slack_user_id) == ("slack", user.pk, "C0LIMIT", "U0TINY")
