@@ -1,6 +1,6 @@
 """``GET /api/audit/logs`` and ``GET /api/audit/stats`` (SPEC §9): own rows, admins everyone's."""
 
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -66,7 +66,8 @@ class AuditLogListApi(generics.GenericAPIView):
             source=filters.get("source"), ordering=filters["ordering"],
         )[: filters["limit"]]
 
-    @extend_schema(parameters=[LogFilters])
+    @extend_schema(operation_id="audit_logs_list", parameters=[LogFilters], responses=inline_serializer(
+        "AuditLogPage", {"count": serializers.IntegerField(), "results": AuditLogOutput(many=True)}))
     def get(self, request):
         results = self.get_serializer(self.get_queryset(), many=True).data
         return Response({"count": len(results), "results": results})
@@ -81,7 +82,7 @@ class AuditLogDetailApi(generics.RetrieveAPIView):
 
 
 class AuditStatsApi(APIView):
-    @extend_schema(parameters=[StatsFilters], responses={200: dict})
+    @extend_schema(operation_id="audit_stats", parameters=[StatsFilters], responses={200: dict})
     def get(self, request):
         days = _filters(StatsFilters, request)["days"]
         return Response(audit_stats(user_scope=audit_scope_for(request.user), days=days))
