@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
@@ -61,6 +62,7 @@ class McpPool:
         self._start_lock = threading.Lock()  # guards starting/stopping the thread only, never I/O
         self._health: dict[str, ServerHealth] = {}  # written on the loop, read from anywhere
         self._reset_state()
+        _live_pools.add(self)
 
     def _reset_state(self) -> None:
         self._pid = os.getpid()
@@ -110,7 +112,8 @@ class McpPool:
         if threading.current_thread() is thread:
             raise RuntimeError("McpPool.close() cannot run on the pool's own loop")
         try:
-            asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout)
+            closed = asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout)
+            logger.info("MCP pool closed (%d sessions)", closed)
         except (concurrent.futures.TimeoutError, RuntimeError):
             logger.warning("MCP pool: sessions did not close within %ss", timeout)
         loop.call_soon_threadsafe(loop.stop)
@@ -299,16 +302,18 @@ class McpPool:
         old = self._health.get(spec.name) or ServerHealth(name=spec.name)
         self._health[spec.name] = replace(old, checked_at=time.time(), **changes)
 
-    async def _close_all(self) -> None:
+    async def _close_all(self) -> int:
         connections, self._connections = list(self._connections.values()), {}
         await asyncio.gather(*(conn.close() for conn in connections), *self._closing,
                              return_exceptions=True)
+        return len(connections)
 
 
 # --- the process singleton ------------------------------------------------------------------
 
 _pool: McpPool | None = None
 _pool_lock = threading.Lock()
+_live_pools: weakref.WeakSet[McpPool] = weakref.WeakSet()
 
 
 def get_pool() -> McpPool:
@@ -321,10 +326,16 @@ def get_pool() -> McpPool:
 
 
 def close_pool() -> None:
-    """Close this process's pool if it has one (atexit, Celery worker shutdown, tests)."""
+    """Close this process's pool if it has one (Celery worker shutdown, tests)."""
     pool = _pool
     if pool is not None and pool._pid == os.getpid():
         pool.close()
+
+
+def _close_all_pools_at_exit() -> None:
+    for pool in list(_live_pools):
+        if pool._pid == os.getpid():
+            pool.close()
 
 
 def _forget_pool_after_fork() -> None:
@@ -334,7 +345,7 @@ def _forget_pool_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_forget_pool_after_fork)
-atexit.register(close_pool)
+atexit.register(_close_all_pools_at_exit)
 
 
 def _connect_celery_shutdown() -> None:

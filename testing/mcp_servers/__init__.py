@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+BASE_DIR = Path(__file__).resolve().parents[2]
 HANDSHAKE_METHODS = ("initialize", "server/discover")
 DATABASES = ("training_db", "dev_db", "prod_db", "analytics_db")
 
@@ -165,6 +165,9 @@ def serve(*, transport: str, port: int, token: str, report_dir: Path) -> None:
     server = build_server(stats=stats, report_dir=report_dir)
     if transport == "stdio":
         server.run("stdio")
+        # Optionally behave like a badly written server that ignores the end of its stdin,
+        # so tests can prove the client still ends it.
+        time.sleep(float(os.environ.get("MCP_TEST_LINGER_SECONDS") or 0))
         return
     import uvicorn
     from starlette.responses import JSONResponse
@@ -224,13 +227,18 @@ class ServerHandle:
         path = "/sse" if self.transport == "sse" else "/mcp"
         return f"http://127.0.0.1:{self.port}{path}" if self.transport != "stdio" else ""
 
-    def spec(self, name: str = "test_mcp", *, token: str | None = None, timeout_seconds: float = 30.0):
-        """A ServerSpec for this server; ``token`` overrides the one it expects (to test refusal)."""
+    def spec(self, name: str = "test_mcp", *, token: str | None = None, timeout_seconds: float = 30.0,
+             linger_seconds: float = 0):
+        """A ServerSpec for this server; ``token`` overrides the one it expects (to test refusal).
+
+        ``linger_seconds`` (stdio): the server keeps running that long after its stdin closes.
+        """
         from orchestration.mcp.types import ServerSpec
 
         bearer = self.token if token is None else token
         if self.transport == "stdio":
-            command, args, env = _stdio_command({"MCP_TEST_REPORT_DIR": self.report_dir})
+            command, args, env = _stdio_command({"MCP_TEST_REPORT_DIR": self.report_dir,
+                                                 "MCP_TEST_LINGER_SECONDS": str(linger_seconds)})
             return ServerSpec(name=name, transport="stdio", command=command, args=args, env=env,
                               timeout_seconds=timeout_seconds)
         return ServerSpec(name=name, transport=self.transport, url=self.url, bearer_token=bearer,
@@ -307,7 +315,3 @@ def run_mcp_server(transport: str, *, token: str | None = None, report_dir: str 
     handle = ServerHandle(transport=transport, token=token or "", report_dir=report_dir or work,
                           log_path=str(Path(work) / "server.log"))
     return handle.start()
-
-
-if __name__ == "__main__":
-    main()
