@@ -231,14 +231,11 @@ SLACK_BOT_TOKEN = env.str("SLACK_BOT_TOKEN", default="")
 SLACK_SIGNING_SECRET = env.str("SLACK_SIGNING_SECRET", default="")
 SLACK_API_URL = env.str("SLACK_API_URL", default="https://slack.com/api/")
 
-# --- LLM providers (orchestration/llm) ----------------------------------------------------
-# Retries (with backoff, honouring retry-after) are done by the anthropic/openai SDKs.
-OMNI2_LLM_MAX_RETRIES = env.int("OMNI2_LLM_MAX_RETRIES", default=2)
-# Per attempt: seconds to wait for the provider to start answering.
-OMNI2_LLM_TIMEOUT_SECONDS = env.float("OMNI2_LLM_TIMEOUT_SECONDS", default=60.0)
-OMNI2_LLM_MAX_TOKENS = env.int("OMNI2_LLM_MAX_TOKENS", default=4096)
-# The SDKs' transport (httpx2) logs every request at INFO; keep it as quiet as httpx.
-LOGGING["loggers"]["httpx2"] = {"level": "WARNING"}
+# --- Chat orchestration -------------------------------------------------------------------
+OMNI2_MAX_ITERATIONS = env.int("OMNI2_MAX_ITERATIONS", default=10)
+OMNI2_THREAD_MAX_EXCHANGES = env.int("OMNI2_THREAD_MAX_EXCHANGES", default=3)
+OMNI2_THREAD_TTL_SECONDS = env.int("OMNI2_THREAD_TTL_SECONDS", default=24 * 3600)
+OMNI2_TOOL_CONCURRENCY = env.int("OMNI2_TOOL_CONCURRENCY", default=8)
 
 # --- Audit, cost, rate limits ------------------------------------------------------------
 # USD per million tokens, from Anthropic's published price list. Keys are model families:
@@ -272,6 +269,9 @@ OMNI2_AUDIT_PREVIEW_MAX_CHARS = env.int("OMNI2_AUDIT_PREVIEW_MAX_CHARS", default
 OMNI2_AUDIT_ERROR_MAX_CHARS = env.int("OMNI2_AUDIT_ERROR_MAX_CHARS", default=2000)
 OMNI2_AUDIT_ARGUMENT_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENT_MAX_CHARS", default=1000)
 OMNI2_AUDIT_ARGUMENTS_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENTS_MAX_CHARS", default=8000)
+# PostgreSQL: false lets an audit write return before its WAL is flushed to disk (faster,
+# but a database crash can lose the last fraction of a second of audit rows).
+OMNI2_AUDIT_SYNCHRONOUS_COMMIT = env.bool("OMNI2_AUDIT_SYNCHRONOUS_COMMIT", default=True)
 # The admin list counts at most this many filtered rows (COUNT(*) over millions is slow).
 OMNI2_AUDIT_ADMIN_COUNT_CAP = env.int("OMNI2_AUDIT_ADMIN_COUNT_CAP", default=10000)
 OMNI2_RATE_LIMIT_WINDOW_SECONDS = env.int("OMNI2_RATE_LIMIT_WINDOW_SECONDS", default=3600)
@@ -291,6 +291,15 @@ OMNI2_SLACK_REPORT_DIRS = env.list(
     "OMNI2_SLACK_REPORT_DIRS",
     default=[str(VAR_DIR / "reports"), str(Path(gettempdir()) / "qa_mcp_reports")],
 )
+
+# --- LLM providers (orchestration/llm) ----------------------------------------------------
+# Retries (with backoff, honouring retry-after) are done by the anthropic/openai SDKs.
+OMNI2_LLM_MAX_RETRIES = env.int("OMNI2_LLM_MAX_RETRIES", default=2)
+# Per attempt: seconds to wait for the provider to start answering.
+OMNI2_LLM_TIMEOUT_SECONDS = env.float("OMNI2_LLM_TIMEOUT_SECONDS", default=60.0)
+OMNI2_LLM_MAX_TOKENS = env.int("OMNI2_LLM_MAX_TOKENS", default=4096)
+# The SDKs' transport (httpx2) logs every request at INFO; keep it as quiet as httpx.
+LOGGING["loggers"]["httpx2"] = {"level": "WARNING"}
 
 # --- MCP connectivity (orchestration.mcp) ---------------------------------------------------
 # After this many failures in a row a server is skipped for the cool-down, then tried once.

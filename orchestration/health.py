@@ -1,5 +1,7 @@
-"""Per-MCP health for /health. Filled in by the MCP connectivity layer."""
+"""Per-MCP health for /health and /api/mcp/tools/servers."""
 
 
 def mcp_health_summary() -> list[dict]:
-    return []
+    from .discovery import mcp_health_list
+
+    return mcp_health_list(probe=True)

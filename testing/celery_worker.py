@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from omni2.dburl import current_database_url
 
 from omni2.celery import app as celery_app
 
@@ -17,14 +17,7 @@ BASE_DIR = Path(settings.BASE_DIR)
 
 def database_url_for_tests() -> str:
     """The DATABASE_URL of the *test* database, so the worker reads what the test wrote."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    auth = db["USER"] or ""
-    if db.get("PASSWORD"):
-        auth += f":{db['PASSWORD']}"
-    host = f"{auth}@{db['HOST'] or 'localhost'}:{db['PORT'] or 5432}"
-    return f"postgres://{host}/{db['NAME']}"
+    return current_database_url()
 
 
 @contextmanager

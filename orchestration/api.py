@@ -1,0 +1,97 @@
+"""REST endpoints for MCP tools (SPEC §9). Views validate, call one service, answer."""
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from omni2.drf import IsOmniAdmin, client_ip, is_omni_admin, request_id
+from permissions.models import McpServer, User
+
+from .discovery import mcp_tools_refresh
+from .services import servers_for, tool_call_direct, tools_list_for
+
+
+
+class ToolCallApi(APIView):
+    class InputSerializer(serializers.Serializer):
+        mcp = serializers.RegexField(r"^[a-z0-9_]{1,100}$")
+        tool = serializers.CharField(max_length=200)
+        arguments = serializers.DictField(required=False, default=dict)
+
+    @extend_schema(
+        request=InputSerializer,
+        responses=inline_serializer("ToolCallResult", {
+            "success": serializers.BooleanField(), "result": serializers.JSONField(),
+            "duration_ms": serializers.IntegerField(), "audit_id": serializers.IntegerField()}),
+    )
+    def post(self, request):
+        data = _valid(self.InputSerializer, request.data)
+        result = tool_call_direct(user=request.user, mcp=data["mcp"], tool=data["tool"],
+                                  arguments=data["arguments"], ip_address=client_ip(request),
+                                  request_id=request_id(request))
+        return Response(result)
+
+
+class ToolListApi(APIView):
+    @extend_schema(parameters=[OpenApiParameter("mcp", str, required=False)])
+    def get(self, request):
+        mcp = request.query_params.get("mcp") or None
+        return Response({"tools": tools_list_for(user=request.user, mcp=mcp)})
+
+
+class ServerListApi(APIView):
+    def get(self, request):
+        return Response({"servers": servers_for(user=request.user, is_admin=is_omni_admin(request.user))})
+
+
+class AdminToolsRefreshApi(APIView):
+    permission_classes = [IsOmniAdmin]
+
+    class InputSerializer(serializers.Serializer):
+        mcps = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
+
+    @extend_schema(request=InputSerializer)
+    def post(self, request):
+        data = _valid(self.InputSerializer, request.data or {})
+        return Response({"servers": mcp_tools_refresh(names=data.get("mcps"))})
+
+
+class AdminUserListApi(APIView):
+    permission_classes = [IsOmniAdmin]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        role = serializers.CharField(source="role.name")
+
+        class Meta:
+            model = User
+            fields = ["email", "name", "role", "slack_user_id", "allowed_databases", "is_active"]
+
+    def get(self, request):
+        users = User.objects.select_related("role").order_by("email")
+        return Response({"users": self.OutputSerializer(users, many=True).data})
+
+
+class AdminMcpListApi(APIView):
+    permission_classes = [IsOmniAdmin]
+
+    class OutputSerializer(serializers.ModelSerializer):
+        has_bearer_token = serializers.BooleanField()
+        env_keys = serializers.ListField(child=serializers.CharField())
+        tools = serializers.IntegerField(source="tools.count")
+
+        class Meta:
+            model = McpServer
+            fields = ["name", "description", "transport", "url", "command", "args", "enabled",
+                      "timeout_seconds", "tool_policy_mode", "tool_patterns", "has_bearer_token",
+                      "env_keys", "tools"]
+
+    def get(self, request):
+        servers = McpServer.objects.order_by("name").prefetch_related("tools")
+        return Response({"mcps": self.OutputSerializer(servers, many=True).data})
+
+
+def _valid(serializer_class, data) -> dict:
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data

@@ -1,0 +1,93 @@
+"""What OMNI2 knows of its MCP servers: how to reach them and which tools they have.
+
+Built from the policy tables and memoised per process under the policy version, so
+a change in admin (a new token, a refreshed tool list) is picked up at the next call.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.db import connection
+
+from omni2.dburl import current_database_url
+from permissions.models import DiscoveredTool, McpServer
+from permissions.selectors import policy_version
+
+from .mcp.types import ServerSpec, ToolInfo
+
+_PYTHON_NAMES = {"python", "python3", "python3.11"}
+
+
+@dataclass(frozen=True)
+class Catalog:
+    version: str
+    servers: Mapping[str, ServerSpec]  # enabled servers only
+    descriptions: Mapping[str, str]
+    tools: Mapping[tuple[str, str], ToolInfo]  # discovered tools of enabled servers
+
+
+def server_spec(server: McpServer) -> ServerSpec:
+    """The connection spec of one row, secrets decrypted for the connectivity layer only."""
+    token, env = server.connection_secrets()
+    command, args = server.command, list(server.args or [])
+    if server.transport == McpServer.Transport.STDIO and command in _PYTHON_NAMES:
+        # "python" means OMNI2's own interpreter with OMNI2's code importable
+        # (e.g. `python manage.py run_analytics_mcp`, `python -m examples.qa_mcp`).
+        command = sys.executable
+        base = Path(settings.BASE_DIR)
+        args = [str(base / arg) if (base / arg).is_file() else arg for arg in args]
+        env = {"PYTHONPATH": str(base), **_inherited_env(), **env}
+    return ServerSpec(
+        name=server.name, transport=server.transport, url=server.url, command=command,
+        args=tuple(args), env=env, bearer_token=token, timeout_seconds=server.timeout_seconds,
+    )
+
+
+def _inherited_env() -> dict[str, str]:
+    # The SDK starts stdio servers with a minimal environment; our own servers need
+    # the settings that point them at the same database and cache as this process.
+    keys = ("REDIS_URL", "OMNI2_VAR_DIR", "OMNI2_SECRET_KEY", "DJANGO_SETTINGS_MODULE")
+    return {"DATABASE_URL": current_database_url(),
+            **{key: os.environ[key] for key in keys if key in os.environ}}
+
+
+_lock = threading.Lock()
+_current: Catalog | None = None
+
+
+def catalog() -> Catalog:
+    global _current
+    if getattr(connection, "omni2_policy_dirty", False) and connection.in_atomic_block:
+        # Rows changed in this very transaction: read them fresh, share nothing (see policy_snapshot).
+        return _catalog_build("uncommitted")
+    version = policy_version()
+    current = _current
+    if current is not None and current.version == version:
+        return current
+    with _lock:
+        if _current is None or _current.version != version:
+            _current = _catalog_build(version)
+        return _current
+
+
+def _catalog_build(version: str) -> Catalog:
+    servers = list(McpServer.objects.filter(enabled=True))
+    tools = DiscoveredTool.objects.filter(mcp__enabled=True).select_related("mcp")
+    return Catalog(
+        version=version,
+        servers={server.name: server_spec(server) for server in servers},
+        descriptions={server.name: server.description for server in servers},
+        tools={
+            (tool.mcp.name, tool.name): ToolInfo(
+                name=tool.name, description=tool.description, input_schema=tool.input_schema or {}
+            )
+            for tool in tools
+        },
+    )

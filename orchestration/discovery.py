@@ -1,0 +1,116 @@
+"""Tool discovery and per-server health."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+
+from permissions.models import DiscoveredTool, McpServer
+
+from .catalog import server_spec
+from .mcp.pool import get_pool
+from .mcp.types import McpError, ServerHealth, ToolInfo
+
+logger = logging.getLogger(__name__)
+HEALTH_PROBE_SECONDS = 5.0
+
+
+def _servers(names: list[str] | None) -> list[McpServer]:
+    servers = McpServer.objects.filter(enabled=True).order_by("name")
+    return list(servers.filter(name__in=names) if names else servers)
+
+
+def _parallel(function, items):
+    if not items:
+        return []
+    # One slow server must not hold up the others: probe them side by side.
+    with ThreadPoolExecutor(max_workers=min(8, len(items))) as pool:
+        return list(pool.map(function, items))
+
+
+@transaction.atomic
+def _tools_store(server: McpServer, tools: list[ToolInfo]) -> None:
+    now = timezone.now()
+    seen = []
+    for tool in tools:
+        seen.append(tool.name)
+        DiscoveredTool.objects.update_or_create(
+            mcp=server, name=tool.name,
+            defaults={"description": tool.description or "", "input_schema": tool.input_schema or {},
+                      "last_seen": now},
+        )
+    DiscoveredTool.objects.filter(mcp=server).exclude(name__in=seen).delete()
+
+
+def _fetch_tools(spec) -> list[ToolInfo] | McpError:
+    try:
+        return get_pool().list_tools(spec)
+    except McpError as exc:
+        return exc
+
+
+def mcp_tools_refresh(*, names: list[str] | None = None) -> list[dict]:
+    """Ask each enabled server (or the named ones) for its tools and store them.
+
+    Servers are asked side by side; the rows are written here, in the caller's thread and
+    transaction. A server that cannot be reached keeps the tools of its last refresh.
+    """
+    servers = _servers(names)
+    answers = _parallel(_fetch_tools, [server_spec(server) for server in servers])
+    results = []
+    for server, answer in zip(servers, answers):
+        if isinstance(answer, McpError):
+            logger.warning("discovery: %s unreachable: %s", server.name, answer.message)
+            results.append({"name": server.name, "ok": False, "tools": None, "error": answer.message})
+        else:
+            _tools_store(server, answer)
+            results.append({"name": server.name, "ok": True, "tools": len(answer), "error": ""})
+    return results
+
+
+def _status(server: McpServer, health: ServerHealth | None) -> str:
+    if not server.enabled:
+        return "disabled"
+    if health is None or health.reachable is None:
+        return "unknown"
+    if health.circuit_open:
+        return "circuit_open"
+    return "healthy" if health.reachable else "unreachable"
+
+
+def _probe(spec) -> ServerHealth | None:
+    if spec is None:
+        return None
+    return get_pool().probe(spec, timeout=min(spec.timeout_seconds, HEALTH_PROBE_SECONDS))
+
+
+def mcp_health_list(*, probe: bool = True) -> list[dict]:
+    """Health of every configured server: live probes, or the pool's last known state."""
+    servers = list(McpServer.objects.order_by("name"))
+    known = get_pool().health()
+    if probe:
+        healths = _parallel(_probe, [server_spec(s) if s.enabled else None for s in servers])
+    else:
+        healths = [known.get(s.name) for s in servers]
+    counts = _tool_counts()
+    return [_health_row(server, health, counts.get(server.name, 0)) for server, health in zip(servers, healths)]
+
+
+def _tool_counts() -> dict[str, int]:
+    rows = McpServer.objects.annotate(n=Count("tools")).values_list("name", "n")
+    return dict(rows)
+
+
+def _health_row(server: McpServer, health: ServerHealth | None, stored_tools: int) -> dict:
+    return {
+        "name": server.name,
+        "enabled": server.enabled,
+        "status": _status(server, health),
+        "tools": health.tool_count if health and health.tool_count is not None else stored_tools,
+        "latency_ms": round(health.latency_ms, 1) if health and health.latency_ms is not None else None,
+        "last_error": (health.last_error if health else "") or "",
+    }

@@ -1,0 +1,80 @@
+"""Direct tool calls and tool listings for people using the REST API."""
+
+from __future__ import annotations
+
+from audit.models import Status
+from audit.ratelimit import rate_limit_enforce
+from audit.services import audit_record
+from omni2.errors import ApiError
+from permissions.policy import permitted_tools
+from permissions.selectors import policy_snapshot, user_policy_for
+
+from .catalog import catalog
+from .discovery import mcp_health_list
+from .toolcalls import ToolCallOutcome, tool_call_execute
+
+_HTTP_STATUS = {
+    "not_found": 404,
+    "permission_denied": 403,
+    "invalid_request": 400,
+    "mcp_unavailable": 502,
+    "mcp_timeout": 504,
+}
+_AUDIT_STATUS = {"not_found": Status.DENIED, "permission_denied": Status.DENIED}
+
+
+def tool_call_direct(*, user, mcp: str, tool: str, arguments: dict, source: str = "api",
+                     ip_address: str | None = None, request_id: str = "") -> dict:
+    """``POST /api/mcp/tools/call``: rate limit, re-check, call, audit. Raises ApiError on refusal."""
+    message = f"{mcp}.{tool}"
+    rate_limit_enforce(user=user, source=source, message=message, ip_address=ip_address,
+                       request_id=request_id)
+    outcome = tool_call_execute(snapshot=policy_snapshot(), catalog=catalog(),
+                                user=user_policy_for(user), mcp=mcp, tool=tool, arguments=arguments)
+    log = audit_record(
+        user=user, source=source, message=message, status=_audit_status(outcome),
+        error=outcome.message if outcome.is_error else "", duration_ms=outcome.duration_ms,
+        tool_calls=[outcome.record], ip_address=ip_address, request_id=request_id,
+        answer="" if outcome.result is None else outcome.result.text,
+    )
+    if outcome.error_code:
+        raise ApiError(outcome.message, code=outcome.error_code, status=_HTTP_STATUS[outcome.error_code],
+                       extra=_error_extra(outcome, log.pk))
+    return {"success": not outcome.result.is_error, "result": outcome.result_json(),
+            "duration_ms": outcome.duration_ms, "audit_id": log.pk}
+
+
+def _audit_status(outcome: ToolCallOutcome) -> str:
+    if outcome.error_code:
+        return _AUDIT_STATUS.get(outcome.error_code, Status.ERROR)
+    return Status.ERROR if outcome.result.is_error else Status.SUCCESS
+
+
+def _error_extra(outcome: ToolCallOutcome, audit_id: int) -> dict:
+    extra = {"audit_id": audit_id}
+    if outcome.error_code == "permission_denied" and outcome.decision is not None:
+        extra.update(step=outcome.decision.step, pattern=outcome.decision.pattern)
+    return extra
+
+
+def tools_list_for(*, user, mcp: str | None = None) -> list[dict]:
+    """The tools ``user`` may call (optionally on one MCP), with their schemas."""
+    snapshot, tools = policy_snapshot(), catalog().tools
+    if mcp is not None and mcp not in snapshot.mcps:
+        raise ApiError(f"No MCP server named {mcp!r}.", code="not_found", status=404)
+    rows = []
+    for server, name in permitted_tools(snapshot, user_policy_for(user), mcp):
+        info = tools.get((server, name))
+        if info is not None:
+            rows.append({"mcp": server, "name": name, "description": info.description,
+                         "input_schema": info.input_schema})
+    return rows
+
+
+def servers_for(*, user, is_admin: bool) -> list[dict]:
+    """Health of the servers ``user`` can use (every server for admins)."""
+    rows = mcp_health_list(probe=True)
+    if is_admin:
+        return rows
+    usable = {server for server, _ in permitted_tools(policy_snapshot(), user_policy_for(user))}
+    return [row for row in rows if row["name"] in usable]

@@ -1,0 +1,187 @@
+"""POST /api/mcp/tools/call and GET /api/mcp/tools/list through real MCP servers."""
+
+import json
+
+import pytest
+
+from audit.models import AuditLog
+from orchestration.tests.conftest_mcp import TEST_TOKEN
+
+pytestmark = pytest.mark.django_db
+
+
+def call(client, mcp, tool, arguments=None):
+    return client.post("/api/mcp/tools/call", {"mcp": mcp, "tool": tool, "arguments": arguments or {}},
+                       format="json")
+
+
+def error_code(response):
+    return response.json()["error"]["code"]
+
+
+@pytest.mark.parametrize("transport", ["http", "sse", "stdio"])
+def test_each_transport_answers_through_the_endpoint(transport, mcp_server, register_mcp, authed_client):
+    token = TEST_TOKEN if transport != "stdio" else None
+    register_mcp("test_mcp", mcp_server(transport, token=token))
+    client = authed_client(role="dba")
+    response = call(client, "test_mcp", "add", {"a": 2, "b": 40})
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["success"] is True
+    assert "42" in json.dumps(body["result"])
+    audit = AuditLog.objects.get(pk=body["audit_id"])
+    assert audit.status == "success" and audit.tools_called == ["test_mcp.add"]
+    assert [c.tool for c in audit.tool_calls.all()] == ["add"]
+
+
+def test_a_wrong_bearer_token_is_refused_by_the_server(mcp_server, register_mcp, authed_client):
+    handle = mcp_server("http", token=TEST_TOKEN)
+    server = register_mcp("test_mcp", handle)
+    server.set_bearer_token("not-the-token")
+    server.save()
+    response = call(authed_client(role="dba"), "test_mcp", "echo", {"text": "hi"})
+    assert response.status_code == 502
+    assert error_code(response) == "mcp_unavailable"
+
+
+def test_many_calls_share_one_session(mcp_server, register_mcp, authed_client):
+    handle = mcp_server("http")
+    register_mcp("test_mcp", handle)
+    client = authed_client(role="dba")
+    for i in range(10):
+        assert call(client, "test_mcp", "echo", {"text": str(i)}).status_code == 200
+    stats = handle.stats()
+    assert stats["sessions_initialized"] == 1
+    assert stats["tool_calls"]["echo"] == 10
+
+
+def test_a_tool_that_reports_an_error_is_a_200_with_success_false(mcp_server, register_mcp, authed_client):
+    register_mcp("test_mcp", mcp_server("http"))
+    response = call(authed_client(role="dba"), "test_mcp", "fail", {"message": "disk on fire"})
+    assert response.status_code == 200
+    assert response.json()["success"] is False
+    assert "disk on fire" in json.dumps(response.json()["result"])
+
+
+def test_a_blocked_tool_is_403_and_never_reaches_the_server(mcp_server, register_mcp, authed_client):
+    handle = mcp_server("http")
+    register_mcp("test_mcp", handle)
+    response = call(authed_client(role="dba"), "test_mcp", "drop_table", {"name": "users"})
+    assert response.status_code == 403
+    body = response.json()["error"]
+    assert body["code"] == "permission_denied" and body["step"] == 2 and body["pattern"] == "drop_*"
+    assert "drop_table" not in handle.stats()["tool_calls"]
+    assert AuditLog.objects.get(pk=body["audit_id"]).status == "denied"
+
+
+def test_an_admin_only_tool_is_refused_to_a_non_admin(mcp_server, register_mcp, authed_client):
+    handle = mcp_server("http")
+    register_mcp("test_mcp", handle)
+    args = {"query_a": "SELECT 1", "query_b": "SELECT 2"}
+    assert call(authed_client(role="power_user"), "test_mcp", "compare_mysql_query_plans", args).status_code == 403
+    assert call(authed_client(role="admin"), "test_mcp", "compare_mysql_query_plans", args).status_code == 200
+    assert handle.stats()["tool_calls"]["compare_mysql_query_plans"] == 1
+
+
+def test_a_database_outside_allowed_databases_is_refused(mcp_server, register_mcp, authed_client, make_user):
+    handle = mcp_server("http")
+    register_mcp("test_mcp", handle)
+    client = authed_client(user=make_user(role="dba", allowed_databases=["dev_*"]))
+    assert call(client, "test_mcp", "get_database_health", {"database": "dev_main"}).status_code == 200
+    refused = call(client, "test_mcp", "get_database_health", {"database": "prod_main"})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
+    assert handle.stats()["tool_calls"]["get_database_health"] == 1
+
+
+def test_unknown_mcp_and_unknown_tool_are_404(mcp_server, register_mcp, authed_client):
+    register_mcp("test_mcp", mcp_server("http"))
+    client = authed_client(role="dba")
+    assert error_code(call(client, "no_such_mcp", "echo", {"text": "x"})) == "not_found"
+    assert error_code(call(client, "test_mcp", "no_such_tool")) == "not_found"
+
+
+def test_a_hidden_tool_does_not_exist_for_users(mcp_server, register_mcp, authed_client):
+    register_mcp("test_mcp", mcp_server("http"), tool_policy_mode="allow_all_except", tool_patterns=["echo"])
+    client = authed_client(role="dba")
+    assert call(client, "test_mcp", "echo", {"text": "x"}).status_code == 404
+    names = {t["name"] for t in client.get("/api/mcp/tools/list").json()["tools"]}
+    assert "echo" not in names and "add" in names
+
+
+@pytest.mark.parametrize("arguments", [{"a": "two", "b": 3}, {"a": 1}, {"a": 1, "b": [1, 2]}])
+def test_wrong_argument_types_are_400(mcp_server, register_mcp, authed_client, arguments):
+    handle = mcp_server("http")
+    register_mcp("test_mcp", handle)
+    response = call(authed_client(role="dba"), "test_mcp", "add", arguments)
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+    assert "add" not in handle.stats()["tool_calls"]
+
+
+@pytest.mark.parametrize("body", [
+    {"mcp": "test_mcp"}, {"mcp": "Bad Name!", "tool": "echo"}, {"mcp": "test_mcp", "tool": "echo", "arguments": [1]},
+    "not an object",
+])
+def test_malformed_requests_are_400(authed_client, body):
+    response = authed_client(role="dba").post("/api/mcp/tools/call", body, format="json")
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+
+
+def test_huge_arguments_are_413(authed_client):
+    response = call(authed_client(role="dba"), "test_mcp", "echo", {"text": "x" * (2 * 1024 * 1024)})
+    assert response.status_code == 413
+
+
+def test_a_killed_server_gives_502_while_others_answer_and_is_used_again_when_back(
+        mcp_server, register_mcp, authed_client):
+    victim, other = mcp_server("http"), mcp_server("sse")
+    register_mcp("victim_mcp", victim)
+    register_mcp("other_mcp", other)
+    client = authed_client(role="dba")
+    assert call(client, "victim_mcp", "echo", {"text": "before"}).status_code == 200
+    victim.kill()
+    down = call(client, "victim_mcp", "echo", {"text": "during"})
+    assert down.status_code == 502 and error_code(down) == "mcp_unavailable"
+    assert call(client, "other_mcp", "echo", {"text": "still here"}).status_code == 200
+    victim.restart()
+    assert call(client, "victim_mcp", "echo", {"text": "after"}).status_code == 200
+
+
+def test_a_hanging_tool_gives_504(mcp_server, register_mcp, authed_client):
+    register_mcp("test_mcp", mcp_server("http"), timeout_seconds=1)
+    response = call(authed_client(role="dba"), "test_mcp", "slow", {"seconds": 10})
+    assert response.status_code == 504 and error_code(response) == "mcp_timeout"
+
+
+def test_tools_list_shows_only_permitted_tools_with_schemas(mcp_server, register_mcp, authed_client):
+    register_mcp("test_mcp", mcp_server("http"))
+    tools = authed_client(role="power_user").get("/api/mcp/tools/list?mcp=test_mcp").json()["tools"]
+    names = {t["name"] for t in tools}
+    assert "echo" in names and "drop_table" not in names and "compare_mysql_query_plans" not in names
+    add = next(t for t in tools if t["name"] == "add")
+    assert add["mcp"] == "test_mcp" and add["input_schema"]["properties"]["a"]["type"] == "integer"
+
+
+def test_tools_list_for_an_unknown_mcp_is_404(authed_client):
+    assert authed_client().get("/api/mcp/tools/list?mcp=nope").status_code == 404
+
+
+def test_servers_and_health_report_each_server(mcp_server, register_mcp, authed_client, client):
+    register_mcp("test_mcp", mcp_server("http"))
+    servers = authed_client(role="admin").get("/api/mcp/tools/servers").json()["servers"]
+    assert [(s["name"], s["status"]) for s in servers] == [("test_mcp", "healthy")]
+    assert servers[0]["tools"] >= 10 and servers[0]["latency_ms"] is not None
+    health = client.get("/health").json()
+    assert health["mcps"][0]["name"] == "test_mcp" and health["mcps"][0]["status"] == "healthy"
+
+
+def test_admin_endpoints_are_for_admins_only(mcp_server, register_mcp, authed_client):
+    register_mcp("test_mcp", mcp_server("http"))
+    user = authed_client(role="dba")
+    for method, path in [("get", "/api/admin/users"), ("get", "/api/admin/mcps"),
+                         ("post", "/api/admin/tools/refresh")]:
+        assert getattr(user, method)(path).status_code == 403
+    admin = authed_client(role="admin")
+    refreshed = admin.post("/api/admin/tools/refresh", {}, format="json").json()["servers"]
+    assert refreshed[0]["ok"] and refreshed[0]["tools"] >= 10
+    mcps = admin.get("/api/admin/mcps").json()["mcps"]
+    assert mcps[0]["name"] == "test_mcp" and "bearer_token" not in mcps[0]

@@ -1,0 +1,123 @@
+"""One tool call, checked and executed: the path shared by the REST endpoint and the chat loop.
+
+Every call is re-checked here against the live policy (tool and databases) whatever
+the caller — a person over REST or the model inside a chat — asked for, and the
+arguments are validated against the tool's JSON schema before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+
+import jsonschema
+
+from audit.models import ToolCallStatus
+from audit.services import ToolCallRecord
+from permissions.policy import Decision, PolicySnapshot, UserPolicy, decide
+
+from .catalog import Catalog
+from .mcp.pool import get_pool
+from .mcp.types import McpTimeout, McpUnavailable, ToolResult
+
+Status = ToolCallStatus
+
+
+@dataclass(frozen=True)
+class ToolCallOutcome:
+    """What happened. ``error_code`` is None on a completed call (even a tool-reported error)."""
+
+    mcp: str
+    tool: str
+    arguments: dict
+    record: ToolCallRecord
+    result: ToolResult | None = None
+    decision: Decision | None = None
+    error_code: str | None = None  # not_found | permission_denied | invalid_request | mcp_unavailable | mcp_timeout
+    message: str = ""
+    duration_ms: int = 0
+
+    @property
+    def is_error(self) -> bool:
+        return self.error_code is not None or bool(self.result and self.result.is_error)
+
+    def result_json(self):
+        """The tool's answer as JSON: structured content when given, else its text."""
+        if self.result is None:
+            return {"error": self.message}
+        if self.result.structured is not None:
+            return self.result.structured
+        return self.result.text
+
+
+def _outcome(mcp, tool, arguments, status, *, started, error_code=None, message="", result=None,
+             decision=None, result_size=0) -> ToolCallOutcome:
+    duration = int((time.perf_counter() - started) * 1000)
+    record = ToolCallRecord(
+        mcp=mcp, tool=tool, arguments=arguments, status=status, duration_ms=duration,
+        result_size=result_size,
+        denial_reason=message if status == Status.DENIED else "",
+        error=message if status not in (Status.DENIED, Status.SUCCESS) else "",
+    )
+    return ToolCallOutcome(mcp=mcp, tool=tool, arguments=arguments, record=record, result=result,
+                           decision=decision, error_code=error_code, message=message,
+                           duration_ms=duration)
+
+
+@lru_cache(maxsize=2048)
+def _validator(schema_json: str):
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    return cls(schema)
+
+
+def arguments_problem(schema: dict, arguments: dict) -> str | None:
+    """The first way ``arguments`` break the tool's input schema, or None."""
+    if not schema:
+        return None
+    try:
+        validator = _validator(json.dumps(schema, sort_keys=True))
+    except (jsonschema.SchemaError, TypeError, ValueError):
+        return None  # a server with a broken schema is its own problem; the server validates too
+    error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
+    if error is None:
+        return None
+    where = "/".join(str(p) for p in error.absolute_path) or "arguments"
+    return f"{where}: {error.message}"[:500]
+
+
+def tool_call_execute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
+                      tool: str, arguments: dict) -> ToolCallOutcome:
+    started = time.perf_counter()
+    decision = decide(snapshot, user, mcp, tool, arguments)
+    info = catalog.tools.get((mcp, tool))
+    spec = catalog.servers.get(mcp)
+    if decision.code == "not_available" or info is None or spec is None:
+        return _outcome(mcp, tool, arguments, Status.DENIED, started=started, error_code="not_found",
+                        message=f"Tool {mcp}.{tool} is not available.", decision=decision)
+    if not decision.allowed:
+        return _outcome(mcp, tool, arguments, Status.DENIED, started=started,
+                        error_code="permission_denied", message=decision.reason, decision=decision)
+    problem = arguments_problem(info.input_schema, arguments)
+    if problem:
+        return _outcome(mcp, tool, arguments, Status.ERROR, started=started,
+                        error_code="invalid_request", message=f"Invalid arguments: {problem}",
+                        decision=decision)
+    return _call(spec, mcp, tool, arguments, decision, started)
+
+
+def _call(spec, mcp, tool, arguments, decision, started) -> ToolCallOutcome:
+    try:
+        result = get_pool().call_tool(spec, tool, arguments)
+    except McpTimeout as exc:
+        return _outcome(mcp, tool, arguments, Status.TIMEOUT, started=started, error_code="mcp_timeout",
+                        message=exc.message, decision=decision)
+    except McpUnavailable as exc:
+        return _outcome(mcp, tool, arguments, Status.UNAVAILABLE, started=started,
+                        error_code="mcp_unavailable", message=exc.message, decision=decision)
+    size = len(json.dumps(result.to_json(), default=str))
+    status = Status.ERROR if result.is_error else Status.SUCCESS
+    return _outcome(mcp, tool, arguments, status, started=started, result=result, decision=decision,
+                    message=result.text[:500] if result.is_error else "", result_size=size)
