@@ -5,7 +5,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 
 from .cost import cost_usd
 from .models import AuditLog, Source, Status, ToolCallLog, ToolCallStatus
@@ -137,10 +137,14 @@ def audit_record(*, user, source: str, message: str, status: str, answer: str = 
 
 
 def _save(log: AuditLog, rows: list[ToolCallLog]) -> None:
-    if not rows:
+    asynchronous = not settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT and connection.vendor == "postgresql"
+    if not rows and not asynchronous:
         log.save()  # a single INSERT needs no transaction of its own
         return
     with transaction.atomic():
+        if asynchronous:
+            with connection.cursor() as cursor:  # this transaction only (SET LOCAL)
+                cursor.execute("SELECT set_config('synchronous_commit', 'off', true)")
         log.save()
         for row in rows:
             row.audit, row.created_at = log, log.created_at

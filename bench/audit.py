@@ -29,6 +29,7 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
 
 from audit.services import ToolCallRecord, audit_record  # noqa: E402
 from permissions.models import User  # noqa: E402
@@ -100,15 +101,25 @@ def run(user) -> None:
     engine = settings.DATABASES["default"]["ENGINE"].split(".")[-1]
     print(f"Audit recording on {engine}, {RUNS} runs each (median):")
     without = median(timed(tool_call, RUNS))
+    print(f"  tool call without audit (baseline)              {without:8.4f} ms")
+    modes = [("durable commit", True)]
+    if connection.vendor == "postgresql":
+        modes.append(("OMNI2_AUDIT_SYNCHRONOUS_COMMIT=false", False))
+    for name, synchronous in modes:
+        with override_settings(OMNI2_AUDIT_SYNCHRONOUS_COMMIT=synchronous):
+            run_mode(user, name, without)
+
+
+def run_mode(user, name: str, without: float) -> None:
     direct = median(timed(lambda: direct_call_with_audit(user), RUNS))
     chat_zero = median(timed(lambda: chat_audit(user, 0), RUNS))
     chat_many = median(timed(lambda: chat_audit(user, CHAT_CALLS), RUNS))
-    per_call = (chat_many - chat_zero - CHAT_CALLS * without) / CHAT_CALLS
-    print(f"  tool call without audit (baseline)            {without:8.4f} ms")
-    print(f"  direct tool call with audit (2 rows, commit)  {direct:8.4f} ms  added {direct - without:8.4f} ms")
-    print(f"  chat request audit, 0 tool calls              {chat_zero:8.4f} ms")
-    print(f"  chat request audit, {CHAT_CALLS} tool calls             {chat_many:8.4f} ms"
-          f"  added per tool call {per_call:8.4f} ms")
+    per_call = (chat_many - chat_zero) / CHAT_CALLS - without
+    print(f"  [{name}]")
+    print(f"  direct tool call with audit (2 rows)            {direct:8.4f} ms"
+          f"   added {direct - without:8.4f} ms per tool call")
+    print(f"  chat request audit, 0 / {CHAT_CALLS} tool calls          "
+          f"{chat_zero:8.4f} / {chat_many:8.4f} ms   added {per_call:8.4f} ms per tool call")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
 from audit.models import AuditLog, ToolCallLog
 from audit.redaction import REDACTED, redact_arguments
@@ -140,3 +141,15 @@ def test_odd_inputs_are_stored_safely(make_user, record):
 def test_a_request_without_a_user_is_recorded(record):
     log = record(None, source="mcp")
     assert (log.user_id, log.user_email, log.user_role) == (None, "", "")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+@pytest.mark.parametrize(("synchronous", "expected"), [(True, "on"), (False, "off")])
+def test_the_audit_commit_waits_for_the_wal_unless_configured_not_to(
+        make_user, record, settings, synchronous, expected):
+    settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT = synchronous
+    log = record(make_user())
+    with connection.cursor() as cursor:  # SET LOCAL lasts until this test's transaction ends
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == expected
+    assert AuditLog.objects.filter(pk=log.pk).exists()
