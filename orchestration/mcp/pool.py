@@ -99,8 +99,11 @@ class McpPool:
         """Last known state per server name, without any I/O."""
         return dict(self._health)
 
-    def close(self, timeout: float = 10.0) -> None:
-        """Close every session (stdio children end) and stop the loop thread. Idempotent."""
+    def close(self, timeout: float = 10.0, *, log: bool = True) -> None:
+        """Close every session (stdio children end) and stop the loop thread. Idempotent.
+
+        ``log=False`` at interpreter exit, when the log streams may already be closed.
+        """
         with self._start_lock:
             if self._closed or self._pid != os.getpid():
                 self._closed = True
@@ -113,9 +116,11 @@ class McpPool:
             raise RuntimeError("McpPool.close() cannot run on the pool's own loop")
         try:
             closed = asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout)
-            logger.info("MCP pool closed (%d sessions)", closed)
+            if log:
+                logger.info("MCP pool closed (%d sessions)", closed)
         except (concurrent.futures.TimeoutError, RuntimeError):
-            logger.warning("MCP pool: sessions did not close within %ss", timeout)
+            if log:
+                logger.warning("MCP pool: sessions did not close within %ss", timeout)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
 
@@ -335,7 +340,7 @@ def close_pool() -> None:
 def _close_all_pools_at_exit() -> None:
     for pool in list(_live_pools):
         if pool._pid == os.getpid():
-            pool.close()
+            pool.close(log=False)
 
 
 def _forget_pool_after_fork() -> None:
