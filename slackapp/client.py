@@ -65,7 +65,8 @@ def slack_call(method: str, **kwargs) -> dict:
 def slack_respond(*, response_url: str, payload: dict) -> None:
     """POST a message to a slash command's or a click's ``response_url``."""
     try:
-        response = WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=_retry_handlers()).send_dict(payload)
+        webhook = WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=_retry_handlers())
+        response = webhook.send_dict(payload)
     except (SlackClientError, URLError, OSError) as exc:
         raise SlackError(f"response_url failed: {exc.__class__.__name__}", permanent=False) from exc
     if response.status_code != 200:

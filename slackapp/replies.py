@@ -49,6 +49,10 @@ class ThreadReply:
         for message in rest:
             slack_call("chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **message)
 
+    def note(self, text: str) -> None:
+        """A short extra message after the answer (e.g. a file that could not be uploaded)."""
+        slack_call("chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **text_message(text))
+
     def fail(self, text: str) -> None:
         if self.placeholder_ts is None:
             slack_call("chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **text_message(text))
@@ -85,6 +89,8 @@ class ResponseUrlReply:
     def fail(self, text: str) -> None:
         slack_respond(response_url=self.response_url, payload={"response_type": "ephemeral", **text_message(text)})
 
+    note = fail  # an ephemeral message is an ephemeral message
+
     def upload(self, *, filename: str, title: str, path: Path | None = None, content: str | None = None) -> None:
         channel = slack_call("conversations_open", users=self.slack_user_id)["channel"]["id"]
         slack_call("files_upload_v2", channel=channel, filename=filename, title=title,
@@ -92,8 +98,15 @@ class ResponseUrlReply:
 
 
 def reply_fail_quietly(reply, text: str) -> None:
-    """Tell the user something went wrong; if even that fails, the log has it."""
+    """Replace the placeholder with why there is no answer; if even that fails, the log has it."""
     try:
         reply.fail(text)
     except SlackError as exc:
         logger.warning("slack: could not post an error message: %s", exc)
+
+
+def reply_note_quietly(reply, text: str) -> None:
+    try:
+        reply.note(text)
+    except SlackError as exc:
+        logger.warning("slack: could not post a note: %s", exc)

@@ -20,16 +20,16 @@ from .client import SlackError, slack_bot_user_id, slack_known_bot_user_id, slac
 from .dedupe import delivery_claim, delivery_mark_done, delivery_release, delivery_state
 from .formatting import (
     WORKING, answer_messages, attached_answer_message, footer_text, help_message,
-    markdown_to_mrkdwn, status_message, text_message, tools_message,
+    markdown_to_mrkdwn, mrkdwn_escape, status_message, tools_message,
 )
-from .replies import ResponseUrlReply, ThreadReply, reply_fail_quietly
+from .replies import ResponseUrlReply, ThreadReply, reply_fail_quietly, reply_note_quietly
 from .reports import report_paths
 
 logger = logging.getLogger(__name__)
 
 # Message subtypes that are still a person talking; any other subtype (bot_message,
 # message_changed, message_deleted, channel_join…) is ignored so OMNI2 never loops.
-_PERSON_SUBTYPES = {None, "file_share", "thread_broadcast"}
+_PERSON_SUBTYPES = (None, "file_share", "thread_broadcast")
 _EVENT_FIELDS = ("type", "channel", "channel_type", "user", "text", "ts", "thread_ts")
 COMMANDS = ("/omni", "/omni-help", "/omni-status")
 HELP_ACTION_ID = "omni_help_mcp"
@@ -39,6 +39,11 @@ USAGE_TEXT = "Ask me anything about your systems, e.g. `/omni Which databases ca
 
 class SlackUnavailable(Exception):
     """The task could not be queued; Slack gets a 503 and will retry the delivery."""
+
+
+def _dict(value) -> dict:
+    # Slack's payloads are signed but still parsed defensively: a wrong shape is ignored, not a 500.
+    return value if isinstance(value, dict) else {}
 
 
 # --- request side ------------------------------------------------------------------
@@ -71,8 +76,8 @@ def slack_event_enqueue(*, payload: dict) -> str:
     """``queued``, ``duplicate`` or ``ignored``; raises SlackUnavailable if the broker refused."""
     from .tasks import slack_event_task
 
-    event = payload.get("event") or {}
-    if not isinstance(event, dict) or not slack_event_wanted(event):
+    event = _dict(payload.get("event"))
+    if not slack_event_wanted(event):
         return "ignored"
     key = f"event:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
     if not delivery_claim(key=key):
@@ -103,9 +108,9 @@ def slack_action_enqueue(*, payload: dict) -> None:
     """Queue the ``omni_help_mcp`` button click. The user is the signed payload's, never the button's."""
     from .tasks import slack_help_tools_task
 
-    actions = payload.get("actions") or []
-    action = actions[0] if actions and isinstance(actions[0], dict) else {}
-    user_id = (payload.get("user") or {}).get("id")
+    actions = payload.get("actions")
+    action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
+    user_id = _dict(payload.get("user")).get("id")
     if payload.get("type") != "block_actions" or action.get("action_id") != HELP_ACTION_ID or not user_id:
         return
     key = f"action:{payload.get('trigger_id') or action.get('action_ts')}"
@@ -158,10 +163,13 @@ def slack_event_answer(*, key: str, event: dict) -> None:
     if event.get("user") == bot_user_id or not question:
         delivery_mark_done(key=key)
         return
+    from orchestration.threads import thread_key_for_slack
+
     channel, ts = event["channel"], event.get("ts")
     thread_ts = event.get("thread_ts") or (ts if event.get("type") == "app_mention" else None)
     slack = {"user_id": event["user"], "channel": channel, "message_ts": ts, "thread_ts": thread_ts}
-    thread_key = f"slack:{channel}:{thread_ts}" if thread_ts else f"slack:{channel}"
+    # A DM outside any thread is one running conversation.
+    thread_key = thread_key_for_slack(channel=channel, thread_ts=thread_ts or "dm")
     user = slack_user_resolve(slack_user_id=event["user"])
     reply = ThreadReply(channel=channel, thread_ts=thread_ts)
     reply.start()
@@ -172,19 +180,18 @@ def slack_command_answer(*, key: str, command: dict) -> None:
     """``/omni``, ``/omni-help`` or ``/omni-status``, answered through the command's response_url."""
     if delivery_state(key=key) == "done":
         return
-    name, response_url = command["command"], command["response_url"]
+    name, response_url, slack_user_id = command["command"], command["response_url"], command["user_id"]
+    if name == "/omni":
+        user = slack_user_resolve(slack_user_id=slack_user_id)
+        slack = {"user_id": slack_user_id, "channel": command.get("channel_id"),
+                 "message_ts": None, "thread_ts": None}
+        reply = ResponseUrlReply(response_url=response_url, slack_user_id=slack_user_id)
+        _answer_and_finish(key=key, user=user, question=command["text"], thread_key=None, slack=slack, reply=reply)
+        return
     if name == "/omni-status":
         slack_status_send(response_url=response_url)
-    elif name == "/omni-help":
-        slack_help_send(slack_user_id=command["user_id"], response_url=response_url)
     else:
-        user = slack_user_resolve(slack_user_id=command["user_id"])
-        slack = {"user_id": command["user_id"], "channel": command.get("channel_id"),
-                 "message_ts": None, "thread_ts": None}
-        reply = ResponseUrlReply(response_url=response_url, slack_user_id=command["user_id"])
-        _answer_and_finish(key=key, user=user, question=command["text"], thread_key=None,
-                           slack=slack, reply=reply)
-        return
+        slack_help_send(slack_user_id=slack_user_id, response_url=response_url)
     delivery_mark_done(key=key)
 
 
@@ -277,7 +284,8 @@ def _upload(reply, **kwargs) -> None:
         reply.upload(**kwargs)
     except SlackError as exc:  # the answer is out already; a missing file is told, not fatal
         logger.warning("slack: upload of %s failed: %s", kwargs.get("filename"), exc)
-        reply_fail_quietly(reply, f"⚠️ The file {kwargs.get('filename')} could not be uploaded.")
+        name = mrkdwn_escape(kwargs.get("filename", ""))
+        reply_note_quietly(reply, f"⚠️ The file {name} could not be uploaded.")
 
 
 # --- task side: help and status ---------------------------------------------------------
@@ -299,10 +307,8 @@ def slack_help_tools_send(*, key: str, slack_user_id: str, mcp: str, response_ur
     from .selectors import slack_permitted_tools
 
     user = slack_user_resolve(slack_user_id=slack_user_id)
-    tools = slack_permitted_tools(user=user, mcp=mcp)
-    # An MCP the user may not use (or that does not exist) answers exactly like one with no tools.
-    _respond(response_url, tools_message(mcp=mcp, tools=tools) if tools else text_message(
-        "You have no tools available on that MCP."))
+    # An MCP the user may not use, or that does not exist, looks exactly like one without tools.
+    _respond(response_url, tools_message(mcp=mcp, tools=slack_permitted_tools(user=user, mcp=mcp)))
     delivery_mark_done(key=key)
 
 

@@ -98,7 +98,9 @@ class SlackSender:
         return Client().post(path, data=body, content_type=content_type, headers=signed)
 
     def event(self, payload: dict, retry_num: int | None = None):
-        headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"} if retry_num else {}
+        headers = {}
+        if retry_num:
+            headers = {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "http_timeout"}
         return self.post("/slack/events", json.dumps(payload), "application/json", headers)
 
     def command(self, form: dict):

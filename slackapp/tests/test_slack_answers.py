@@ -48,7 +48,8 @@ def test_a_mention_is_answered_in_its_thread(slack, fake_slack, fake_llm, chat, 
     asked = json.dumps(fake_llm.requests[0].body)
     assert "how healthy is <prod> & staging?" in asked and "UOMNI2BOT" not in asked
     row = fake_slack.wait_for(lambda: _audit_row(slack_channel="C0MENTION"), what="the audit row")
-    assert (row.source, row.slack_user_id, row.slack_thread_ts, row.slack_message_ts) == ("slack", "U0ALICE", ts, ts)
+    assert row.source == "slack"
+    assert (row.slack_user_id, row.slack_thread_ts, row.slack_message_ts) == ("U0ALICE", ts, ts)
 
 
 def test_a_dm_is_answered_in_the_dm_as_the_user_slack_names(slack, fake_slack, fake_llm, chat, make_user,
@@ -122,4 +123,5 @@ def test_a_rate_limited_user_is_told_exactly_that(slack, fake_slack, make_user, 
     answer = _final_message(fake_slack, "C0LIMIT")
     assert answer["text"] == "🚫 Rate limit exceeded. 1/1 requests used. Try again in 60 minutes."
     row = fake_slack.wait_for(lambda: _audit_row(status="rate_limited"), what="the audit row")
-    assert (row.source, row.user_id, row.slack_channel, row.slack_user_id) == ("slack", user.pk, "C0LIMIT", "U0TINY")
+    assert (row.source, row.user_id) == ("slack", user.pk)
+    assert (row.slack_channel, row.slack_user_id) == ("C0LIMIT", "U0TINY")

@@ -54,6 +54,51 @@ def test_bot_messages_edits_deletes_and_omni2s_own_messages_are_ignored(slack, f
 
 
 
+class BrokenBroker:
+    """Makes publishing to one queue fail for real until ``mend()``: the broker refuses the write."""
+
+    def __init__(self, settings, queue: str):
+        from pathlib import Path
+
+        from omni2.celery import app as celery_app
+
+        self.queue = queue
+        self.redis = None
+        if settings.CELERY_BROKER_URL.startswith("redis"):
+            import redis
+
+            self.redis = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+            self.redis.set(queue, "not a list")  # LPUSH now fails with WRONGTYPE
+        else:
+            self.folder = Path(celery_app.conf.broker_transport_options["data_folder_out"])
+            self.folder.rename(self.folder.with_name("queue-broken"))  # nowhere to write messages
+
+    def mend(self) -> None:
+        if self.redis is not None:
+            self.redis.delete(self.queue)
+        elif not self.folder.exists():
+            self.folder.with_name("queue-broken").rename(self.folder)
+
+
+@pytest.fixture
+def broken_broker(private_queue, settings):
+    broker = BrokenBroker(settings, private_queue.name)
+    yield broker
+    broker.mend()
+
+
+@pytest.mark.django_db
+def test_a_delivery_that_cannot_be_queued_gets_503_and_slacks_retry_is_taken(slack, private_queue, broken_broker):
+    payload = event_payload("app_mention", channel="C0NOBROKER")
+    response = slack.event(payload)
+    assert response.status_code == 503
+    assert response.json()["error"]["code"] == "unavailable"
+    assert delivery_state(key=f"event:{payload['event_id']}") is None  # released for the retry
+    broken_broker.mend()
+    assert slack.event(payload, retry_num=1).status_code == 200
+    assert private_queue.count() == 1
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
 def test_one_event_delivered_four_times_is_answered_once(slack, fake_slack, fake_llm, slack_worker):

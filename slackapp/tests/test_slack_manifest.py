@@ -20,7 +20,8 @@ def test_the_manifest_has_the_scopes_events_and_commands_omni2_uses():
         "users:read.email", "commands", "files:write"}
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_mention", "message.im"]
     commands = {c["command"]: c["url"] for c in manifest["features"]["slash_commands"]}
-    assert commands == dict.fromkeys(["/omni", "/omni-help", "/omni-status"], "https://omni2.acme.test/slack/commands")
+    expected = "https://omni2.acme.test/slack/commands"
+    assert commands == dict.fromkeys(["/omni", "/omni-help", "/omni-status"], expected)
     assert manifest["settings"]["event_subscriptions"]["request_url"] == "https://omni2.acme.test/slack/events"
     assert manifest["settings"]["interactivity"] == {
         "is_enabled": True, "request_url": "https://omni2.acme.test/slack/interactions"}
@@ -31,7 +32,8 @@ def test_every_url_in_the_manifest_is_served_by_omni2():
 
     manifest = _manifest("https://omni2.acme.test/")
     urls = [c["url"] for c in manifest["features"]["slash_commands"]]
-    urls += [manifest["settings"]["event_subscriptions"]["request_url"], manifest["settings"]["interactivity"]["request_url"]]
+    urls.append(manifest["settings"]["event_subscriptions"]["request_url"])
+    urls.append(manifest["settings"]["interactivity"]["request_url"])
     for url in urls:
         assert resolve(url.removeprefix("https://omni2.acme.test")).app_name == "slack"
 
