@@ -20,9 +20,8 @@ def error_code(response):
 
 
 @pytest.mark.parametrize("transport", ["http", "sse", "stdio"])
-def test_each_transport_answers_through_the_endpoint(transport, mcp_server, register_mcp, authed_client):
-    token = TEST_TOKEN if transport != "stdio" else None
-    register_mcp("test_mcp", mcp_server(transport, token=token))
+def test_each_transport_answers_through_the_endpoint(transport, shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers[transport])
     client = authed_client(role="dba")
     response = call(client, "test_mcp", "add", {"a": 2, "b": 40})
     assert response.status_code == 200, response.content
@@ -34,8 +33,8 @@ def test_each_transport_answers_through_the_endpoint(transport, mcp_server, regi
     assert [c.tool for c in audit.tool_calls.all()] == ["add"]
 
 
-def test_a_wrong_bearer_token_is_refused_by_the_server(mcp_server, register_mcp, authed_client):
-    handle = mcp_server("http", token=TEST_TOKEN)
+def test_a_wrong_bearer_token_is_refused_by_the_server(shared_mcp_servers, register_mcp, authed_client):
+    handle = shared_mcp_servers["http"]
     server = register_mcp("test_mcp", handle)
     server.set_bearer_token("not-the-token")
     server.save()
@@ -45,7 +44,7 @@ def test_a_wrong_bearer_token_is_refused_by_the_server(mcp_server, register_mcp,
 
 
 def test_many_calls_share_one_session(mcp_server, register_mcp, authed_client):
-    handle = mcp_server("http")
+    handle = mcp_server("http")  # a fresh server: it must see exactly one handshake
     register_mcp("test_mcp", handle)
     client = authed_client(role="dba")
     for i in range(10):
@@ -55,53 +54,60 @@ def test_many_calls_share_one_session(mcp_server, register_mcp, authed_client):
     assert stats["tool_calls"]["echo"] == 10
 
 
-def test_a_tool_that_reports_an_error_is_a_200_with_success_false(mcp_server, register_mcp, authed_client):
-    register_mcp("test_mcp", mcp_server("http"))
+def test_a_tool_that_reports_an_error_is_a_200_with_success_false(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
     response = call(authed_client(role="dba"), "test_mcp", "fail", {"message": "disk on fire"})
     assert response.status_code == 200
     assert response.json()["success"] is False
     assert "disk on fire" in json.dumps(response.json()["result"])
 
 
-def test_a_blocked_tool_is_403_and_never_reaches_the_server(mcp_server, register_mcp, authed_client):
-    handle = mcp_server("http")
+def calls_of(handle, tool) -> int:
+    return handle.stats()["tool_calls"].get(tool, 0)
+
+
+def test_a_blocked_tool_is_403_and_never_reaches_the_server(shared_mcp_servers, register_mcp, authed_client):
+    handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
     response = call(authed_client(role="dba"), "test_mcp", "drop_table", {"name": "users"})
     assert response.status_code == 403
     body = response.json()["error"]
     assert body["code"] == "permission_denied" and body["step"] == 2 and body["pattern"] == "drop_*"
-    assert "drop_table" not in handle.stats()["tool_calls"]
+    assert calls_of(handle, "drop_table") == 0
     assert AuditLog.objects.get(pk=body["audit_id"]).status == "denied"
 
 
-def test_an_admin_only_tool_is_refused_to_a_non_admin(mcp_server, register_mcp, authed_client):
-    handle = mcp_server("http")
+def test_an_admin_only_tool_is_refused_to_a_non_admin(shared_mcp_servers, register_mcp, authed_client):
+    handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
+    before = calls_of(handle, "compare_mysql_query_plans")
     args = {"query_a": "SELECT 1", "query_b": "SELECT 2"}
     assert call(authed_client(role="power_user"), "test_mcp", "compare_mysql_query_plans", args).status_code == 403
     assert call(authed_client(role="admin"), "test_mcp", "compare_mysql_query_plans", args).status_code == 200
-    assert handle.stats()["tool_calls"]["compare_mysql_query_plans"] == 1
+    assert calls_of(handle, "compare_mysql_query_plans") == before + 1
 
 
-def test_a_database_outside_allowed_databases_is_refused(mcp_server, register_mcp, authed_client, make_user):
-    handle = mcp_server("http")
+def test_a_database_outside_allowed_databases_is_refused(shared_mcp_servers, register_mcp, authed_client,
+                                                         make_user):
+    handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
+    before = calls_of(handle, "get_database_health")
     client = authed_client(user=make_user(role="dba", allowed_databases=["dev_*"]))
     assert call(client, "test_mcp", "get_database_health", {"database": "dev_main"}).status_code == 200
     refused = call(client, "test_mcp", "get_database_health", {"database": "prod_main"})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
-    assert handle.stats()["tool_calls"]["get_database_health"] == 1
+    assert calls_of(handle, "get_database_health") == before + 1
 
 
-def test_unknown_mcp_and_unknown_tool_are_404(mcp_server, register_mcp, authed_client):
-    register_mcp("test_mcp", mcp_server("http"))
+def test_unknown_mcp_and_unknown_tool_are_404(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
     client = authed_client(role="dba")
     assert error_code(call(client, "no_such_mcp", "echo", {"text": "x"})) == "not_found"
     assert error_code(call(client, "test_mcp", "no_such_tool")) == "not_found"
 
 
-def test_a_hidden_tool_does_not_exist_for_users(mcp_server, register_mcp, authed_client):
-    register_mcp("test_mcp", mcp_server("http"), tool_policy_mode="allow_all_except", tool_patterns=["echo"])
+def test_a_hidden_tool_does_not_exist_for_users(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"], tool_policy_mode="allow_all_except", tool_patterns=["echo"])
     client = authed_client(role="dba")
     assert call(client, "test_mcp", "echo", {"text": "x"}).status_code == 404
     names = {t["name"] for t in client.get("/api/mcp/tools/list").json()["tools"]}
@@ -109,12 +115,13 @@ def test_a_hidden_tool_does_not_exist_for_users(mcp_server, register_mcp, authed
 
 
 @pytest.mark.parametrize("arguments", [{"a": "two", "b": 3}, {"a": 1}, {"a": 1, "b": [1, 2]}])
-def test_wrong_argument_types_are_400(mcp_server, register_mcp, authed_client, arguments):
-    handle = mcp_server("http")
+def test_wrong_argument_types_are_400(shared_mcp_servers, register_mcp, authed_client, arguments):
+    handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
+    before = calls_of(handle, "add")
     response = call(authed_client(role="dba"), "test_mcp", "add", arguments)
     assert response.status_code == 400 and error_code(response) == "invalid_request"
-    assert "add" not in handle.stats()["tool_calls"]
+    assert calls_of(handle, "add") == before
 
 
 @pytest.mark.parametrize("body", [
@@ -146,14 +153,14 @@ def test_a_killed_server_gives_502_while_others_answer_and_is_used_again_when_ba
     assert call(client, "victim_mcp", "echo", {"text": "after"}).status_code == 200
 
 
-def test_a_hanging_tool_gives_504(mcp_server, register_mcp, authed_client):
-    register_mcp("test_mcp", mcp_server("http"), timeout_seconds=1)
+def test_a_hanging_tool_gives_504(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"], timeout_seconds=1)
     response = call(authed_client(role="dba"), "test_mcp", "slow", {"seconds": 10})
     assert response.status_code == 504 and error_code(response) == "mcp_timeout"
 
 
-def test_tools_list_shows_only_permitted_tools_with_schemas(mcp_server, register_mcp, authed_client):
-    register_mcp("test_mcp", mcp_server("http"))
+def test_tools_list_shows_only_permitted_tools_with_schemas(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
     tools = authed_client(role="power_user").get("/api/mcp/tools/list?mcp=test_mcp").json()["tools"]
     names = {t["name"] for t in tools}
     assert "echo" in names and "drop_table" not in names and "compare_mysql_query_plans" not in names
@@ -165,8 +172,8 @@ def test_tools_list_for_an_unknown_mcp_is_404(authed_client):
     assert authed_client().get("/api/mcp/tools/list?mcp=nope").status_code == 404
 
 
-def test_servers_and_health_report_each_server(mcp_server, register_mcp, authed_client, client):
-    register_mcp("test_mcp", mcp_server("http"))
+def test_servers_and_health_report_each_server(shared_mcp_servers, register_mcp, authed_client, client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
     servers = authed_client(role="admin").get("/api/mcp/tools/servers").json()["servers"]
     assert [(s["name"], s["status"]) for s in servers] == [("test_mcp", "healthy")]
     assert servers[0]["tools"] >= 10 and servers[0]["latency_ms"] is not None
@@ -174,8 +181,8 @@ def test_servers_and_health_report_each_server(mcp_server, register_mcp, authed_
     assert health["mcps"][0]["name"] == "test_mcp" and health["mcps"][0]["status"] == "healthy"
 
 
-def test_admin_endpoints_are_for_admins_only(mcp_server, register_mcp, authed_client):
-    register_mcp("test_mcp", mcp_server("http"))
+def test_admin_endpoints_are_for_admins_only(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
     user = authed_client(role="dba")
     for method, path in [("get", "/api/admin/users"), ("get", "/api/admin/mcps"),
                          ("post", "/api/admin/tools/refresh")]:
