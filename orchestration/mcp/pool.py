@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import concurrent.futures
+import json
 import logging
 import os
 import threading
@@ -84,7 +85,7 @@ class McpPool:
         Raises McpUnavailable (cannot reach / circuit open), McpTimeout, or McpError (protocol).
         """
         budget = timeout or spec.timeout_seconds
-        return self._run_sync(self._call_tool(spec, tool, arguments or {}, budget), budget)
+        return self._run_sync(self._call_tool(spec, tool, _json_arguments(arguments), budget), budget)
 
     def list_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
         budget = timeout or spec.timeout_seconds
@@ -128,7 +129,7 @@ class McpPool:
 
     async def acall_tool(self, spec: ServerSpec, tool: str, arguments: dict | None = None,
                          timeout: float | None = None) -> ToolResult:
-        return await self._run_async(self._call_tool(spec, tool, arguments or {},
+        return await self._run_async(self._call_tool(spec, tool, _json_arguments(arguments),
                                                      timeout or spec.timeout_seconds))
 
     async def alist_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
@@ -162,9 +163,11 @@ class McpPool:
         try:
             loop.run_forever()
         finally:
-            for task in asyncio.all_tasks(loop):
+            tasks = asyncio.all_tasks(loop)
+            for task in tasks:
                 task.cancel()
-            loop.run_until_complete(asyncio.sleep(0))
+            if tasks:  # stdio shutdown is shielded and bounded; let it finish
+                loop.run_until_complete(asyncio.wait(tasks, timeout=10))
             loop.close()
 
     def _run_sync(self, coro: Awaitable[T], budget: float) -> T:
@@ -275,6 +278,8 @@ class McpPool:
             raise connect_error(conn.spec, exc, conn.recorder) from None
 
     def _connection_for(self, spec: ServerSpec) -> ServerConnection:
+        if self._closed:  # a call racing close() must not open a session nobody will close
+            raise McpUnavailable("the MCP pool is closed", server=spec.name, permanent=True)
         conn = self._connections.get(spec.name)
         if conn is not None and conn.spec.fingerprint == spec.fingerprint and not conn.broken:
             return conn
@@ -312,6 +317,19 @@ class McpPool:
         await asyncio.gather(*(conn.close() for conn in connections), *self._closing,
                              return_exceptions=True)
         return len(connections)
+
+
+def _json_arguments(arguments: dict | None) -> dict:
+    """Refuse what cannot go on the wire here, as the caller's error, not the server's."""
+    if arguments is None:
+        return {}
+    if not isinstance(arguments, dict):
+        raise TypeError("MCP tool arguments must be a JSON object (a dict)")
+    try:
+        json.dumps(arguments, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"MCP tool arguments are not valid JSON: {exc}") from None
+    return arguments
 
 
 # --- the process singleton ------------------------------------------------------------------

@@ -86,3 +86,25 @@ def test_a_probe_reports_reachability_latency_and_tool_count(mcp_pool, shared_mc
     assert health.reachable and health.tool_count == len(EXPECTED_TOOLS)
     assert health.latency_ms is not None and health.last_error == "" and not health.circuit_open
     assert mcp_pool.health()["db"] == health
+
+
+@pytest.mark.parametrize("arguments, error", [(["a", "list"], TypeError), ({"x": float("nan")}, ValueError),
+                                              ({"x": object()}, ValueError)])
+def test_arguments_that_are_not_a_json_object_are_the_callers_error(mcp_pool, arguments, error):
+    from orchestration.mcp import ServerSpec
+
+    spec = ServerSpec(name="never_contacted", transport="http", url="http://127.0.0.1:9/mcp")
+
+    with pytest.raises(error):
+        mcp_pool.call_tool(spec, "echo", arguments)
+    assert "never_contacted" not in mcp_pool.health()
+
+
+def test_a_closed_pool_refuses_calls(mcp_pool, shared_mcp_servers):
+    spec = shared_mcp_servers["http"].spec("db")
+    mcp_pool.call_tool(spec, "echo", {"text": "open"})
+
+    mcp_pool.close()
+
+    with pytest.raises(McpUnavailable, match="closed"):
+        mcp_pool.call_tool(spec, "echo", {"text": "closed"})
