@@ -125,3 +125,59 @@ def test_a_rate_limited_user_is_told_exactly_that(slack, fake_slack, make_user, 
     row = fake_slack.wait_for(lambda: _audit_row(status="rate_limited"), what="the audit row")
     assert (row.source, row.user_id) == ("slack", user.pk)
     assert (row.slack_channel, row.slack_user_id) == ("C0LIMIT", "U0TINY")
+
+
+@pytest.fixture
+def qa_mcp(reports_dir):
+    """The example qa_mcp over stdio, its tools discovered, writing reports where Slack may upload from."""
+    from orchestration.discovery import mcp_tools_refresh
+    from permissions.models import McpServer
+
+    inputs = reports_dir / "inputs"
+    inputs.mkdir(exist_ok=True)
+    (inputs / "before.csv").write_text("id,name\n1,alpha\n2,beta\n")
+    (inputs / "after.csv").write_text("id,name\n1,alpha\n2,gamma\n")
+    server = McpServer(name="qa_mcp", transport="stdio", command="python", args=["-m", "examples.qa_mcp"])
+    server.set_env({"QA_MCP_ROOT": str(reports_dir), "QA_MCP_REPORT_DIR": str(reports_dir)})
+    server.save()
+    assert mcp_tools_refresh(names=["qa_mcp"])[0]["ok"]
+    return inputs
+
+
+def test_a_tool_run_shows_progress_and_its_report_is_uploaded_to_the_thread(
+        slack, fake_slack, fake_llm, chat, make_user, qa_mcp, slack_worker):
+    from testing.fake_llm import text, tool_use
+
+    make_user(role="dba", slack_user_id="U0ALICE")
+    fake_llm.script(
+        tool_use("qa_mcp__compare_csv_files",
+                 {"file1_path": str(qa_mcp / "before.csv"), "file2_path": str(qa_mcp / "after.csv")}),
+        text("One row differs: **2** changed from beta to gamma."),
+    )
+    payload = event_payload("app_mention", channel="C0TOOLS", text="<@UOMNI2BOT> compare the files")
+    assert slack.event(payload).status_code == 200
+    answer = _final_message(fake_slack, "C0TOOLS")
+    assert "🔧 qa_mcp.compare_csv_files…" in answer["history"]
+    blocks = json.dumps(answer["blocks"], ensure_ascii=False)
+    assert "One row differs" in blocks and "👤 dba" in blocks and "🔧 qa_mcp.compare_csv_files" in blocks
+    uploads = fake_slack.wait_for(lambda: [u for u in fake_slack.uploads.values() if u["channel"] == "C0TOOLS"],
+                                  what="the report upload")
+    assert uploads[0]["thread_ts"] == payload["event"]["ts"]
+    assert uploads[0]["filename"].startswith("csv_compare_before_vs_after")
+    assert b"gamma" in uploads[0]["content"]
+
+
+def test_the_footer_can_be_turned_off(fake_slack, fake_llm, chat, settings):
+    from slackapp.dedupe import delivery_claim
+    from slackapp.services import slack_event_answer
+    from testing.fake_llm import text
+
+    settings.OMNI2_SLACK_FOOTER = False
+    fake_llm.script(text("Plain answer."))
+    payload = event_payload("app_mention", channel="C0NOFOOTER")
+    key = f"event:{payload['event_id']}"
+    assert delivery_claim(key=key)
+    slack_event_answer(key=key, event=payload["event"])  # in this process: its settings apply
+    (answer,) = fake_slack.messages
+    assert "Plain answer." in answer["text"]
+    assert [block["type"] for block in answer["blocks"]] == ["section"]
