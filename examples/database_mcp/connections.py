@@ -44,7 +44,9 @@ def connection_open(*, spec: DatabaseSpec) -> Iterator[object]:
     try:
         conn = _mysql_connect(spec) if spec.engine == "mysql" else _postgres_connect(spec)
     except (pymysql.Error, psycopg.Error, OSError) as exc:
-        raise DatabaseError(f"could not connect to {spec.name} ({spec.location}): {redact(str(exc), spec=spec)}") from None
+        raise DatabaseError(
+            f"could not connect to {spec.name} ({spec.location}): {redact(str(exc), spec=spec)}"
+        ) from None
     try:
         yield conn
     except (pymysql.Error, psycopg.Error) as exc:
@@ -58,7 +60,7 @@ def connection_open(*, spec: DatabaseSpec) -> Iterator[object]:
 
 def _mysql_connect(spec: DatabaseSpec) -> pymysql.connections.Connection:
     parts = urlsplit(spec.dsn)
-    return pymysql.connect(
+    conn = pymysql.connect(
         host=parts.hostname or "localhost",
         port=parts.port or 3306,
         user=unquote(parts.username or ""),
@@ -71,16 +73,21 @@ def _mysql_connect(spec: DatabaseSpec) -> pymysql.connections.Connection:
         autocommit=False,
         cursorclass=pymysql.cursors.DictCursor,
     )  # client_flag without MULTI_STATEMENTS: the server itself refuses a second statement
+    with conn.cursor() as cur:
+        cur.execute("SET SESSION TRANSACTION READ ONLY")  # every transaction of this monitoring session
+    return conn
 
 
 def _postgres_connect(spec: DatabaseSpec) -> psycopg.Connection:
-    return psycopg.connect(
+    conn = psycopg.connect(
         spec.dsn,
         connect_timeout=CONNECT_TIMEOUT,
         autocommit=False,
         application_name="database_mcp",
         row_factory=dict_row,
     )
+    conn.read_only = True  # psycopg opens every transaction as BEGIN READ ONLY
+    return conn
 
 
 def _first_line(exc: Exception) -> str:

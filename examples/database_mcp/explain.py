@@ -59,8 +59,7 @@ def _mysql_plan(conn, text: str) -> dict:
 
 
 def _postgres_plan(conn, text: str) -> list:
-    conn.read_only = True  # psycopg opens the transaction as BEGIN READ ONLY
-    with conn.cursor() as cur:
+    with conn.cursor() as cur:  # the transaction is READ ONLY (connection_open)
         postgres_set_statement_timeout(cur)
         # binary=True forces the extended protocol, where the server refuses a second statement.
         cur.execute("EXPLAIN (FORMAT JSON) " + text, binary=True)
@@ -146,7 +145,11 @@ def _plan_warnings(summary: dict) -> list[str]:
 
 
 def _verdict(first: dict, second: dict) -> tuple[str, str | None]:
-    measure = "estimated cost" if first["estimated_cost"] is not None and second["estimated_cost"] is not None else "estimated rows"
+    measure = (
+        "estimated cost"
+        if first["estimated_cost"] is not None and second["estimated_cost"] is not None
+        else "estimated rows"
+    )
     key = "estimated_cost" if measure == "estimated cost" else "estimated_rows"
     a, b = float(first[key] or 0), float(second[key] or 0)
     if abs(a - b) <= SAME_COST_TOLERANCE * max(a, b, 1e-9):
@@ -167,5 +170,7 @@ def _differences(first: dict, second: dict) -> list[str]:
         if summary["full_scans"]:
             notes.append(f"{label} scans whole tables: {', '.join(summary['full_scans'])}")
     if first["indexes_used"] != second["indexes_used"]:
-        notes.append(f"indexes: query_1 uses {first['indexes_used'] or 'none'}, query_2 uses {second['indexes_used'] or 'none'}")
+        notes.append(
+            f"indexes: query_1 uses {first['indexes_used'] or 'none'}, query_2 uses {second['indexes_used'] or 'none'}"
+        )
     return notes

@@ -13,9 +13,16 @@ LONG_QUERY_WARN_SECONDS = 300
 CACHE_MIN_LOOKUPS = 10_000
 
 MYSQL_STATUS = (
-    "Uptime", "Threads_connected", "Threads_running", "Max_used_connections", "Questions",
-    "Slow_queries", "Aborted_connects", "Innodb_buffer_pool_read_requests", "Innodb_buffer_pool_reads",
-)  # fmt: skip
+    "Uptime",
+    "Threads_connected",
+    "Threads_running",
+    "Max_used_connections",
+    "Questions",
+    "Slow_queries",
+    "Aborted_connects",
+    "Innodb_buffer_pool_read_requests",
+    "Innodb_buffer_pool_reads",
+)
 
 
 def health_get(*, spec: DatabaseSpec) -> dict:
@@ -58,14 +65,22 @@ def _mysql_facts(conn) -> dict:
         mariadb = is_mariadb(conn)
         mysql_set_statement_timeout(cur, mariadb=mariadb)
         status = _mysql_pairs(cur, "SHOW GLOBAL STATUS WHERE Variable_name IN %s", MYSQL_STATUS)
-        variables = _mysql_pairs(cur, "SHOW GLOBAL VARIABLES WHERE Variable_name IN %s", ("max_connections", "performance_schema"))
+        variables = _mysql_pairs(
+            cur, "SHOW GLOBAL VARIABLES WHERE Variable_name IN %s", ("max_connections", "performance_schema")
+        )
         cur.execute(
             "SELECT table_schema AS name, SUM(data_length + index_length) AS bytes FROM information_schema.tables "
             "WHERE table_schema NOT IN ('information_schema', 'performance_schema', 'mysql', 'sys') "
             "GROUP BY table_schema ORDER BY bytes DESC"
         )
-        schemas = [{"name": r["name"], "bytes": int(r["bytes"] or 0), "human": size_human(r["bytes"] or 0)} for r in cur.fetchall()]
-        cur.execute("SELECT COUNT(*) AS n FROM information_schema.processlist WHERE command <> 'Sleep' AND time >= %s", (LONG_QUERY_WARN_SECONDS,))
+        schemas = [
+            {"name": r["name"], "bytes": int(r["bytes"] or 0), "human": size_human(r["bytes"] or 0)}
+            for r in cur.fetchall()
+        ]
+        cur.execute(
+            "SELECT COUNT(*) AS n FROM information_schema.processlist WHERE command <> 'Sleep' AND time >= %s",
+            (LONG_QUERY_WARN_SECONDS,),
+        )
         long_running = cur.fetchone()["n"]
     return _mysql_shape(conn, mariadb, status, variables, schemas, long_running)
 
@@ -84,18 +99,25 @@ def _mysql_shape(conn, mariadb, status, variables, schemas, long_running) -> dic
         "flavor": "MariaDB" if mariadb else "MySQL",
         "uptime_seconds": uptime,
         "connections": {
-            "current": num("Threads_connected"), "running": num("Threads_running"), "max": max_conn,
-            "max_used": num("Max_used_connections"), "usage_percent": _percent(num("Threads_connected"), max_conn),
+            "current": num("Threads_connected"),
+            "running": num("Threads_running"),
+            "max": max_conn,
+            "max_used": num("Max_used_connections"),
+            "usage_percent": _percent(num("Threads_connected"), max_conn),
             "aborted_connects": num("Aborted_connects"),
         },
         "cache_hit_ratio_percent": _percent(requests - reads, requests),
         "cache_lookups": requests,
         "cache": "InnoDB buffer pool (logical reads served from memory)",
-        "queries": {"total": num("Questions"), "slow": num("Slow_queries"), "per_second_avg": round(num("Questions") / uptime, 2) if uptime else None},
+        "queries": {
+            "total": num("Questions"),
+            "slow": num("Slow_queries"),
+            "per_second_avg": round(num("Questions") / uptime, 2) if uptime else None,
+        },
         "size": {"bytes": sum(s["bytes"] for s in schemas), "by_schema": schemas},
         "long_running_queries": long_running,
         "statistics": {"performance_schema": variables.get("performance_schema", "OFF").upper() == "ON"},
-    }  # fmt: skip
+    }
 
 
 POSTGRES_HEALTH_SQL = """
@@ -133,16 +155,23 @@ def _postgres_shape(row: dict, states: dict[str, int]) -> dict:
         "flavor": "PostgreSQL",
         "uptime_seconds": int(row["uptime_seconds"]),
         "connections": {
-            "current": current, "active": states.get("active", 0), "idle": states.get("idle", 0),
-            "idle_in_transaction": states.get("idle in transaction", 0), "max": max_conn,
+            "current": current,
+            "active": states.get("active", 0),
+            "idle": states.get("idle", 0),
+            "idle_in_transaction": states.get("idle in transaction", 0),
+            "max": max_conn,
             "usage_percent": _percent(current, max_conn),
         },
         "cache_hit_ratio_percent": _percent(hits, hits + reads),
         "cache_lookups": hits + reads,
         "cache": "shared buffers (blocks hit / blocks hit + read) for this database",
-        "transactions": {"committed": int(row["xact_commit"] or 0), "rolled_back": int(row["xact_rollback"] or 0), "deadlocks": int(row["deadlocks"] or 0)},
+        "transactions": {
+            "committed": int(row["xact_commit"] or 0),
+            "rolled_back": int(row["xact_rollback"] or 0),
+            "deadlocks": int(row["deadlocks"] or 0),
+        },
         "size": {"bytes": int(row["size_bytes"])},
         "blocked_sessions": int(row["blocked_sessions"]),
         "longest_running_query_seconds": row["longest_running_query_seconds"],
         "statistics": {"pg_stat_statements_installed": bool(row["pg_stat_statements"])},
-    }  # fmt: skip
+    }

@@ -31,10 +31,15 @@ def server_build(*, config: Config, store: SampleStore) -> MCPServer:
     server = MCPServer("database_mcp", instructions=INSTRUCTIONS, version="1.0")
     tools = DatabaseTools(config=config, store=store)
     for tool in (
-        tools.list_available_databases, tools.get_database_health, tools.get_top_queries,
-        tools.get_performance_trends, tools.analyze_mysql_query, tools.analyze_postgres_query,
-        tools.compare_mysql_query_plans, tools.compare_postgres_query_plans,
-    ):  # fmt: skip
+        tools.list_available_databases,
+        tools.get_database_health,
+        tools.get_top_queries,
+        tools.get_performance_trends,
+        tools.analyze_mysql_query,
+        tools.analyze_postgres_query,
+        tools.compare_mysql_query_plans,
+        tools.compare_postgres_query_plans,
+    ):
         server.add_tool(tool, annotations=READ_ONLY)
     return server
 
@@ -47,7 +52,9 @@ class DatabaseTools:
 
     def list_available_databases(self) -> Result:
         """List the databases this server monitors: name, engine (mysql or postgres) and description."""
-        listed = [{"name": s.name, "engine": s.engine, "description": s.description} for s in self.config.databases.values()]
+        listed = [
+            {"name": s.name, "engine": s.engine, "description": s.description} for s in self.config.databases.values()
+        ]
         result: Result = {"configured": self.config.configured, "databases": listed}
         if self.config.unavailable:
             result["unavailable"] = [{"name": n, "reason": r} for n, r in self.config.unavailable.items()]
@@ -67,7 +74,9 @@ class DatabaseTools:
     def get_performance_trends(self, database: str, hours: float = 24, max_points: int = 100) -> Result:
         """Performance over time from samples this server keeps (taken in the background and on each
         call): connections, throughput, cache hit ratio, with deltas and per-second rates between samples."""
-        return self._call(database, None, lambda spec: trends_get(spec=spec, store=self.store, hours=hours, max_points=max_points))
+        return self._call(
+            database, None, lambda spec: trends_get(spec=spec, store=self.store, hours=hours, max_points=max_points)
+        )
 
     def analyze_mysql_query(self, database: str, query: str) -> Result:
         """EXPLAIN FORMAT=JSON of one SELECT on a MySQL/MariaDB database (never executes it):
@@ -105,7 +114,9 @@ class DatabaseTools:
             raise ToolError(f"unknown database {database!r}; configured databases: {known}")
         if engine and spec.engine != engine:
             other = "mysql" if engine == "postgres" else "postgres"
-            raise ToolError(f"database {database!r} is {spec.engine}, not {engine}: use the {other} variant of this tool")
+            raise ToolError(
+                f"database {database!r} is {spec.engine}, not {engine}: use the {other} variant of this tool"
+            )
         return spec
 
 

@@ -17,36 +17,41 @@ from sqlparse import tokens as T
 MAX_QUERY_CHARS = 100_000
 
 # Keywords that make a SELECT write, lock or leave the database (a data-modifying CTE, INTO …).
-WRITE_KEYWORDS = {
-    "INSERT", "UPDATE", "DELETE", "MERGE", "UPSERT", "REPLACE", "TRUNCATE", "DROP", "ALTER",
-    "CREATE", "GRANT", "REVOKE", "INTO", "COPY", "CALL",
-}  # fmt: skip
+WRITE_KEYWORDS = frozenset(
+    """
+    INSERT UPDATE DELETE MERGE UPSERT REPLACE TRUNCATE DROP ALTER CREATE GRANT REVOKE INTO COPY
+    CALL
+    """.split()
+)
 LOCK_FOLLOWERS = {"UPDATE", "SHARE", "NO", "KEY"}  # FOR UPDATE / FOR SHARE / FOR NO KEY UPDATE / FOR KEY SHARE
 
 # Functions with side effects (writes, locks, files, server control) that EXPLAIN could reach
 # through constant folding; refused by name, schema qualification ignored.
 COMMON_FUNCTIONS = {"nextval", "setval", "lastval"}
-POSTGRES_FUNCTIONS = {
-    "set_config", "pg_terminate_backend", "pg_cancel_backend", "pg_reload_conf", "pg_rotate_logfile",
-    "pg_switch_wal", "pg_create_restore_point", "pg_promote", "pg_backup_start", "pg_backup_stop",
-    "pg_start_backup", "pg_stop_backup", "pg_advisory_lock", "pg_advisory_lock_shared",
-    "pg_advisory_xact_lock", "pg_advisory_xact_lock_shared", "pg_try_advisory_lock",
-    "pg_try_advisory_lock_shared", "pg_try_advisory_xact_lock", "pg_try_advisory_xact_lock_shared",
-    "pg_advisory_unlock", "pg_advisory_unlock_shared", "pg_advisory_unlock_all", "lo_import",
-    "lo_export", "lo_unlink", "lo_create", "lo_creat", "lo_from_bytea", "lo_put", "lo_truncate",
-    "pg_read_file", "pg_read_binary_file", "pg_ls_dir", "pg_file_write", "pg_file_unlink",
-    "pg_file_rename", "dblink", "dblink_exec", "dblink_connect", "dblink_send_query", "pg_notify",
-    "pg_stat_reset", "pg_stat_reset_shared", "pg_stat_reset_single_table_counters",
-    "pg_stat_statements_reset", "pg_create_physical_replication_slot",
-    "pg_create_logical_replication_slot", "pg_drop_replication_slot", "pg_logical_emit_message",
-    "pg_replication_origin_create", "pg_import_system_collations", "query_to_xml",
-    "query_to_xml_and_xmlschema", "query_to_xmlschema", "cursor_to_xml", "cursor_to_xmlschema",
-}  # fmt: skip
-MYSQL_FUNCTIONS = {
-    "sleep", "benchmark", "get_lock", "release_lock", "release_all_locks", "load_file",
-    "master_pos_wait", "source_pos_wait", "master_gtid_wait", "wait_for_executed_gtid_set",
-    "wait_until_sql_thread_after_gtids", "sys_exec", "sys_eval",
-}  # fmt: skip
+POSTGRES_FUNCTIONS = frozenset(
+    """
+    set_config pg_terminate_backend pg_cancel_backend pg_reload_conf pg_rotate_logfile
+    pg_switch_wal pg_create_restore_point pg_promote pg_backup_start pg_backup_stop pg_start_backup
+    pg_stop_backup pg_advisory_lock pg_advisory_lock_shared pg_advisory_xact_lock
+    pg_advisory_xact_lock_shared pg_try_advisory_lock pg_try_advisory_lock_shared
+    pg_try_advisory_xact_lock pg_try_advisory_xact_lock_shared pg_advisory_unlock
+    pg_advisory_unlock_shared pg_advisory_unlock_all lo_import lo_export lo_unlink lo_create
+    lo_creat lo_from_bytea lo_put lo_truncate pg_read_file pg_read_binary_file pg_ls_dir
+    pg_file_write pg_file_unlink pg_file_rename dblink dblink_exec dblink_connect dblink_send_query
+    pg_notify pg_stat_reset pg_stat_reset_shared pg_stat_reset_single_table_counters
+    pg_stat_statements_reset pg_create_physical_replication_slot pg_create_logical_replication_slot
+    pg_drop_replication_slot pg_logical_emit_message pg_replication_origin_create
+    pg_import_system_collations query_to_xml query_to_xml_and_xmlschema query_to_xmlschema
+    cursor_to_xml cursor_to_xmlschema
+    """.split()
+)
+MYSQL_FUNCTIONS = frozenset(
+    """
+    sleep benchmark get_lock release_lock release_all_locks load_file master_pos_wait
+    source_pos_wait master_gtid_wait wait_for_executed_gtid_set wait_until_sql_thread_after_gtids
+    sys_exec sys_eval
+    """.split()
+)
 
 
 class QueryRejected(ValueError):
@@ -83,9 +88,7 @@ def _single_statement(sql: str):
 
 
 def _has_code(statement) -> bool:
-    return any(
-        not t.is_whitespace and t.ttype not in T.Comment and t.value != ";" for t in statement.flatten()
-    )
+    return any(not t.is_whitespace and t.ttype not in T.Comment and t.value != ";" for t in statement.flatten())
 
 
 def _check_lexical_traps(tokens) -> None:
@@ -105,7 +108,9 @@ def _check_starts_with_select(code) -> None:
     first = next((t for t in code if t.value != "("), None)
     word = first.value.upper() if first is not None else ""
     if word not in ("SELECT", "WITH"):
-        raise QueryRejected(f"only a single SELECT (or WITH … SELECT) statement can be analysed; got {word or 'nothing'}")
+        raise QueryRejected(
+            f"only a single SELECT (or WITH … SELECT) statement can be analysed; got {word or 'nothing'}"
+        )
 
 
 def _check_keywords(code) -> None:
@@ -124,7 +129,7 @@ def _check_keywords(code) -> None:
 
 def _check_functions(code, dialect: str) -> None:
     refused = COMMON_FUNCTIONS | (POSTGRES_FUNCTIONS if dialect == "postgres" else MYSQL_FUNCTIONS)
-    for token, following in zip(code, code[1:]):
+    for token, following in zip(code, code[1:], strict=False):
         name = token.value.strip('`"').lower()
         if following.value == "(" and name in refused:
             raise QueryRejected(f"{name}() is not accepted: it has side effects (writes, locks, files or waits)")

@@ -10,7 +10,13 @@ import psycopg
 from psycopg import sql
 
 from .config import DatabaseSpec
-from .connections import InvalidArgument, connection_open, is_mariadb, mysql_set_statement_timeout, postgres_set_statement_timeout
+from .connections import (
+    InvalidArgument,
+    connection_open,
+    is_mariadb,
+    mysql_set_statement_timeout,
+    postgres_set_statement_timeout,
+)
 
 ORDER_BY = ("total_time", "executions", "cpu", "avg_time", "rows")
 MAX_LIMIT = 100
@@ -63,27 +69,44 @@ WHERE DIGEST_TEXT IS NOT NULL
 ORDER BY {order} DESC
 LIMIT %s
 """
-MYSQL_ORDER = {"total_time": "SUM_TIMER_WAIT", "executions": "COUNT_STAR", "cpu": "CPU_TIME",
-               "avg_time": "AVG_TIMER_WAIT", "rows": "SUM_ROWS_EXAMINED"}  # fmt: skip
+MYSQL_SOURCE = "performance_schema.events_statements_summary_by_digest"
+MYSQL_CPU_NOTE = "cpu_time_ms is approximated as total time minus lock time (no SUM_CPU_TIME on this server)"
+MYSQL_ORDER = {
+    "total_time": "SUM_TIMER_WAIT",
+    "executions": "COUNT_STAR",
+    "cpu": "CPU_TIME",
+    "avg_time": "AVG_TIMER_WAIT",
+    "rows": "SUM_ROWS_EXAMINED",
+}
 
 
 def _mysql_top(conn, order_by: str, limit: int) -> dict:
-    source = "performance_schema.events_statements_summary_by_digest"
     with conn.cursor() as cur:
         mysql_set_statement_timeout(cur, mariadb=is_mariadb(conn))
-        cur.execute("SELECT @@performance_schema AS on_")
-        if not int(cur.fetchone()["on_"]):
-            return _unavailable(source, "performance_schema is OFF on this server, so there are no statement statistics.", MYSQL_ENABLE_STEPS)
-        cur.execute("SELECT ENABLED FROM performance_schema.setup_consumers WHERE NAME = 'statements_digest'")
-        consumer = cur.fetchone()
-        if not consumer or consumer["ENABLED"] != "YES":
-            return _unavailable(source, "the statements_digest consumer of performance_schema is disabled.", MYSQL_ENABLE_STEPS[2:])
+        off = _mysql_statistics_off(cur)
+        if off:
+            return off
         has_cpu = _mysql_has_cpu_column(cur)
         cpu = "SUM_CPU_TIME" if has_cpu else "(SUM_TIMER_WAIT - SUM_LOCK_TIME)"
         cur.execute(MYSQL_DIGEST_SQL.format(cpu=cpu, order=MYSQL_ORDER[order_by]), (limit,))
         rows = cur.fetchall()
-    notes = [] if has_cpu else ["cpu_time_ms is approximated as total time minus lock time (no SUM_CPU_TIME on this server)"]
-    return {"available": True, "source": source, "notes": notes, "queries": [_mysql_row(i, r) for i, r in enumerate(rows, 1)]}
+    notes = [] if has_cpu else [MYSQL_CPU_NOTE]
+    queries = [_mysql_row(i, r) for i, r in enumerate(rows, 1)]
+    return {"available": True, "source": MYSQL_SOURCE, "notes": notes, "queries": queries}
+
+
+def _mysql_statistics_off(cur) -> dict | None:
+    """The "how to enable" answer when performance_schema or its digest consumer is off."""
+    cur.execute("SELECT @@performance_schema AS on_")
+    if not int(cur.fetchone()["on_"]):
+        message = "performance_schema is OFF on this server, so there are no statement statistics."
+        return _unavailable(MYSQL_SOURCE, message, MYSQL_ENABLE_STEPS)
+    cur.execute("SELECT ENABLED FROM performance_schema.setup_consumers WHERE NAME = 'statements_digest'")
+    consumer = cur.fetchone()
+    if not consumer or consumer["ENABLED"] != "YES":
+        message = "the statements_digest consumer of performance_schema is disabled."
+        return _unavailable(MYSQL_SOURCE, message, MYSQL_ENABLE_STEPS[2:])
+    return None
 
 
 def _mysql_has_cpu_column(cur) -> bool:
@@ -97,39 +120,66 @@ def _mysql_has_cpu_column(cur) -> bool:
 def _mysql_row(rank: int, row: dict) -> dict:
     ms = lambda key: round(float(row[key] or 0) * PICO_TO_MS, 3)  # noqa: E731 - timers are picoseconds
     return {
-        "rank": rank, "schema": row["SCHEMA_NAME"], "digest": row["DIGEST"], "query": _text(row["DIGEST_TEXT"]),
-        "calls": int(row["COUNT_STAR"]), "total_time_ms": ms("SUM_TIMER_WAIT"), "mean_time_ms": ms("AVG_TIMER_WAIT"),
-        "max_time_ms": ms("MAX_TIMER_WAIT"), "cpu_time_ms": ms("CPU_TIME"), "lock_time_ms": ms("SUM_LOCK_TIME"),
-        "rows_examined": int(row["SUM_ROWS_EXAMINED"]), "rows_sent": int(row["SUM_ROWS_SENT"]),
+        "rank": rank,
+        "schema": row["SCHEMA_NAME"],
+        "digest": row["DIGEST"],
+        "query": _text(row["DIGEST_TEXT"]),
+        "calls": int(row["COUNT_STAR"]),
+        "total_time_ms": ms("SUM_TIMER_WAIT"),
+        "mean_time_ms": ms("AVG_TIMER_WAIT"),
+        "max_time_ms": ms("MAX_TIMER_WAIT"),
+        "cpu_time_ms": ms("CPU_TIME"),
+        "lock_time_ms": ms("SUM_LOCK_TIME"),
+        "rows_examined": int(row["SUM_ROWS_EXAMINED"]),
+        "rows_sent": int(row["SUM_ROWS_SENT"]),
         "executions_without_index": int(row["SUM_NO_INDEX_USED"]),
-        "first_seen": str(row["FIRST_SEEN"]), "last_seen": str(row["LAST_SEEN"]),
-    }  # fmt: skip
+        "first_seen": str(row["FIRST_SEEN"]),
+        "last_seen": str(row["LAST_SEEN"]),
+    }
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------
 
-POSTGRES_ORDER = {"total_time": "total_ms", "executions": "calls", "cpu": "cpu_ms", "avg_time": "mean_ms", "rows": "rows"}
+POSTGRES_CPU_NOTE = "cpu_time_ms is execution time minus block read/write time (exact only with track_io_timing = on)"
+POSTGRES_ORDER = {
+    "total_time": "total_ms",
+    "executions": "calls",
+    "cpu": "cpu_ms",
+    "avg_time": "mean_ms",
+    "rows": "rows",
+}
 
 
 def _postgres_top(conn, order_by: str, limit: int) -> dict:
-    source = "pg_stat_statements"
     with conn.cursor() as cur:
         postgres_set_statement_timeout(cur)
-        cur.execute("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements'")
-        installed = cur.fetchone()
-        if installed is None:
-            return _unavailable(source, "the pg_stat_statements extension is not installed in this database.", POSTGRES_ENABLE_STEPS)
-        view = sql.Identifier(installed["nspname"], "pg_stat_statements")
-        try:
-            cur.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(view))  # LIMIT 0 would not call the function
-        except psycopg.errors.ObjectNotInPrerequisiteState:
-            # "pg_stat_statements must be loaded via shared_preload_libraries"
-            return _unavailable(source, "pg_stat_statements is installed but not loaded: it is missing from shared_preload_libraries.", POSTGRES_ENABLE_STEPS[:2])
-        columns = {c.name for c in cur.description}
+        found = _postgres_statistics_view(cur)
+        if isinstance(found, dict):
+            return found
+        view, columns = found
         cur.execute(_postgres_sql(view, columns, order_by), (limit,))
         rows = cur.fetchall()
-    notes = ["cpu_time_ms is execution time minus block read/write time (exact only with track_io_timing = on)"]
-    return {"available": True, "source": source, "notes": notes, "queries": [_postgres_row(i, r) for i, r in enumerate(rows, 1)]}
+    queries = [_postgres_row(i, r) for i, r in enumerate(rows, 1)]
+    return {"available": True, "source": "pg_stat_statements", "notes": [POSTGRES_CPU_NOTE], "queries": queries}
+
+
+def _postgres_statistics_view(cur):
+    """(view, its column names), or the "how to enable" answer when pg_stat_statements is missing or unloaded."""
+    cur.execute(
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'pg_stat_statements'"
+    )
+    installed = cur.fetchone()
+    if installed is None:
+        message = "the pg_stat_statements extension is not installed in this database."
+        return _unavailable("pg_stat_statements", message, POSTGRES_ENABLE_STEPS)
+    view = sql.Identifier(installed["nspname"], "pg_stat_statements")
+    try:
+        cur.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(view))  # LIMIT 0 would not call the function
+    except psycopg.errors.ObjectNotInPrerequisiteState:  # "must be loaded via shared_preload_libraries"
+        message = "pg_stat_statements is installed but not loaded: it is missing from shared_preload_libraries."
+        return _unavailable("pg_stat_statements", message, POSTGRES_ENABLE_STEPS[:2])
+    return view, {c.name for c in cur.description}
 
 
 def _postgres_sql(view, columns: set[str], order_by: str):
@@ -144,16 +194,27 @@ def _postgres_sql(view, columns: set[str], order_by: str):
         "FROM {view} WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
         "ORDER BY {order} DESC LIMIT %s"
     ).format(
-        total=sql.Identifier(total), mean=sql.Identifier(mean), peak=sql.Identifier(peak),
-        read=sql.Identifier(read), write=sql.Identifier(write), view=view, order=sql.Identifier(POSTGRES_ORDER[order_by]),
-    )  # fmt: skip
+        total=sql.Identifier(total),
+        mean=sql.Identifier(mean),
+        peak=sql.Identifier(peak),
+        read=sql.Identifier(read),
+        write=sql.Identifier(write),
+        view=view,
+        order=sql.Identifier(POSTGRES_ORDER[order_by]),
+    )
 
 
 def _postgres_row(rank: int, row: dict) -> dict:
     hit, read = int(row["shared_blks_hit"] or 0), int(row["shared_blks_read"] or 0)
     return {
-        "rank": rank, "queryid": str(row["queryid"]), "query": _text(row["query"]), "calls": int(row["calls"]),
-        "total_time_ms": round(row["total_ms"], 3), "mean_time_ms": round(row["mean_ms"], 3),
-        "max_time_ms": round(row["max_ms"], 3), "cpu_time_ms": round(row["cpu_ms"], 3), "rows": int(row["rows"]),
+        "rank": rank,
+        "queryid": str(row["queryid"]),
+        "query": _text(row["query"]),
+        "calls": int(row["calls"]),
+        "total_time_ms": round(row["total_ms"], 3),
+        "mean_time_ms": round(row["mean_ms"], 3),
+        "max_time_ms": round(row["max_ms"], 3),
+        "cpu_time_ms": round(row["cpu_ms"], 3),
+        "rows": int(row["rows"]),
         "cache_hit_percent": round(100.0 * hit / (hit + read), 2) if hit + read else None,
-    }  # fmt: skip
+    }

@@ -15,7 +15,7 @@ import os
 import sqlite3
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .config import Config, DatabaseSpec
@@ -25,16 +25,36 @@ logger = logging.getLogger(__name__)
 
 MYSQL_GAUGES = ("Threads_connected", "Threads_running")
 MYSQL_COUNTERS = (
-    "Questions", "Slow_queries", "Com_select", "Com_insert", "Com_update", "Com_delete",
-    "Innodb_buffer_pool_read_requests", "Innodb_buffer_pool_reads", "Innodb_row_lock_waits",
-    "Bytes_received", "Bytes_sent",
-)  # fmt: skip
+    "Questions",
+    "Slow_queries",
+    "Com_select",
+    "Com_insert",
+    "Com_update",
+    "Com_delete",
+    "Innodb_buffer_pool_read_requests",
+    "Innodb_buffer_pool_reads",
+    "Innodb_row_lock_waits",
+    "Bytes_received",
+    "Bytes_sent",
+)
 POSTGRES_GAUGES = ("connections", "active_connections", "size_bytes")
 POSTGRES_COUNTERS = (
-    "xact_commit", "xact_rollback", "blks_read", "blks_hit", "tup_returned", "tup_fetched",
-    "tup_inserted", "tup_updated", "tup_deleted", "deadlocks", "temp_bytes",
-)  # fmt: skip
-CACHE_COUNTERS = {"mysql": ("Innodb_buffer_pool_read_requests", "Innodb_buffer_pool_reads"), "postgres": ("blks_hit", "blks_read")}
+    "xact_commit",
+    "xact_rollback",
+    "blks_read",
+    "blks_hit",
+    "tup_returned",
+    "tup_fetched",
+    "tup_inserted",
+    "tup_updated",
+    "tup_deleted",
+    "deadlocks",
+    "temp_bytes",
+)
+CACHE_COUNTERS = {
+    "mysql": ("Innodb_buffer_pool_read_requests", "Innodb_buffer_pool_reads"),
+    "postgres": ("blks_hit", "blks_read"),
+}
 MAX_POINTS = 1000
 
 
@@ -98,7 +118,8 @@ def _postgres_metrics(conn) -> dict:
             "SELECT " + ", ".join(f"d.{name}" for name in POSTGRES_COUNTERS) + ", "
             "pg_database_size(current_database()) AS size_bytes, "
             "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections, "
-            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active') AS active_connections "
+            "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active') "
+            "AS active_connections "
             "FROM pg_stat_database d WHERE d.datname = current_database()"
         )
         return {name: int(value or 0) for name, value in cur.fetchone().items()}
@@ -113,11 +134,16 @@ def trends_get(*, spec: DatabaseSpec, store: SampleStore, hours: float = 24, max
     samples = _evenly(store.since(database=spec.name, since=time.time() - hours * 3600), max_points)
     points = _points(spec.engine, samples)
     return {
-        "database": spec.name, "engine": spec.engine, "hours": hours,
-        "storage": f"sqlite:{store.location}", "sample_interval_seconds": sample_interval(),
-        "sample_count": len(points), "samples": points, "summary": _summary(points),
+        "database": spec.name,
+        "engine": spec.engine,
+        "hours": hours,
+        "storage": f"sqlite:{store.location}",
+        "sample_interval_seconds": sample_interval(),
+        "sample_count": len(points),
+        "samples": points,
+        "summary": _summary(points),
         "note": _note(len(points)),
-    }  # fmt: skip
+    }
 
 
 def _evenly(samples: list, max_points: int) -> list:
@@ -132,7 +158,7 @@ def _points(engine: str, samples: list[tuple[float, dict]]) -> list[dict]:
     gauges, counters = (MYSQL_GAUGES, MYSQL_COUNTERS) if engine == "mysql" else (POSTGRES_GAUGES, POSTGRES_COUNTERS)
     points, previous = [], None
     for taken_at, metrics in samples:
-        point = {"taken_at": datetime.fromtimestamp(taken_at, timezone.utc).isoformat(timespec="seconds")}
+        point = {"taken_at": datetime.fromtimestamp(taken_at, UTC).isoformat(timespec="seconds")}
         point["gauges"] = {name: metrics.get(name) for name in gauges}
         point["counters"] = {name: metrics.get(name) for name in counters}
         if previous is not None:

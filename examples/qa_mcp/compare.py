@@ -29,12 +29,20 @@ class PairResult:
     changed_rows: int = 0
     changed_cells: int = 0
     duplicate_keys: dict[str, int] = field(default_factory=dict)
-    examples: dict[str, list] = field(default_factory=lambda: {"only_in_file1": [], "only_in_file2": [], "changed_cells": []})
+    examples: dict[str, list] = field(
+        default_factory=lambda: {"only_in_file1": [], "only_in_file2": [], "changed_cells": []}
+    )
     notes: list[str] = field(default_factory=list)
 
     @property
     def identical(self) -> bool:
-        return not (self.columns_added or self.columns_removed or self.rows_only_in_file1 or self.rows_only_in_file2 or self.changed_cells)
+        return not (
+            self.columns_added
+            or self.columns_removed
+            or self.rows_only_in_file1
+            or self.rows_only_in_file2
+            or self.changed_cells
+        )
 
     def as_dict(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "duplicate_keys" or v}
@@ -64,7 +72,10 @@ def _match_one(zip_source: Source, csv_name: str) -> Table:
     same_name = [t for name, t in zip_source.tables.items() if name.rsplit("/", 1)[-1] == csv_name]
     if len(same_name) == 1:
         return same_name[0]
-    raise InputError(f"{zip_source.path.name} holds {len(zip_source.tables)} CSV files and none is named {csv_name}: compare ZIP with ZIP, or CSV with CSV")
+    raise InputError(
+        f"{zip_source.path.name} holds {len(zip_source.tables)} CSV files and none is named {csv_name}: "
+        "compare ZIP with ZIP, or CSV with CSV"
+    )
 
 
 def _pair_by_name(first: dict[str, Table], second: dict[str, Table]):
@@ -80,11 +91,13 @@ def _pair_by_name(first: dict[str, Table], second: dict[str, Table]):
 def tables_compare(*, first: Table, second: Table, key_columns: list[str] | None) -> PairResult:
     result = PairResult(
         name=first.name if first.name == second.name else f"{first.name} ↔ {second.name}",
-        file1_table=first.name, file2_table=second.name,
-        file1_rows=len(first.rows), file2_rows=len(second.rows),
+        file1_table=first.name,
+        file2_table=second.name,
+        file1_rows=len(first.rows),
+        file2_rows=len(second.rows),
         columns_added=[c for c in second.columns if c not in first.columns],
         columns_removed=[c for c in first.columns if c not in second.columns],
-    )  # fmt: skip
+    )
     common = [c for c in first.columns if c in second.columns]
     if key_columns:
         _compare_by_key(result, first, second, key_columns, common)
@@ -92,13 +105,16 @@ def tables_compare(*, first: Table, second: Table, key_columns: list[str] | None
         _compare_by_position(result, first, second, common)
     for table, label in ((first, "file1"), (second, "file2")):
         if table.ragged_rows:
-            result.notes.append(f"{table.ragged_rows} row(s) in {label} had a different number of cells than the header")
+            result.notes.append(
+                f"{table.ragged_rows} row(s) in {label} had a different number of cells than the header"
+            )
     return result
 
 
 def _compare_by_position(result: PairResult, first: Table, second: Table, common: list[str]) -> None:
     index_1, index_2 = _column_index(first), _column_index(second)
-    for number, (row_1, row_2) in enumerate(zip(first.rows, second.rows), start=1):
+    pairs = zip(first.rows, second.rows, strict=False)  # the longer file's extra rows are handled below
+    for number, (row_1, row_2) in enumerate(pairs, start=1):
         _compare_cells(result, {"row": number}, row_1, row_2, index_1, index_2, common)
     for number in range(len(second.rows) + 1, len(first.rows) + 1):
         _note_only(result, "only_in_file1", {"row": number}, first.rows[number - 1], first.columns)
@@ -110,18 +126,22 @@ def _compare_by_key(result: PairResult, first: Table, second: Table, key_columns
     for table, label in ((first, "file1"), (second, "file2")):
         missing = [k for k in key_columns if k not in table.columns]
         if missing:
-            raise InputError(f"key column {missing[0]!r} is not in {label} {table.name} (columns: {', '.join(table.columns)})")
+            raise InputError(
+                f"key column {missing[0]!r} is not in {label} {table.name} (columns: {', '.join(table.columns)})"
+            )
     rows_1, rows_2 = _keyed(result, first, key_columns, "file1"), _keyed(result, second, key_columns, "file2")
     index_1, index_2 = _column_index(first), _column_index(second)
     for key, row_1 in rows_1.items():
-        where = dict(zip(key_columns, key))
+        where = dict(zip(key_columns, key, strict=True))
         if key in rows_2:
             _compare_cells(result, {"key": where}, row_1, rows_2[key], index_1, index_2, common)
         else:
             _note_only(result, "only_in_file1", {"key": where}, row_1, first.columns)
     for key, row_2 in rows_2.items():
         if key not in rows_1:
-            _note_only(result, "only_in_file2", {"key": dict(zip(key_columns, key))}, row_2, second.columns)
+            _note_only(
+                result, "only_in_file2", {"key": dict(zip(key_columns, key, strict=True))}, row_2, second.columns
+            )
 
 
 def _keyed(result: PairResult, table: Table, key_columns: list[str], label: str) -> dict[tuple, list[str]]:
@@ -159,7 +179,7 @@ def _compare_cells(result, where, row_1, row_2, index_1, index_2, common) -> Non
 
 def _note_only(result: PairResult, kind: str, where: dict, row: list[str], columns: list[str]) -> None:
     setattr(result, f"rows_{kind}", getattr(result, f"rows_{kind}") + 1)
-    _example(result, kind, where | {"values": dict(zip(columns, row))})
+    _example(result, kind, where | {"values": dict(zip(columns, row, strict=True))})
 
 
 def _example(result: PairResult, kind: str, example: dict) -> None:

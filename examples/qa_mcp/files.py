@@ -45,9 +45,14 @@ class Source:
     skipped: list[str] = field(default_factory=list)  # ZIP members that are not CSV
 
     def describe(self) -> dict:
-        return {"path": str(self.path), "name": self.path.name, "kind": self.kind,
-                "size": size_human(self.size_bytes), "size_bytes": self.size_bytes,
-                "csv_files": sorted(self.tables)}  # fmt: skip
+        return {
+            "path": str(self.path),
+            "name": self.path.name,
+            "kind": self.kind,
+            "size": size_human(self.size_bytes),
+            "size_bytes": self.size_bytes,
+            "csv_files": sorted(self.tables),
+        }
 
 
 def allowed_roots() -> list[Path]:
@@ -73,7 +78,9 @@ def source_load(*, raw_path: str, what: str) -> Source:
         raise InputError(f"{what} {raw_path!r} does not exist or is not a file")
     size = path.stat().st_size
     if size > MAX_BYTES:
-        raise InputError(f"{what} {path.name} is {size_human(size)}, above the {size_human(MAX_BYTES)} limit (QA_MCP_MAX_BYTES)")
+        raise InputError(
+            f"{what} {path.name} is {size_human(size)}, above the {size_human(MAX_BYTES)} limit (QA_MCP_MAX_BYTES)"
+        )
     data = path.read_bytes()
     if path.suffix.lower() == ".zip" or data.startswith(ZIP_MAGIC):
         tables, skipped = _zip_tables(data, path.name)
@@ -88,7 +95,9 @@ def _zip_tables(data: bytes, zip_name: str) -> tuple[dict[str, Table], list[str]
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = [m for m in archive.infolist() if not m.is_dir() and not _is_junk(m.filename)]
             csv_members = [m for m in members if Path(m.filename).suffix.lower() in CSV_SUFFIXES]
-            tables = {m.filename: table_parse(_member_bytes(archive, m, zip_name), name=m.filename) for m in csv_members}
+            tables = {
+                m.filename: table_parse(_member_bytes(archive, m, zip_name), name=m.filename) for m in csv_members
+            }
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise InputError(f"{zip_name} is not a valid ZIP file: {exc}") from None
     if not tables:

@@ -6,7 +6,7 @@ import os
 import re
 import secrets
 import tempfile
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .files import InputError, path_resolve
@@ -24,7 +24,7 @@ def report_dir_resolve(raw: str | None) -> Path:
 
 def report_write(*, directory: Path, result: dict) -> Path:
     stem_1, stem_2 = (_slug(Path(result[f]["name"]).stem) for f in ("file1", "file2"))
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
     path = directory / f"csv_compare_{stem_1}_vs_{stem_2}_{stamp}_{secrets.token_hex(3)}.txt"
     with open(path, "x", encoding="utf-8") as handle:  # "x": never overwrite another report
         handle.write(report_text(result))
@@ -39,7 +39,7 @@ def report_text(result: dict) -> str:
     stats = result["statistics"]
     lines = [
         "CSV comparison report",
-        f"generated: {datetime.now(timezone.utc).isoformat(timespec='seconds')}",
+        f"generated: {datetime.now(UTC).isoformat(timespec='seconds')}",
         "",
         f"file1: {result['file1']['path']} ({result['file1']['kind']}, {result['file1']['size']})",
         f"file2: {result['file2']['path']} ({result['file2']['kind']}, {result['file2']['size']})",
@@ -61,7 +61,8 @@ def report_text(result: dict) -> str:
 def _pair_lines(pair: dict) -> list[str]:
     lines = [
         f"== {pair['name']}: {'identical' if pair['identical'] else 'DIFFERENT'}",
-        f"  rows: file1 {pair['file1_rows']}, file2 {pair['file2_rows']} (difference {pair['row_count_difference']:+d})",
+        f"  rows: file1 {pair['file1_rows']}, file2 {pair['file2_rows']}"
+        f" (difference {pair['row_count_difference']:+d})",
         f"  columns added in file2: {', '.join(pair['columns_added']) or 'none'}",
         f"  columns removed from file2: {', '.join(pair['columns_removed']) or 'none'}",
         f"  rows only in file1: {pair['rows_only_in_file1']}, only in file2: {pair['rows_only_in_file2']}",

@@ -24,7 +24,9 @@ def compare_csv_files(
     added/removed, rows only in one file and changed cells (matched by key_columns when given, else by
     row position). Writes a text report and returns its path as report_path, with success and statistics."""
     try:
-        return csv_files_compare(file1_path=file1_path, file2_path=file2_path, key_columns=key_columns, report_dir=report_dir)
+        return csv_files_compare(
+            file1_path=file1_path, file2_path=file2_path, key_columns=key_columns, report_dir=report_dir
+        )
     except (InputError, OSError) as exc:
         raise ToolError(str(exc)) from None
 
@@ -32,5 +34,8 @@ def compare_csv_files(
 def server_build() -> MCPServer:
     server = MCPServer("qa_mcp", instructions=INSTRUCTIONS, version="1.0")
     # Not read-only: every call writes a report file.
-    server.add_tool(compare_csv_files, annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False))
+    server.add_tool(
+        compare_csv_files,
+        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False),
+    )
     return server

@@ -9,7 +9,9 @@ from .report import report_dir_resolve, report_write
 STAT_FIELDS = ("rows_only_in_file1", "rows_only_in_file2", "changed_rows", "changed_cells")
 
 
-def csv_files_compare(*, file1_path: str, file2_path: str, key_columns: list[str] | None = None, report_dir: str | None = None) -> dict:
+def csv_files_compare(
+    *, file1_path: str, file2_path: str, key_columns: list[str] | None = None, report_dir: str | None = None
+) -> dict:
     key_columns = _clean_keys(key_columns)
     directory = report_dir_resolve(report_dir)  # checked before the work, so a bad dir fails fast
     first = source_load(raw_path=file1_path, what="file1_path")
@@ -64,11 +66,14 @@ def _summary(stats: dict) -> str:
     parts = [
         f"{stats[name]} {label}"
         for name, label in (
-            ("columns_added", "column(s) added"), ("columns_removed", "column(s) removed"),
-            ("rows_only_in_file1", "row(s) only in file1"), ("rows_only_in_file2", "row(s) only in file2"),
+            ("columns_added", "column(s) added"),
+            ("columns_removed", "column(s) removed"),
+            ("rows_only_in_file1", "row(s) only in file1"),
+            ("rows_only_in_file2", "row(s) only in file2"),
             ("changed_cells", f"changed cell(s) in {stats['changed_rows']} row(s)"),
-            ("members_only_in_file1", "CSV(s) only in file1"), ("members_only_in_file2", "CSV(s) only in file2"),
+            ("members_only_in_file1", "CSV(s) only in file1"),
+            ("members_only_in_file2", "CSV(s) only in file2"),
         )
         if stats[name]
-    ]  # fmt: skip
+    ]
     return "different: " + ", ".join(parts)

@@ -32,16 +32,22 @@ def _with_database(url: str, name: str) -> str:
 def _mysql_connect(url: str, database: str | None = None):
     parts = urlsplit(url)
     return pymysql.connect(
-        host=parts.hostname, port=parts.port or 3306, user=parts.username or "root",
-        password=parts.password or "", database=database, autocommit=True, connect_timeout=5,
-    )  # fmt: skip
+        host=parts.hostname,
+        port=parts.port or 3306,
+        user=parts.username or "root",
+        password=parts.password or "",
+        database=database,
+        autocommit=True,
+        connect_timeout=5,
+    )
 
 
 MYSQL_SETUP = [
-    "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50), category INT, KEY idx_category (category)) ENGINE=InnoDB",
+    "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50), category INT, "
+    "KEY idx_category (category)) ENGINE=InnoDB",
     "INSERT INTO items (name, category) WITH RECURSIVE seq (n) AS "
     f"(SELECT 1 UNION ALL SELECT n + 1 FROM seq WHERE n < {ITEM_ROWS}) SELECT CONCAT('item', n), n % 50 FROM seq",
-    "CREATE TABLE side_effects (id INT PRIMARY KEY AUTO_INCREMENT, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP) ENGINE=InnoDB",
+    "CREATE TABLE side_effects (id INT PRIMARY KEY AUTO_INCREMENT, at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)",
     "CREATE FUNCTION bump_side_effect() RETURNS INT NOT DETERMINISTIC MODIFIES SQL DATA "
     "BEGIN INSERT INTO side_effects () VALUES (); RETURN 1; END",
     "ANALYZE TABLE items",
@@ -112,7 +118,9 @@ def dbmcp_env(mysql_dsn, postgres_dsn, dbmcp_dir) -> dict[str, str]:
         "  - {name: wrong_password, engine: mysql, dsn: '${TEST_WRONG_DSN}'}\n"
         "  - {name: not_set, engine: postgres, dsn: '${TEST_UNSET_DSN}'}\n"
     )
-    wrong = urlsplit(mysql_dsn)._replace(netloc=f"root:{WRONG_PASSWORD}@{urlsplit(mysql_dsn).hostname}:{urlsplit(mysql_dsn).port or 3306}")
+    wrong = urlsplit(mysql_dsn)._replace(
+        netloc=f"root:{WRONG_PASSWORD}@{urlsplit(mysql_dsn).hostname}:{urlsplit(mysql_dsn).port or 3306}"
+    )
     return {
         "DATABASE_MCP_CONFIG": str(config),
         "DATABASE_MCP_DATA_DIR": str(dbmcp_dir / "data"),
@@ -144,7 +152,12 @@ def database_mcp_stderr(dbmcp_dir) -> Path:
 def database_mcp_http(dbmcp_env, tmp_path):
     """database_mcp over streamable HTTP with a bearer token; yields (url, token)."""
     port, token = free_port(), secrets.token_urlsafe(16)
-    process = http_server_start("examples.database_mcp", env=dbmcp_env | {"DATABASE_MCP_TOKEN": token}, port=port, log_path=tmp_path / "http.log")
+    process = http_server_start(
+        "examples.database_mcp",
+        env=dbmcp_env | {"DATABASE_MCP_TOKEN": token},
+        port=port,
+        log_path=tmp_path / "http.log",
+    )
     yield f"http://127.0.0.1:{port}/mcp", token
     http_server_stop(process)
 

@@ -52,7 +52,8 @@ def private_postgres() -> Iterator[str]:
     run = lambda *cmd: subprocess.run(_as_user("postgres", [str(c) for c in cmd]), check=True, capture_output=True)  # noqa: E731
     try:
         run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
-        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c shared_preload_libraries=pg_stat_statements -c fsync=off"
+        options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options += " -c shared_preload_libraries=pg_stat_statements"
         run(bindir / "pg_ctl", "-D", data, "-o", options, "-l", base / "log", "-w", "-t", "60", "start")
         try:
             yield f"postgres://postgres@127.0.0.1:{port}/postgres"
@@ -83,13 +84,38 @@ def private_mariadb() -> Iterator[str]:
     port, base = free_port(), _scratch_dir("omni2-mariadb-", "mysql")
     user = ["--user=mysql"] if os.geteuid() == 0 else []
     try:
-        subprocess.run([installer, "--no-defaults", f"--datadir={base / 'data'}", *user,
-                        "--auth-root-authentication-method=normal", "--skip-test-db"], check=True, capture_output=True)  # fmt: skip
-        process = subprocess.Popen(_as_user("mysql", [
-            server, "--no-defaults", f"--datadir={base / 'data'}", f"--port={port}", "--bind-address=127.0.0.1",
-            f"--socket={base / 'sock'}", f"--pid-file={base / 'pid'}", "--performance-schema=ON",
-            "--skip-log-bin", "--innodb-buffer-pool-size=16M", f"--log-error={base / 'err'}",
-        ]), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+        subprocess.run(
+            [
+                installer,
+                "--no-defaults",
+                f"--datadir={base / 'data'}",
+                *user,
+                "--auth-root-authentication-method=normal",
+                "--skip-test-db",
+            ],
+            check=True,
+            capture_output=True,
+        )
+        process = subprocess.Popen(
+            _as_user(
+                "mysql",
+                [
+                    server,
+                    "--no-defaults",
+                    f"--datadir={base / 'data'}",
+                    f"--port={port}",
+                    "--bind-address=127.0.0.1",
+                    f"--socket={base / 'sock'}",
+                    f"--pid-file={base / 'pid'}",
+                    "--performance-schema=ON",
+                    "--skip-log-bin",
+                    "--innodb-buffer-pool-size=16M",
+                    f"--log-error={base / 'err'}",
+                ],
+            ),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait_accepting(port, process, base)
             yield f"mysql://root@127.0.0.1:{port}/mysql"
@@ -107,7 +133,9 @@ def _wait_accepting(port: int, process: subprocess.Popen, base: Path) -> None:
             return
         except pymysql.err.OperationalError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"private MariaDB did not start: {(base / 'err').read_text(errors='replace')[-2000:]}") from None
+                raise RuntimeError(
+                    f"private MariaDB did not start: {(base / 'err').read_text(errors='replace')[-2000:]}"
+                ) from None
             time.sleep(0.2)
 
 

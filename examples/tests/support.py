@@ -146,8 +146,11 @@ def http_server_start(module: str, *, env: dict[str, str], port: int, log_path: 
     log = open(log_path, "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--transport", "http", "--port", str(port)],
-        cwd=REPO_ROOT, env=server_env(env), stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+        cwd=REPO_ROOT,
+        env=server_env(env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     _wait_listening(process, port, log_path)
     return process
 

@@ -43,7 +43,9 @@ def test_identical_files_are_identical_and_leave_a_report(qa_mcp):
 def test_it_finds_rows_only_in_one_file_and_changed_cells_by_key(qa_mcp):
     changed = "id,name,qty\n1,apple,3\n2,pear,40\n4,kiwi,1\n5,fig,2\n"
 
-    result = compare(qa_mcp, write(qa_mcp.root, "a.csv", BASE), write(qa_mcp.root, "b.csv", changed), key_columns=["id"])
+    result = compare(
+        qa_mcp, write(qa_mcp.root, "a.csv", BASE), write(qa_mcp.root, "b.csv", changed), key_columns=["id"]
+    )
 
     assert not result.is_error, result
     stats = result.data["statistics"]
@@ -79,7 +81,9 @@ def test_listed_examples_are_capped_but_counts_are_complete(qa_mcp):
     many_1 = "id,v\n" + "".join(f"{i},a\n" for i in range(50))
     many_2 = "id,v\n" + "".join(f"{i},b\n" for i in range(50))
 
-    result = compare(qa_mcp, write(qa_mcp.root, "a.csv", many_1), write(qa_mcp.root, "b.csv", many_2), key_columns=["id"])
+    result = compare(
+        qa_mcp, write(qa_mcp.root, "a.csv", many_1), write(qa_mcp.root, "b.csv", many_2), key_columns=["id"]
+    )
 
     assert result.data["statistics"]["changed_cells"] == 50
     assert len(result.data["comparisons"][0]["examples"]["changed_cells"]) == 5  # QA_MCP_MAX_EXAMPLES
@@ -87,7 +91,9 @@ def test_listed_examples_are_capped_but_counts_are_complete(qa_mcp):
 
 def test_it_compares_zips_member_by_member(qa_mcp):
     first = zip_of(qa_mcp.root, "run1.zip", {"orders.csv": BASE, "users.csv": "id\n1\n", "only_here.csv": "x\n1\n"})
-    second = zip_of(qa_mcp.root, "run2.zip", {"orders.csv": BASE.replace("plum", "PLUM"), "users.csv": "id\n1\n", "readme.md": "hi"})
+    second = zip_of(
+        qa_mcp.root, "run2.zip", {"orders.csv": BASE.replace("plum", "PLUM"), "users.csv": "id\n1\n", "readme.md": "hi"}
+    )
 
     result = compare(qa_mcp, first, second, key_columns=["id"])
 
@@ -102,7 +108,9 @@ def test_it_compares_zips_member_by_member(qa_mcp):
 
 
 def test_it_compares_a_csv_with_the_only_csv_in_a_zip(qa_mcp):
-    result = compare(qa_mcp, write(qa_mcp.root, "a.csv", BASE), zip_of(qa_mcp.root, "one.zip", {"export/data.csv": BASE}))
+    result = compare(
+        qa_mcp, write(qa_mcp.root, "a.csv", BASE), zip_of(qa_mcp.root, "one.zip", {"export/data.csv": BASE})
+    )
 
     assert not result.is_error, result
     assert result.data["identical"] is True
@@ -111,7 +119,9 @@ def test_it_compares_a_csv_with_the_only_csv_in_a_zip(qa_mcp):
 def test_sizes_are_given_in_kb_and_mb(qa_mcp):
     big = "id,v\n" + "".join(f"{i},{'x' * 100}\n" for i in range(12000))  # ~1.2 MB
 
-    result = compare(qa_mcp, write(qa_mcp.root, "small.csv", "id,v\n" + "1,x\n" * 600), write(qa_mcp.root, "big.csv", big))
+    result = compare(
+        qa_mcp, write(qa_mcp.root, "small.csv", "id,v\n" + "1,x\n" * 600), write(qa_mcp.root, "big.csv", big)
+    )
 
     assert result.data["file1"]["size"].endswith(" KB")
     assert result.data["file2"]["size"].endswith(" MB")
@@ -137,18 +147,23 @@ def test_a_symlink_out_of_the_root_is_refused(qa_mcp, tmp_path):
 
 
 def test_a_report_dir_outside_the_root_is_refused(qa_mcp, tmp_path):
-    result = compare(qa_mcp, write(qa_mcp.root, "a.csv", BASE), write(qa_mcp.root, "b.csv", BASE), report_dir=str(tmp_path))
+    result = compare(
+        qa_mcp, write(qa_mcp.root, "a.csv", BASE), write(qa_mcp.root, "b.csv", BASE), report_dir=str(tmp_path)
+    )
 
     assert result.is_error and "report_dir" in result.text
 
 
-@pytest.mark.parametrize("name, content, message", [
-    ("missing.csv", None, "does not exist"),
-    ("picture.png", b"\x89PNG\r\n\x1a\n\x00\x00", "is not a CSV or ZIP file"),
-    ("binary.csv", b"id,name\n\x00\x01\x02", "holds binary data"),
-    ("broken.zip", b"PK\x03\x04 this is not really a zip", "is not a valid ZIP file"),
-    ("empty.zip", "zip-without-csv", "holds no CSV files"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("missing.csv", None, "does not exist"),
+        ("picture.png", b"\x89PNG\r\n\x1a\n\x00\x00", "is not a CSV or ZIP file"),
+        ("binary.csv", b"id,name\n\x00\x01\x02", "holds binary data"),
+        ("broken.zip", b"PK\x03\x04 this is not really a zip", "is not a valid ZIP file"),
+        ("empty.zip", "zip-without-csv", "holds no CSV files"),
+    ],
+)
 def test_unusable_inputs_are_clear_tool_errors(qa_mcp, name, content, message):
     path = qa_mcp.root / name
     if content == "zip-without-csv":

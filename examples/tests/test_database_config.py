@@ -6,7 +6,9 @@ from examples.formatting import size_human
 
 def test_dsns_come_from_the_environment(tmp_path):
     path = tmp_path / "db.yaml"
-    path.write_text("databases:\n  - {name: a, engine: mysql, dsn: 'mysql://mon:${PW}@db:3306/app', description: App}\n")
+    path.write_text(
+        "databases:\n  - {name: a, engine: mysql, dsn: 'mysql://mon:${PW}@db:3306/app', description: App}\n"
+    )
 
     config = config_load(path=str(path), environ={"PW": "p@ss"})
 

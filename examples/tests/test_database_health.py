@@ -12,14 +12,24 @@ def test_it_lists_the_usable_databases_and_why_others_are_not(database_mcp):
     assert result.data["configured"] is True
     names = {d["name"]: d["engine"] for d in result.data["databases"]}
     assert names == {"maria": "mysql", "pg": "postgres", "wrong_password": "mysql"}
-    assert result.data["unavailable"] == [{"name": "not_set", "reason": "environment variable TEST_UNSET_DSN is not set"}]
+    assert result.data["unavailable"] == [
+        {"name": "not_set", "reason": "environment variable TEST_UNSET_DSN is not set"}
+    ]
 
 
 def test_it_offers_the_eight_tools(database_mcp):
-    assert database_mcp.tool_names() == sorted([
-        "list_available_databases", "get_database_health", "get_top_queries", "get_performance_trends",
-        "analyze_mysql_query", "analyze_postgres_query", "compare_mysql_query_plans", "compare_postgres_query_plans",
-    ])  # fmt: skip
+    assert database_mcp.tool_names() == sorted(
+        [
+            "list_available_databases",
+            "get_database_health",
+            "get_top_queries",
+            "get_performance_trends",
+            "analyze_mysql_query",
+            "analyze_postgres_query",
+            "compare_mysql_query_plans",
+            "compare_postgres_query_plans",
+        ]
+    )
 
 
 def test_it_reports_mariadb_health(database_mcp):

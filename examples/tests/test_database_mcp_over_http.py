@@ -24,7 +24,11 @@ def test_it_answers_over_streamable_http_with_the_token(database_mcp_http):
 def test_it_refuses_a_request_without_the_token(database_mcp_http):
     url, _ = database_mcp_http
 
-    response = httpx.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"}, headers={"Accept": "application/json, text/event-stream"})
+    response = httpx.post(
+        url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
+        headers={"Accept": "application/json, text/event-stream"},
+    )
 
     assert response.status_code == 401
     assert response.json()["error"]["code"] == "unauthenticated"

@@ -20,7 +20,9 @@ def _side_effects_mysql(mysql_admin) -> int:
 def test_postgres_explain_does_not_call_a_function_that_writes(database_mcp, postgres_admin):
     before = _side_effects_pg(postgres_admin)
 
-    result = database_mcp.call("analyze_postgres_query", {"database": "pg", "query": "SELECT bump_side_effect() FROM items"})
+    result = database_mcp.call(
+        "analyze_postgres_query", {"database": "pg", "query": "SELECT bump_side_effect() FROM items"}
+    )
 
     assert not result.is_error, result
     assert result.data["executed"] is False
@@ -30,7 +32,9 @@ def test_postgres_explain_does_not_call_a_function_that_writes(database_mcp, pos
 def test_mariadb_explain_does_not_call_a_function_that_writes(database_mcp, mysql_admin):
     before = _side_effects_mysql(mysql_admin)
 
-    result = database_mcp.call("analyze_mysql_query", {"database": "maria", "query": "SELECT bump_side_effect() FROM items"})
+    result = database_mcp.call(
+        "analyze_mysql_query", {"database": "maria", "query": "SELECT bump_side_effect() FROM items"}
+    )
 
     # MariaDB refuses even to plan it inside the READ ONLY transaction; either way nothing was written.
     assert (not result.is_error and result.data["executed"] is False) or "READ ONLY transaction" in result.text, result
@@ -50,7 +54,9 @@ def test_postgres_explain_of_a_long_sleep_does_not_sleep(database_mcp):
 def test_the_statement_timeout_stops_work_done_while_planning(database_mcp):
     # The counterpart of the test above: a function the planner does run (a lying IMMUTABLE one,
     # folded to a constant) sleeps 30 s and is cut off by the 3 s timeout.
-    result = database_mcp.call("analyze_postgres_query", {"database": "pg", "query": "SELECT * FROM items WHERE id = slow_constant()"})
+    result = database_mcp.call(
+        "analyze_postgres_query", {"database": "pg", "query": "SELECT * FROM items WHERE id = slow_constant()"}
+    )
 
     assert result.is_error
     assert "statement timeout" in result.text

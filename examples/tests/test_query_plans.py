@@ -75,3 +75,11 @@ def test_a_query_on_a_missing_table_is_a_clear_tool_error(database_mcp):
 
     assert result.is_error
     assert 'relation "no_such_table" does not exist' in result.text
+
+
+@pytest.mark.parametrize("tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")])
+def test_a_percent_sign_in_the_query_is_plain_text(database_mcp, tool, database):
+    result = database_mcp.call(tool, {"database": database, "query": "SELECT id FROM items WHERE name LIKE 'item1%'"})
+
+    assert not result.is_error, result
+    assert result.data["query"].endswith("LIKE 'item1%'")

@@ -44,19 +44,25 @@ def test_the_guard_refuses_anything_but_one_plain_select(sql, reason):
     assert reason in str(refused.value)
 
 
-@pytest.mark.parametrize("sql", ["SELECT SLEEP(10)", "SELECT GET_LOCK('x', 10)", "SELECT LOAD_FILE('/etc/passwd')", "SELECT `benchmark`(1, 1)"])
+@pytest.mark.parametrize(
+    "sql",
+    ["SELECT SLEEP(10)", "SELECT GET_LOCK('x', 10)", "SELECT LOAD_FILE('/etc/passwd')", "SELECT `benchmark`(1, 1)"],
+)
 def test_the_guard_refuses_mysql_functions_with_side_effects(sql):
     with pytest.raises(QueryRejected, match="side effects"):
         select_validate(sql=sql, dialect="mysql")
 
 
-@pytest.mark.parametrize("sql", [
-    "SELECT * FROM items WHERE name LIKE 'item1%'",
-    "select id, replace(name, 'item', '') from items;",
-    "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT * FROM n",
-    "(SELECT 1) UNION ALL (SELECT 2)",
-    "-- leading comment\nSELECT substring(name FOR 3) FROM items /* trailing */;",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT * FROM items WHERE name LIKE 'item1%'",
+        "select id, replace(name, 'item', '') from items;",
+        "WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 3) SELECT * FROM n",
+        "(SELECT 1) UNION ALL (SELECT 2)",
+        "-- leading comment\nSELECT substring(name FOR 3) FROM items /* trailing */;",
+    ],
+)
 def test_the_guard_accepts_plain_selects_and_drops_the_trailing_semicolon(sql):
     accepted = select_validate(sql=sql, dialect="postgres").text
 
@@ -65,12 +71,22 @@ def test_the_guard_accepts_plain_selects_and_drops_the_trailing_semicolon(sql):
 
 
 @pytest.mark.parametrize("tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")])
-@pytest.mark.parametrize("sql", [
-    "INSERT INTO items (name) VALUES ('x')", "UPDATE items SET name = 'x'", "DELETE FROM items",
-    "DROP TABLE items", "SELECT 1; DELETE FROM items", "SELECT * INTO copy FROM items",
-    "SELECT * FROM items FOR UPDATE", "SELECT 1 /* x */; DROP TABLE items",
-])  # fmt: skip
-def test_the_server_refuses_writes_and_leaves_the_table_alone(database_mcp, tool, database, sql, mysql_admin, postgres_admin):
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO items (name) VALUES ('x')",
+        "UPDATE items SET name = 'x'",
+        "DELETE FROM items",
+        "DROP TABLE items",
+        "SELECT 1; DELETE FROM items",
+        "SELECT * INTO copy FROM items",
+        "SELECT * FROM items FOR UPDATE",
+        "SELECT 1 /* x */; DROP TABLE items",
+    ],
+)
+def test_the_server_refuses_writes_and_leaves_the_table_alone(
+    database_mcp, tool, database, sql, mysql_admin, postgres_admin
+):
     result = database_mcp.call(tool, {"database": database, "query": sql})
 
     assert result.is_error, result
@@ -79,7 +95,9 @@ def test_the_server_refuses_writes_and_leaves_the_table_alone(database_mcp, tool
 
 
 def test_a_compare_with_one_refused_query_is_refused(database_mcp):
-    result = database_mcp.call("compare_postgres_query_plans", {"database": "pg", "query_1": "SELECT 1", "query_2": "DELETE FROM items"})
+    result = database_mcp.call(
+        "compare_postgres_query_plans", {"database": "pg", "query_1": "SELECT 1", "query_2": "DELETE FROM items"}
+    )
 
     assert result.is_error
     assert "got DELETE" in result.text

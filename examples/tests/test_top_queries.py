@@ -5,7 +5,6 @@ in shared_preload_libraries (PostgreSQL); neither can be switched on without a r
 data path runs against private server instances in test_top_queries_with_statistics_on.py.
 """
 
-import psycopg
 import pytest
 
 pytestmark = pytest.mark.timeout(120)

@@ -26,13 +26,16 @@ def test_it_lists_no_databases_with_the_reason(unconfigured):
     assert "PROD_DSN_NOT_SET is not set" in result.data["message"]
 
 
-@pytest.mark.parametrize("tool, arguments", [
-    ("get_database_health", {"database": "prod"}),
-    ("get_top_queries", {"database": "prod"}),
-    ("get_performance_trends", {"database": "prod"}),
-    ("analyze_postgres_query", {"database": "prod", "query": "SELECT 1"}),
-    ("compare_mysql_query_plans", {"database": "prod", "query_1": "SELECT 1", "query_2": "SELECT 2"}),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "tool, arguments",
+    [
+        ("get_database_health", {"database": "prod"}),
+        ("get_top_queries", {"database": "prod"}),
+        ("get_performance_trends", {"database": "prod"}),
+        ("analyze_postgres_query", {"database": "prod", "query": "SELECT 1"}),
+        ("compare_mysql_query_plans", {"database": "prod", "query_1": "SELECT 1", "query_2": "SELECT 2"}),
+    ],
+)
 def test_every_tool_answers_not_configured(unconfigured, tool, arguments):
     result = unconfigured.call(tool, arguments)
 
