@@ -1,0 +1,116 @@
+"""The shared snapshot: one version for every process, replaced the moment a row changes."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from permissions.models import GlobalPolicy, McpServer, User
+from permissions.selectors import VERSION_KEY, policy_snapshot, policy_version, user_policy_for
+from permissions.services import discovered_tools_sync, user_create
+from testing.celery_worker import database_url_for_tests
+
+
+class Probe:
+    """A second process asking for decisions; it keeps its snapshot warm between questions."""
+
+    def __init__(self):
+        env = {**os.environ, "DATABASE_URL": database_url_for_tests()}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "permissions.tests.policy_probe"], cwd=settings.BASE_DIR, env=env,
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+
+    def ask(self, email, mcp, tool) -> tuple[str, str]:
+        self.proc.stdin.write(f"{email} {mcp} {tool}\n")
+        self.proc.stdin.flush()
+        word, step, version = self.proc.stdout.readline().split()
+        return word, version
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait(timeout=30)
+
+
+@pytest.fixture
+def probe():
+    process = Probe()
+    yield process
+    process.close()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_second_process_sees_an_admin_edit_at_once(admin_client, probe):
+    user_create(email="dev@x.com", role="developer")
+    server = McpServer.objects.create(name="db_mcp", url="http://db/mcp")
+    discovered_tools_sync(server=server, tools=[{"name": "get_secrets"}])
+    assert probe.ask("dev@x.com", "db_mcp", "get_secrets")[0] == "ALLOW"
+    warm = probe.ask("dev@x.com", "db_mcp", "get_secrets")
+
+    response = admin_client.post(f"/admin/permissions/globalpolicy/{GlobalPolicy.load().pk}/change/", {
+        "blocked_patterns": "get_secrets", "admin_only_patterns": "", "default_decision": "allow",
+        "default_role": "", "default_allowed_databases": ""})
+    assert response.status_code == 302, response.content
+
+    word, version = probe.ask("dev@x.com", "db_mcp", "get_secrets")
+    assert word == "DENY" and version != warm[1]
+    assert version == policy_version()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_second_process_sees_a_new_user_and_a_role_change(probe):
+    server = McpServer.objects.create(name="db_mcp", url="http://db/mcp")
+    discovered_tools_sync(server=server, tools=[{"name": "get_x"}])
+    GlobalPolicy.objects.create(admin_only_patterns=["get_*"])
+    assert probe.ask("new@x.com", "db_mcp", "get_x")[0] == "DENY"  # the default user
+    user = user_create(email="new@x.com", role="admin")
+    assert probe.ask("new@x.com", "db_mcp", "get_x")[0] == "ALLOW"
+    user.role = user.role.__class__.objects.get(name="read_only")
+    user.save()
+    assert probe.ask("new@x.com", "db_mcp", "get_x")[0] == "DENY"
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_every_change_sets_a_new_random_version():
+    first = policy_version()
+    server = McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+    second = policy_version()
+    server.delete()
+    third = policy_version()
+    assert len({first, second, third}) == 3 and all(len(v) == 32 for v in (first, second, third))
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_warm_snapshot_is_reused_until_the_version_changes(django_assert_num_queries):
+    McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+    snapshot = policy_snapshot()
+    with django_assert_num_queries(0):
+        assert policy_snapshot() is snapshot
+    cache.set(VERSION_KEY, "someone-else-changed-it")
+    assert policy_snapshot() is not snapshot
+
+
+@pytest.mark.django_db
+def test_a_transaction_sees_its_own_uncommitted_policy_changes():
+    McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+    assert "a_mcp" in policy_snapshot().mcps
+    assert policy_snapshot().version == "uncommitted"
+
+
+@pytest.mark.django_db
+def test_a_login_does_not_invalidate_the_policy(django_capture_on_commit_callbacks):
+    user = User.objects.create_user("u@x.com", "pw")
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        user.last_login = user.date_joined
+        user.save(update_fields=["last_login"])
+    assert callbacks == []
+
+
+@pytest.mark.django_db
+def test_an_inactive_or_missing_user_is_the_default_user():
+    user = user_create(email="gone@x.com", role="admin")
+    user.is_active = False
+    assert user_policy_for(user).email == "" and user_policy_for(None).role == "read_only"
