@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from .files import InputError, Source, Table
 
@@ -112,10 +113,10 @@ def tables_compare(*, first: Table, second: Table, key_columns: list[str] | None
 
 
 def _compare_by_position(result: PairResult, first: Table, second: Table, common: list[str]) -> None:
-    index_1, index_2 = _column_index(first), _column_index(second)
+    aligned = _aligned(first, second, common)
     pairs = zip(first.rows, second.rows, strict=False)  # the longer file's extra rows are handled below
     for number, (row_1, row_2) in enumerate(pairs, start=1):
-        _compare_cells(result, {"row": number}, row_1, row_2, index_1, index_2, common)
+        _compare_cells(result, lambda n=number: {"row": n}, row_1, row_2, aligned)
     for number in range(len(second.rows) + 1, len(first.rows) + 1):
         _note_only(result, "only_in_file1", {"row": number}, first.rows[number - 1], first.columns)
     for number in range(len(first.rows) + 1, len(second.rows) + 1):
@@ -130,26 +131,29 @@ def _compare_by_key(result: PairResult, first: Table, second: Table, key_columns
                 f"key column {missing[0]!r} is not in {label} {table.name} (columns: {', '.join(table.columns)})"
             )
     rows_1, rows_2 = _keyed(result, first, key_columns, "file1"), _keyed(result, second, key_columns, "file2")
-    index_1, index_2 = _column_index(first), _column_index(second)
+    aligned = _aligned(first, second, common)
+
+    def where(key: tuple) -> dict:
+        return {"key": dict(zip(key_columns, key, strict=True))}
+
     for key, row_1 in rows_1.items():
-        where = dict(zip(key_columns, key, strict=True))
-        if key in rows_2:
-            _compare_cells(result, {"key": where}, row_1, rows_2[key], index_1, index_2, common)
+        row_2 = rows_2.get(key)
+        if row_2 is not None:
+            _compare_cells(result, lambda k=key: where(k), row_1, row_2, aligned)
         else:
-            _note_only(result, "only_in_file1", {"key": where}, row_1, first.columns)
+            _note_only(result, "only_in_file1", where(key), row_1, first.columns)
     for key, row_2 in rows_2.items():
         if key not in rows_1:
-            _note_only(
-                result, "only_in_file2", {"key": dict(zip(key_columns, key, strict=True))}, row_2, second.columns
-            )
+            _note_only(result, "only_in_file2", where(key), row_2, second.columns)
 
 
 def _keyed(result: PairResult, table: Table, key_columns: list[str], label: str) -> dict[tuple, list[str]]:
     positions = [table.columns.index(k) for k in key_columns]
+    pick = itemgetter(*positions) if len(positions) > 1 else lambda row, p=positions[0]: (row[p],)
     keyed: dict[tuple, list[str]] = {}
     duplicates = 0
     for row in table.rows:
-        key = tuple(row[p] for p in positions)
+        key = pick(row)
         if key in keyed:
             duplicates += 1  # the first row with a key is the one compared
             continue
@@ -160,28 +164,29 @@ def _keyed(result: PairResult, table: Table, key_columns: list[str], label: str)
     return keyed
 
 
-def _column_index(table: Table) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for position, column in enumerate(table.columns):
-        index.setdefault(column, position)
-    return index
+def _aligned(first: Table, second: Table, common: list[str]) -> list[tuple[str, int, int]]:
+    """(column, its position in file1, its position in file2) for the shared columns; first of duplicates."""
+    return [(c, first.columns.index(c), second.columns.index(c)) for c in common]
 
 
-def _compare_cells(result, where, row_1, row_2, index_1, index_2, common) -> None:
-    changed = [(c, row_1[index_1[c]], row_2[index_2[c]]) for c in common if row_1[index_1[c]] != row_2[index_2[c]]]
+def _compare_cells(result: PairResult, where, row_1: list[str], row_2: list[str], aligned) -> None:
+    # ``where`` is called only for a listed example: building it for every row dominated large files.
+    changed = [(column, row_1[i], row_2[j]) for column, i, j in aligned if row_1[i] != row_2[j]]
     if not changed:
         return
     result.changed_rows += 1
     result.changed_cells += len(changed)
     for column, old, new in changed:
-        _example(result, "changed_cells", where | {"column": column, "file1": old, "file2": new})
+        _example(
+            result, "changed_cells", lambda c=column, o=old, n=new: where() | {"column": c, "file1": o, "file2": n}
+        )
 
 
 def _note_only(result: PairResult, kind: str, where: dict, row: list[str], columns: list[str]) -> None:
     setattr(result, f"rows_{kind}", getattr(result, f"rows_{kind}") + 1)
-    _example(result, kind, where | {"values": dict(zip(columns, row, strict=True))})
+    _example(result, kind, lambda: where | {"values": dict(zip(columns, row, strict=True))})
 
 
-def _example(result: PairResult, kind: str, example: dict) -> None:
+def _example(result: PairResult, kind: str, make_example) -> None:
     if len(result.examples[kind]) < MAX_EXAMPLES:
-        result.examples[kind].append(example)
+        result.examples[kind].append(make_example())
