@@ -10,7 +10,16 @@ def api_client():
 
 
 @pytest.fixture
-def make_user(db):
+def roles(db):
+    """The default roles. Transactional tests flush the tables, seeded rows included."""
+    from permissions.models import Role
+    from permissions.roles import roles_ensure
+
+    roles_ensure(Role)
+
+
+@pytest.fixture
+def make_user(roles):
     from permissions.services import user_create
 
     counter = {"n": 0}

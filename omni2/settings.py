@@ -236,6 +236,8 @@ OMNI2_MAX_ITERATIONS = env.int("OMNI2_MAX_ITERATIONS", default=10)
 OMNI2_THREAD_MAX_EXCHANGES = env.int("OMNI2_THREAD_MAX_EXCHANGES", default=3)
 OMNI2_THREAD_TTL_SECONDS = env.int("OMNI2_THREAD_TTL_SECONDS", default=24 * 3600)
 OMNI2_TOOL_CONCURRENCY = env.int("OMNI2_TOOL_CONCURRENCY", default=8)
+# A cap on tool calls inside one chat request (tool calls in a chat do not count toward the rate limit).
+OMNI2_MAX_TOOL_CALLS_PER_REQUEST = env.int("OMNI2_MAX_TOOL_CALLS_PER_REQUEST", default=25)
 
 # --- Audit, cost, rate limits ------------------------------------------------------------
 # USD per million tokens, from Anthropic's published price list. Keys are model families:

@@ -2,6 +2,7 @@
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -9,7 +10,8 @@ from omni2.drf import IsOmniAdmin, client_ip, is_omni_admin, request_id
 from permissions.models import McpServer, User
 
 from .discovery import mcp_tools_refresh
-from .services import servers_for, tool_call_direct, tools_list_for
+from .jobs import chat_job_get
+from .services import chat_ask_api, chat_job_submit_api, servers_for, tool_call_direct, tools_list_for
 
 
 
@@ -95,3 +97,42 @@ def _valid(serializer_class, data) -> dict:
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class ChatInputSerializer(serializers.Serializer):
+    message = serializers.CharField(max_length=20_000, trim_whitespace=True)
+    thread_id = serializers.CharField(max_length=150, required=False, allow_blank=False)
+    model = serializers.CharField(max_length=100, required=False)
+
+
+class ChatAskApi(APIView):
+    @extend_schema(request=ChatInputSerializer, responses=serializers.DictField())
+    def post(self, request):
+        data = _valid(ChatInputSerializer, request.data)
+        return Response(chat_ask_api(user=request.user, message=data["message"],
+                                     thread_id=data.get("thread_id"), model=data.get("model"),
+                                     ip_address=client_ip(request), request_id=request_id(request)))
+
+
+class ChatAskAsyncApi(APIView):
+    @extend_schema(request=ChatInputSerializer,
+                   responses={202: inline_serializer("JobCreated", {"job_id": serializers.UUIDField()})})
+    def post(self, request):
+        data = _valid(ChatInputSerializer, request.data)
+        job = chat_job_submit_api(user=request.user, message=data["message"],
+                                  thread_id=data.get("thread_id"), model=data.get("model"),
+                                  ip_address=client_ip(request), request_id=request_id(request))
+        return Response({"job_id": str(job.pk), "status": job.status}, status=202)
+
+
+class JobDetailApi(APIView):
+    def get(self, request, job_id):
+        job = chat_job_get(job_id=job_id, user=request.user, is_admin=is_omni_admin(request.user))
+        if job is None:
+            raise NotFound("No such job.")
+        body = {"job_id": str(job.pk), "status": job.status}
+        if job.result is not None:
+            body["result"] = job.result
+        if job.error:
+            body["error"] = job.error
+        return Response(body)

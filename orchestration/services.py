@@ -78,3 +78,37 @@ def servers_for(*, user, is_admin: bool) -> list[dict]:
         return rows
     usable = {server for server, _ in permitted_tools(policy_snapshot(), user_policy_for(user))}
     return [row for row in rows if row["name"] in usable]
+
+
+def chat_ask_api(*, user, message: str, thread_id: str | None, model: str | None,
+                 ip_address: str | None = None, request_id: str = "") -> dict:
+    """``POST /api/chat/ask``: rate limit, then the chat loop; LLM failures become 502/503."""
+    from .chat import chat_ask
+    from .llm import LlmError
+    from .threads import thread_key_for_api
+
+    rate_limit_enforce(user=user, source="api", message=message, ip_address=ip_address,
+                       request_id=request_id)
+    thread_key = thread_key_for_api(user_id=user.pk, thread_id=thread_id) if thread_id else None
+    try:
+        return chat_ask(user=user, message=message, thread_key=thread_key, source="api", model=model,
+                        ip_address=ip_address, request_id=request_id)
+    except LlmError as exc:  # raised before the loop: not configured
+        audit_record(user=user, source="api", message=message, status=Status.ERROR, error=exc.message,
+                     ip_address=ip_address, request_id=request_id)
+        raise exc.as_api_error() from exc
+
+
+def chat_job_submit_api(*, user, message: str, thread_id: str | None, model: str | None,
+                        ip_address: str | None = None, request_id: str = ""):
+    from .jobs import chat_job_submit
+    from .llm import LlmError
+
+    rate_limit_enforce(user=user, source="api", message=message, ip_address=ip_address,
+                       request_id=request_id)
+    try:
+        return chat_job_submit(user=user, message=message, thread_id=thread_id, model=model)
+    except LlmError as exc:
+        audit_record(user=user, source="api", message=message, status=Status.ERROR, error=exc.message,
+                     ip_address=ip_address, request_id=request_id)
+        raise exc.as_api_error() from exc

@@ -108,6 +108,12 @@ def tool_call_execute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserP
     return _call(spec, mcp, tool, arguments, decision, started)
 
 
+def tool_call_refused(*, mcp: str, tool: str, arguments: dict, reason: str) -> ToolCallOutcome:
+    """A call refused before any check ran (e.g. over the per-request cap)."""
+    return _outcome(mcp, tool, arguments, Status.DENIED, started=time.perf_counter(),
+                    error_code="permission_denied", message=reason)
+
+
 def _call(spec, mcp, tool, arguments, decision, started) -> ToolCallOutcome:
     try:
         result = get_pool().call_tool(spec, tool, arguments)

@@ -21,14 +21,18 @@ def database_url_for_tests() -> str:
 
 
 @contextmanager
-def running_worker(*, concurrency: int = 2, extra_env: dict | None = None, queue: str | None = None):
+def running_worker(*, concurrency: int = 2, extra_env: dict | None = None, queue: str | None = None,
+                   make_default: bool = True):
     """Start ``celery worker`` consuming a private queue; stop it on exit.
 
     The private queue keeps a developer's own ``make run`` worker from taking test tasks.
+    With ``make_default`` the test process publishes every task to that queue meanwhile;
+    otherwise tasks reach this worker only with ``apply_async(queue=proc.queue)``.
     """
     queue = queue or f"test-{uuid.uuid4().hex[:8]}"
     previous_queue = celery_app.conf.task_default_queue
-    celery_app.conf.task_default_queue = queue
+    if make_default:
+        celery_app.conf.task_default_queue = queue
     env = {**os.environ, "DATABASE_URL": database_url_for_tests(), **(extra_env or {})}
     log = open(Path(settings.VAR_DIR) / f"worker-{queue}.log", "wb")
     proc = subprocess.Popen(
@@ -41,7 +45,8 @@ def running_worker(*, concurrency: int = 2, extra_env: dict | None = None, queue
         # Ready when it answers a ping through the broker.
         from omni2.tasks import ping
 
-        ping.delay("ready").get(timeout=60)
+        ping.apply_async(args=["ready"], queue=queue).get(timeout=60)
+        proc.queue = queue
         yield proc
     finally:
         celery_app.conf.task_default_queue = previous_queue

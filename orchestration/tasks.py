@@ -1,0 +1,8 @@
+from celery import shared_task
+
+from .jobs import chat_job_run_service
+
+
+@shared_task(name="orchestration.chat_job_run", acks_late=True)
+def chat_job_run(job_id: str) -> None:
+    chat_job_run_service(job_id=job_id)
