@@ -212,18 +212,23 @@ def _answer_and_finish(*, key: str, user, question: str, thread_key: str | None,
 def _ask(*, user, question: str, thread_key: str | None, slack: dict, reply) -> dict | None:
     """The chat result, or None when the user was already told why not (rate limit, no LLM…)."""
     from audit.ratelimit import RateLimited
+    from orchestration.chat import chat_ask
+    from orchestration.llm import LlmError
 
     try:
         slack_rate_limit_enforce(user=user, slack_user_id=slack["user_id"], question=question, slack=slack)
-        from orchestration.chat import chat_ask
-
-        return chat_ask(user=user, message=question, thread_key=thread_key, source="slack",
-                        slack=slack, on_progress=reply.progress)
+        result = chat_ask(user=user, message=question, thread_key=thread_key, source="slack",
+                          slack=slack, on_progress=reply.progress)
     except RateLimited as exc:
         reply_fail_quietly(reply, exc.message)
-    except ApiError as exc:  # messages written for people, e.g. "no LLM is configured"
+        return None
+    except (ApiError, LlmError) as exc:  # their messages are written for people ("no LLM is configured")
         reply_fail_quietly(reply, f"⚠️ {exc.message}")
-    return None
+        return None
+    if not result.get("success"):
+        reply_fail_quietly(reply, f"⚠️ {(result.get('error') or 'The question could not be answered.')[:300]}")
+        return None
+    return result
 
 
 def slack_rate_limit_enforce(*, user, slack_user_id: str, question: str, slack: dict) -> None:

@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from slackapp.dedupe import delivery_state
 from slackapp.formatting import WORKING
 
 from .conftest import event_payload, slack_fixture
@@ -17,11 +18,11 @@ def chat():
     return pytest.importorskip("orchestration.chat", reason="needs the lead's chat service")
 
 
-def _final_message(fake_slack, channel: str) -> dict:
-    def final():
-        posted = [m for m in fake_slack.messages if m["channel"] == channel]
-        return posted[0] if posted and posted[0]["text"] != WORKING else None
-    return fake_slack.wait_for(final, what=f"an answer in {channel}")
+def _final_message(fake_slack, payload: dict) -> dict:
+    """OMNI2's message in the event's channel, once the delivery is marked answered."""
+    key, channel = f"event:{payload['event_id']}", payload["event"]["channel"]
+    fake_slack.wait_for(lambda: delivery_state(key=key) == "done", what=f"the answer in {channel}")
+    return next(m for m in fake_slack.messages if m["channel"] == channel)
 
 
 def _audit_row(**filters):
@@ -40,7 +41,7 @@ def test_a_mention_is_answered_in_its_thread(slack, fake_slack, fake_llm, chat, 
     payload = event_payload("app_mention", channel="C0MENTION")
     ts = payload["event"]["ts"]
     assert slack.event(payload).status_code == 200
-    answer = _final_message(fake_slack, "C0MENTION")
+    answer = _final_message(fake_slack, payload)
     assert answer["thread_ts"] == ts and answer["history"][0] == WORKING
     blocks = json.dumps(answer["blocks"], ensure_ascii=False)
     assert "*Status*" in blocks and "*Healthy*: all good" in blocks
@@ -61,7 +62,7 @@ def test_a_dm_is_answered_in_the_dm_as_the_user_slack_names(slack, fake_slack, f
     fake_llm.script(text("You may use training_db."))
     payload = event_payload("message_im", channel="D0ALICE")
     assert slack.event(payload).status_code == 200
-    answer = _final_message(fake_slack, "D0ALICE")
+    answer = _final_message(fake_slack, payload)
     assert answer["thread_ts"] is None
     assert "You may use training_db." in answer["text"]
     assert "👤 dba" in json.dumps(answer["blocks"], ensure_ascii=False)
@@ -92,7 +93,7 @@ def test_a_long_answer_is_attached_as_a_file_in_the_thread(slack, fake_slack, fa
     fake_llm.script(text(long_answer))
     payload = event_payload("app_mention", channel="C0LONG")
     assert slack.event(payload).status_code == 200
-    answer = _final_message(fake_slack, "C0LONG")
+    answer = _final_message(fake_slack, payload)
     assert "attached" in json.dumps(answer["blocks"])
     upload = fake_slack.wait_for(lambda: [u for u in fake_slack.uploads.values() if u["channel"] == "C0LONG"],
                                  what="the upload")[0]
@@ -106,7 +107,7 @@ def test_an_llm_failure_is_a_short_message_not_a_trace(slack, fake_slack, fake_l
     fake_llm.respond_with(error(500, message="upstream exploded", should_retry=False))
     payload = event_payload("app_mention", channel="C0BROKEN")
     assert slack.event(payload).status_code == 200
-    answer = _final_message(fake_slack, "C0BROKEN")
+    answer = _final_message(fake_slack, payload)
     assert answer["text"].startswith("⚠️")
     assert "Traceback" not in answer["text"] and len(answer["text"]) < 300
 
@@ -120,7 +121,7 @@ def test_a_rate_limited_user_is_told_exactly_that(slack, fake_slack, make_user, 
     rate_limit_hit(key=f"user:{user.pk}", limit=1)  # the hour's one question is used up
     payload = event_payload("app_mention", channel="C0LIMIT", user="U0TINY")
     assert slack.event(payload).status_code == 200
-    answer = _final_message(fake_slack, "C0LIMIT")
+    answer = _final_message(fake_slack, payload)
     assert answer["text"] == "🚫 Rate limit exceeded. 1/1 requests used. Try again in 60 minutes."
     row = fake_slack.wait_for(lambda: _audit_row(status="rate_limited"), what="the audit row")
     assert (row.source, row.user_id) == ("slack", user.pk)
@@ -156,7 +157,7 @@ def test_a_tool_run_shows_progress_and_its_report_is_uploaded_to_the_thread(
     )
     payload = event_payload("app_mention", channel="C0TOOLS", text="<@UOMNI2BOT> compare the files")
     assert slack.event(payload).status_code == 200
-    answer = _final_message(fake_slack, "C0TOOLS")
+    answer = _final_message(fake_slack, payload)
     assert "🔧 qa_mcp.compare_csv_files…" in answer["history"]
     blocks = json.dumps(answer["blocks"], ensure_ascii=False)
     assert "One row differs" in blocks and "👤 dba" in blocks and "🔧 qa_mcp.compare_csv_files" in blocks

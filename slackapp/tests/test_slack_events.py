@@ -6,18 +6,16 @@ import pytest
 
 from slackapp.client import slack_bot_user_id
 from slackapp.dedupe import delivery_state
-from slackapp.formatting import WORKING
 from testing.fake_slack import BOT_ID, BOT_USER_ID
 
 from .conftest import SlackSender, event_payload, slack_fixture
 
 
-def _answered(fake_slack, channel: str):
-    """The first message OMNI2 posted in ``channel`` once it no longer says it is working."""
-    def final():
-        posted = [m for m in fake_slack.messages if m["channel"] == channel]
-        return posted[0] if posted and posted[0]["text"] != WORKING else None
-    return fake_slack.wait_for(final, what=f"an answer in {channel}")
+def _answered(fake_slack, payload: dict) -> dict:
+    """OMNI2's message in the event's channel, once the delivery is marked answered."""
+    key, channel = f"event:{payload['event_id']}", payload["event"]["channel"]
+    fake_slack.wait_for(lambda: delivery_state(key=key) == "done", what=f"the answer in {channel}")
+    return next(m for m in fake_slack.messages if m["channel"] == channel)
 
 
 def _posts_in(fake_slack, channel: str) -> list:
@@ -120,8 +118,7 @@ def test_one_event_delivered_four_times_is_answered_once(slack, fake_slack, fake
         thread.join()
     statuses += [slack.event(payload, retry_num=n).status_code for n in (2, 3)]
     assert statuses == [200, 200, 200, 200]
-    answer = _answered(fake_slack, "C0RETRY")
-    fake_slack.wait_for(lambda: delivery_state(key=f"event:{payload['event_id']}") == "done")
+    answer = _answered(fake_slack, payload)
     assert len(_posts_in(fake_slack, "C0RETRY")) == 1
     assert "Everything is healthy." in answer["text"]
     assert len(fake_llm.requests) == 1
@@ -141,7 +138,7 @@ def test_a_first_delivery_whose_task_failed_is_answered_by_its_retry(slack, fake
     fake_slack.wait_for(lambda: fake_slack.calls_to("chat.postMessage"), what="the first attempt")
     fake_slack.wait_for(lambda: delivery_state(key=key) is None, what="the claim to be released")
     assert slack.event(payload, retry_num=1).status_code == 200
-    answer = _answered(fake_slack, "C0FAILED")
+    answer = _answered(fake_slack, payload)
     assert "Answered on the retry." in answer["text"]
     assert len(fake_slack.messages) == 1
 
