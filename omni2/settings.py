@@ -94,12 +94,19 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (policy snapshots, rate limits, dedupe keys, thread context) --------
 REDIS_URL = env.str("REDIS_URL", default="")
+# Keys carry the database's name, so two OMNI2 databases sharing one Redis never share a
+# policy. A leading "test_" is dropped: a test run's child processes (workers, stdio MCP
+# servers) are pointed at Django's test_<name> database and must share their parent's keys.
+CACHE_KEY_PREFIX = env.str(
+    "OMNI2_CACHE_KEY_PREFIX",
+    default="omni2:" + Path(str(DATABASES["default"]["NAME"])).name.removeprefix("test_"),
+)
 if REDIS_URL:
     CACHES = {
         "default": {
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
-            "KEY_PREFIX": "omni2",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
         }
     }
@@ -108,7 +115,7 @@ else:
         "default": {
             "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
             "LOCATION": str(VAR_DIR / "cache"),
-            "KEY_PREFIX": "omni2",
+            "KEY_PREFIX": CACHE_KEY_PREFIX,
             "OPTIONS": {"MAX_ENTRIES": 10000},
         }
     }
