@@ -138,3 +138,10 @@ def test_an_admins_stats_cover_everyone(authed_client, two_users):
 def test_bad_stats_filters_are_a_400(authed_client, query):
     response = authed_client().get(f"/api/audit/stats?{query}")
     assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_request"
+
+
+@pytest.mark.parametrize("path", ["/api/audit/logs/99999999999999999999", "/api/audit/logs/abc",
+                                  "/api/audit/logs/123456789012345678"])
+def test_an_impossible_or_missing_id_is_a_404(authed_client, path):
+    response = authed_client(role="admin").get(path)
+    assert response.status_code == 404
