@@ -163,3 +163,13 @@ def test_a_refusal_is_a_429_with_retry_after_and_an_audit_row(backend, authed_cl
 def test_an_admin_is_never_refused(backend, authed_client):
     client = authed_client(role="admin")
     assert all(client.post("/ask", {}, format="json").status_code == 200 for _ in range(40))
+
+
+def test_an_unreachable_redis_fails_open_and_logs(settings, caplog):
+    # Nothing listens on port 1: the connection is refused at once.
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache",
+                                   "LOCATION": settings.REDIS_URL}}
+    result = rate_limit_hit(key="test:unreachable", limit=1)
+    assert (result.allowed, result.used, result.limit) == (True, 0, 1)
+    assert "Rate limiter unavailable" in caplog.text
