@@ -16,7 +16,7 @@ import anyio
 from mcp import Client
 from mcp_types import CallToolResult
 
-from .transports import AuthRecorder, client_for, leaf_exception
+from .transports import AuthRecorder, client_for, leaf_exception, session_is_closed
 from .types import ServerSpec
 
 logger = logging.getLogger(__name__)
@@ -95,6 +95,10 @@ class ServerConnection:
                 if cursor is None:
                     break
         return tools
+
+    def transport_closed(self) -> bool:
+        """The session is still held but its transport has ended: nothing more can be sent."""
+        return self._client is not None and session_is_closed(self._client)
 
     def _require_client(self) -> Client:
         if self._client is None or self.broken:

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 from .breaker import CircuitBreaker
 from .connection import ServerConnection
-from .transports import call_error, connect_error, is_broken_session, leaf_exception
-from .transports import tool_info_from_sdk, tool_result_from_sdk
+from .transports import (call_error, connect_error, is_broken_session, leaf_exception, tool_info_from_sdk,
+                         tool_result_from_sdk, was_refused_unsent)
 from .types import McpError, McpTimeout, McpUnavailable, ServerHealth, ServerSpec, ToolInfo, ToolResult
 
 logger = logging.getLogger(__name__)
@@ -244,22 +244,35 @@ class McpPool:
 
     async def _attempt(self, spec: ServerSpec, deadline: float,
                        operation: Callable[[ServerConnection, float], Awaitable[Any]]) -> Any:
-        """One try, plus one re-open when a session that had worked turns out broken."""
-        for attempt in (1, 2):
-            conn = self._connection_for(spec)
-            reused = conn.is_open
+        """Run ``operation``, re-opening a broken session once.
+
+        Only a request that cannot have run is sent again: the session was seen dead before
+        sending, or the server refused it as from an unknown session. A request lost in
+        flight is not repeated, since the tool may already have acted.
+        """
+        conn, reopened = self._connection_for(spec), False
+        while True:
+            if conn.is_open and conn.transport_closed():
+                if reopened:
+                    raise McpUnavailable(f"{spec.name}: connection lost again after re-opening",
+                                         server=spec.name)
+                conn, reopened = self._reopen(conn), True
             await self._open(conn, deadline)
             try:
                 return await operation(conn, max(deadline - time.monotonic(), 0.001))
             except Exception as exc:
-                error = call_error(spec, exc, conn.recorder)
-                if not (conn.broken or is_broken_session(leaf_exception(exc))):
+                leaf = leaf_exception(exc)
+                error = call_error(spec, leaf, conn.recorder)
+                if conn.broken or conn.transport_closed() or is_broken_session(leaf):
+                    self._drop(conn)
+                if reopened or error.permanent or not was_refused_unsent(leaf):
                     raise error from None
-                self._drop(conn)
-                if attempt == 2 or not reused or error.permanent:
-                    raise error from None
-                logger.info("MCP session to %s broke; re-opening once", spec.name)
-        raise AssertionError("unreachable")
+                conn, reopened = self._reopen(conn), True
+
+    def _reopen(self, conn: ServerConnection) -> ServerConnection:
+        logger.info("MCP session to %s broke; re-opening once", conn.spec.name)
+        self._drop(conn)
+        return self._connection_for(conn.spec)
 
     async def _open(self, conn: ServerConnection, deadline: float) -> None:
         left = deadline - time.monotonic()

@@ -118,6 +118,22 @@ def is_broken_session(exc: BaseException) -> bool:
     return code == INVALID_REQUEST and "Session terminated" in str(exc)
 
 
+def was_refused_unsent(exc: BaseException) -> bool:
+    """The server rejected the request unread because it no longer knows our session."""
+    code = getattr(getattr(exc, "error", None), "code", None)
+    return code == INVALID_REQUEST and "Session terminated" in str(exc)
+
+
+def session_is_closed(client: Client) -> bool:
+    """Has the SDK seen this session's transport end (server gone, stream dropped)?
+
+    mcp 2.3 has no public flag for it, so this reads the dispatcher's own; should a later
+    SDK drop the attribute, the answer is False and a dead session is found on first use.
+    """
+    dispatcher = getattr(client.session, "_dispatcher", None)
+    return getattr(dispatcher, "_closed", False) is True
+
+
 def is_request_timeout(exc: BaseException) -> bool:
     return getattr(getattr(exc, "error", None), "code", None) == REQUEST_TIMEOUT
 

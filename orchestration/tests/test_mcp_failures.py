@@ -56,7 +56,19 @@ def test_a_killed_server_is_unavailable_at_once_while_others_answer_and_is_used_
     assert "victim" in down.value.message
 
 
-def test_a_call_in_flight_when_the_server_dies_fails_as_unavailable(mcp_pool, mcp_server):
+@pytest.mark.parametrize("transport", ["http", "sse"])
+def test_a_server_restarted_between_calls_is_used_again_without_an_error(mcp_pool, mcp_server, transport):
+    server = mcp_server(transport)
+    spec = server.spec("db")
+    mcp_pool.call_tool(spec, "echo", {"text": "before"})
+
+    server.restart()
+
+    assert mcp_pool.call_tool(spec, "echo", {"text": "after"}).text == "after"
+    assert server.stats()["tool_calls"] == {"echo": 1}
+
+
+def test_a_call_in_flight_when_the_server_dies_fails_as_unavailable_and_is_not_sent_again(mcp_pool, mcp_server):
     victim = mcp_server("http")
     spec = victim.spec("victim", timeout_seconds=60)
     mcp_pool.call_tool(spec, "echo", {"text": "warm"})
@@ -66,17 +78,24 @@ def test_a_call_in_flight_when_the_server_dies_fails_as_unavailable(mcp_pool, mc
         while victim.stats()["tool_calls"].get("slow", 0) == 0:
             time.sleep(0.05)
         victim.kill()
+        victim.restart()  # back at once: a re-sent request would reach it
         with pytest.raises(McpUnavailable):
             in_flight.result()
+
+    assert victim.stats()["tool_calls"].get("slow", 0) == 0
 
 
 def test_a_dead_stdio_server_is_restarted_on_the_next_call(mcp_pool, mcp_server):
     import os
     import signal
 
+    from orchestration.tests.test_mcp_stdio_supervision import wait_until_gone
+
     spec = mcp_server("stdio").spec("local")
     first_pid = mcp_pool.call_tool(spec, "server_stats").structured["pid"]
     os.kill(first_pid, signal.SIGKILL)
+    assert wait_until_gone(first_pid)
+    time.sleep(1)  # the crash happened between two calls, not during the next one
 
     stats = mcp_pool.call_tool(spec, "server_stats").structured
 
