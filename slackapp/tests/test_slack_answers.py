@@ -182,3 +182,39 @@ def test_the_footer_can_be_turned_off(fake_slack, fake_llm, chat, settings):
     (answer,) = fake_slack.messages
     assert "Plain answer." in answer["text"]
     assert [block["type"] for block in answer["blocks"]] == ["section"]
+
+
+def test_progress_updates_of_one_thread_are_throttled(fake_slack, fake_llm, chat, qa_mcp, settings):
+    from slackapp.dedupe import delivery_claim
+    from slackapp.services import slack_event_answer
+    from testing.fake_llm import text, tool_use
+
+    settings.OMNI2_SLACK_PROGRESS_INTERVAL = 60  # one update per minute: the second tool stays silent
+    arguments = {"file1_path": str(qa_mcp / "before.csv"), "file2_path": str(qa_mcp / "after.csv")}
+    fake_llm.script(tool_use("qa_mcp__compare_csv_files", arguments),
+                    tool_use("qa_mcp__compare_csv_files", arguments), text("Compared twice."))
+    payload = event_payload("app_mention", channel="C0THROTTLE")
+    key = f"event:{payload['event_id']}"
+    assert delivery_claim(key=key)
+    slack_event_answer(key=key, event=payload["event"])  # in this process: its settings apply
+    (answer,) = fake_slack.messages
+    assert answer["history"] == [WORKING, "🔧 qa_mcp.compare_csv_files…"]
+    assert len(fake_slack.calls_to("chat.update")) == 2  # one progress update, then the answer
+
+
+def test_omni_sends_tool_reports_to_the_askers_dm(slack, fake_slack, fake_llm, chat, qa_mcp, slack_worker):
+    from testing.fake_llm import text, tool_use
+
+    fake_llm.script(
+        tool_use("qa_mcp__compare_csv_files",
+                 {"file1_path": str(qa_mcp / "before.csv"), "file2_path": str(qa_mcp / "after.csv")}),
+        text("One row differs."),
+    )
+    form = slack_fixture("slash_command")
+    form.update(text="compare the files", response_url=fake_slack.response_url(), trigger_id="omni.report.1")
+    assert slack.command(form).status_code == 200
+    upload = fake_slack.wait_for(lambda: [u for u in fake_slack.uploads.values() if u["channel"]],
+                                 what="the report upload")[0]
+    assert upload["channel"] == "D0ALICE" and upload["thread_ts"] is None  # conversations.open with the asker
+    (message,) = fake_slack.posted(form["response_url"])
+    assert "One row differs." in message["text"]
