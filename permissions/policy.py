@@ -107,7 +107,10 @@ class PatternSet:
         """The first pattern that matches ``name``."""
         if self._any is None or self._any(name) is None:
             return None
-        return next(p for p, match, _ in self._each if match(name))
+        for pattern, match, _ in self._each:
+            if match(name):
+                return pattern
+        return None  # unreachable: the alternation matched, so one pattern does
 
     def best(self, name: str) -> tuple[str, float] | None:
         """The most specific matching pattern and its specificity."""
@@ -310,71 +313,77 @@ def decide(snapshot: PolicySnapshot, user: UserPolicy, mcp: str, tool: str,
             return Decision(False, STEP_AVAILABLE, pattern,
                             f"'{tool}' is hidden by {mcp}'s tool policy ({server.tool_mode}).", "not_available")
         facts = tool_facts(snapshot.blocked, snapshot.admin_only, tool)
-    decision = _steps(snapshot, user, server, tool, facts)
-    if decision.allowed and arguments:
-        return _database_check(server, user, arguments) or decision
-    return decision
+    allowed, step, pattern, code, template, extra = _steps(snapshot, user, server, tool, facts)
+    if allowed and arguments:
+        denial = _database_check(server, user, arguments)
+        if denial is not None:
+            return denial
+    return Decision(allowed, step, pattern, template.format(tool=tool, mcp=mcp, role=user.role, extra=extra), code)
+
+
+# Steps 2–6 answer a *verdict*: (allowed, step, pattern, code, reason template, extra).
+# The sentence is only formatted when a Decision is wanted, so listing a user's tools
+# (thousands of verdicts) pays for no strings it throws away.
+Verdict = tuple[bool, int, "str | None", str, str, str]
 
 
 def _steps(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy, tool: str,
-           facts: ToolFacts) -> Decision:
+           facts: ToolFacts) -> Verdict:
     """Steps 2–6 for a tool that exists on an enabled MCP."""
     if facts.blocked is not None and not user.is_super_admin:
-        return Decision(False, STEP_BLOCKED, facts.blocked,
-                        f"'{tool}' is blocked for everyone but super admins.", "blocked")
+        return False, STEP_BLOCKED, facts.blocked, "blocked", "'{tool}' is blocked for everyone but super admins.", ""
     override = user.overrides.get(server.name)
     if facts.admin_only is not None and not user.is_privileged:
-        denial = _admin_only_denial(user, override, tool, facts)
+        denial = _admin_only_denial(override, tool, facts)
         if denial is not None:
             return denial
     if override is not None and override.mode != INHERIT:
-        return _override_decision(override, server.name, tool)
+        return _override_verdict(override, tool)
     rule = server.role_restrictions.get(user.role)
     if rule is not None:
-        return _role_decision(rule, user.role, server.name, tool)
+        return _role_verdict(rule, tool)
     if snapshot.default_allow:
-        return Decision(True, STEP_DEFAULT, None, "No rule names this tool; the default is allow.", "default")
-    return Decision(False, STEP_DEFAULT, None, "No rule grants this tool; the default is deny.", "default")
+        return True, STEP_DEFAULT, None, "default", "No rule names this tool; the default is allow.", ""
+    return False, STEP_DEFAULT, None, "default", "No rule grants this tool; the default is deny.", ""
 
 
-def _admin_only_denial(user: UserPolicy, override: Override | None, tool: str,
-                       facts: ToolFacts) -> Decision | None:
+def _admin_only_denial(override: Override | None, tool: str, facts: ToolFacts) -> Verdict | None:
     """Step 3: None when a custom grant at least as specific as the admin-only pattern lifts it."""
     grant = override.tools.best(tool) if override is not None and override.mode == CUSTOM else None
     if grant is not None and grant[1] >= facts.admin_only_specificity:
         return None
-    reason = f"'{tool}' is admin-only and role '{user.role}' is not an admin role."
-    if grant is not None:
-        reason += f" Your grant '{grant[0]}' is less specific than '{facts.admin_only}', so it does not lift that."
-    return Decision(False, STEP_ADMIN_ONLY, facts.admin_only, reason, "admin_only")
+    template = "'{tool}' is admin-only and role '{role}' is not an admin role."
+    if grant is None:
+        return False, STEP_ADMIN_ONLY, facts.admin_only, "admin_only", template, ""
+    template += " Your grant '{extra}' is less specific than the admin-only pattern, so it does not lift that."
+    return False, STEP_ADMIN_ONLY, facts.admin_only, "admin_only", template, grant[0]
 
 
-def _override_decision(override: Override, mcp: str, tool: str) -> Decision:
+def _override_verdict(override: Override, tool: str) -> Verdict:
     if override.mode == ALL:
-        return Decision(True, STEP_OVERRIDE, "*", f"Your override for {mcp} grants every tool.", "override")
+        return True, STEP_OVERRIDE, "*", "override", "Your override for {mcp} grants every tool.", ""
     denied = override.deny.first(tool)
     if denied is not None:
-        return Decision(False, STEP_OVERRIDE, denied, f"Your override for {mcp} denies it.", "override")
+        return False, STEP_OVERRIDE, denied, "override", "Your override for {mcp} denies it.", ""
     granted = override.tools.first(tool)
     if granted is not None:
-        return Decision(True, STEP_OVERRIDE, granted, f"Your override for {mcp} grants it.", "override")
+        return True, STEP_OVERRIDE, granted, "override", "Your override for {mcp} grants it.", ""
     if not override.tools:
-        return Decision(False, STEP_OVERRIDE, None, f"Your override for {mcp} grants no tools.", "override")
-    return Decision(False, STEP_OVERRIDE, None, f"Your override for {mcp} does not list it.", "override")
+        return False, STEP_OVERRIDE, None, "override", "Your override for {mcp} grants no tools.", ""
+    return False, STEP_OVERRIDE, None, "override", "Your override for {mcp} does not list it.", ""
 
 
-def _role_decision(rule: RoleRule, role: str, mcp: str, tool: str) -> Decision:
+def _role_verdict(rule: RoleRule, tool: str) -> Verdict:
     if rule.mode == ALLOW_ALL:
-        return Decision(True, STEP_ROLE, None, f"Role '{role}' may use every tool of {mcp}.", "role")
+        return True, STEP_ROLE, None, "role", "Role '{role}' may use every tool of {mcp}.", ""
     hit = rule.patterns.first(tool)
     if rule.mode == ALLOW_ONLY:
         if hit is not None:
-            return Decision(True, STEP_ROLE, hit, f"Role '{role}' may use it on {mcp}.", "role")
-        return Decision(False, STEP_ROLE, None, f"Role '{role}' may only use listed tools on {mcp}; "
-                        "this one is not listed.", "role")
+            return True, STEP_ROLE, hit, "role", "Role '{role}' may use it on {mcp}.", ""
+        return False, STEP_ROLE, None, "role", "Role '{role}' may only use listed tools on {mcp}; not this one.", ""
     if hit is not None:
-        return Decision(False, STEP_ROLE, hit, f"Role '{role}' is denied it on {mcp}.", "role")
-    return Decision(True, STEP_ROLE, None, f"Role '{role}' is not denied it on {mcp}.", "role")
+        return False, STEP_ROLE, hit, "role", "Role '{role}' is denied it on {mcp}.", ""
+    return True, STEP_ROLE, None, "role", "Role '{role}' is not denied it on {mcp}.", ""
 
 
 def _database_check(server: McpPolicy, user: UserPolicy, arguments: Mapping) -> Decision | None:
@@ -383,7 +392,7 @@ def _database_check(server: McpPolicy, user: UserPolicy, arguments: Mapping) -> 
         value = arguments.get(argument)
         if value is None or value == "":
             continue
-        for name in value if isinstance(value, list | tuple) else (value,):
+        for name in value if isinstance(value, (list, tuple)) else (value,):
             if user.allowed_databases.first(str(name)) is None:
                 allowed = ", ".join(user.allowed_databases.patterns) or "none"
                 return Decision(False, STEP_DATABASE, None, f"Database '{name}' (argument '{argument}') "
@@ -406,15 +415,19 @@ def permitted_tools(snapshot: PolicySnapshot, user: UserPolicy,
 def _permitted_on(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy) -> tuple[str, ...]:
     override = user.overrides.get(server.name)
     if override is not None and override.mode != INHERIT:
-        return tuple(t for t in server.tools if _steps(snapshot, user, server, t, server.facts[t]).allowed)
+        return _allowed_tools(snapshot, user, server)
     # Without an override the answer depends on the role alone, so everyone with
     # that role shares it: the full list stays fast for a thousand users.
     key = (server.name, user.role, user.is_admin, user.is_super_admin)
     tools = snapshot.memo.get(key)
     if tools is None:
-        tools = tuple(t for t in server.tools if _steps(snapshot, user, server, t, server.facts[t]).allowed)
-        snapshot.memo[key] = tools
+        tools = snapshot.memo[key] = _allowed_tools(snapshot, user, server)
     return tools
+
+
+def _allowed_tools(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy) -> tuple[str, ...]:
+    facts = server.facts
+    return tuple(tool for tool in server.tools if _steps(snapshot, user, server, tool, facts[tool])[0])
 
 
 def explain(snapshot: PolicySnapshot, user: UserPolicy, mcp: str,
