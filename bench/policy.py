@@ -34,8 +34,11 @@ import django  # noqa: E402
 from django.conf import settings  # noqa: E402
 
 django.setup()
-# A private cache namespace, so a running OMNI2 never sees the benchmark's policy version.
+# A private cache namespace, so a running OMNI2 never sees the benchmark's policy version
+# (set before the first cache access, which is when Django builds the cache).
 settings.CACHES["default"]["KEY_PREFIX"] = f"omni2-bench-{uuid.uuid4().hex[:8]}"
+if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
+    settings.CACHES["default"]["LOCATION"] = f"{_tmp.name}/cache"
 
 from django.core.cache import cache  # noqa: E402
 from django.db import connection  # noqa: E402
@@ -165,7 +168,8 @@ def main() -> None:
         patterns = build_policy()
         report(measure(), patterns)
     finally:
-        cache.delete_many(["policy:version"])
+        if hasattr(cache, "delete_pattern"):  # Redis: the file cache goes with the temporary directory
+            cache.delete_pattern("policy:*")
         if connection.vendor == "postgresql":
             connection.creation.destroy_test_db(old_name, verbosity=0)
         _tmp.cleanup()
