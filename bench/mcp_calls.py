@@ -1,7 +1,7 @@
 """Benchmarks for MCP calls (issue 5). Run: ``.venv/bin/python bench/mcp_calls.py [--calls N]``.
 
 Part 1, gateway overhead (REST ``POST /api/mcp/tools/call`` beside direct pooled calls):
-    not implemented yet — see ``gateway_overhead`` below; it needs the endpoint.
+    not written yet — ``gateway_overhead`` below is its place, to be filled in with the endpoint.
 Part 2, session lifecycle: the per-call time of one ``echo`` call over streamable HTTP
     (a) through OMNI2's pool (sync API, as a Django view or Celery task calls it),
     (b) on one reused SDK session driven directly (the baseline the pool must stay within 10 % of),
@@ -123,9 +123,9 @@ def session_lifecycle(calls: int, fresh_calls: int, stdio_calls: int, rounds: in
 def gateway_overhead() -> None:
     """Part 1: 500 sequential echo calls through ``POST /api/mcp/tools/call`` beside the same calls on
     one pooled session (p50/p99 of both; target ≤ 3 ms added at p50), then 8 concurrent clients
-    (target: throughput ≥ 0.5× direct). To be written once the endpoint exists; nothing is measured here.
+    (target: throughput ≥ 0.5× direct). Not written yet; nothing is measured here.
     """
-    raise NotImplementedError("needs POST /api/mcp/tools/call")
+    raise NotImplementedError("gateway overhead benchmark: to be written with POST /api/mcp/tools/call")
 
 
 def main() -> None:
@@ -134,7 +134,7 @@ def main() -> None:
     parser.add_argument("--fresh-calls", type=int, default=200, help="calls for (c)")
     parser.add_argument("--stdio-calls", type=int, default=20, help="calls for (d)")
     args = parser.parse_args()
-    print("Part 1 — gateway overhead: not measured (POST /api/mcp/tools/call does not exist yet)")
+    print("Part 1 — gateway overhead: not measured yet (gateway_overhead() is still to be written)")
     print("Part 2 — session lifecycle: echo tool, streamable HTTP unless noted")
     results = session_lifecycle(args.calls, args.fresh_calls, args.stdio_calls)
     for name, row in results.items():

@@ -32,7 +32,11 @@ def main(argv: list[str]) -> None:
     # The parent may have died before prctl took effect; then nobody would ever kill us.
     if os.getppid() != parent:
         os._exit(1)
-    os.execvp(command[0], command)
+    try:
+        os.execvp(command[0], command)
+    except OSError as exc:
+        sys.stderr.write(f"cannot start MCP server {command[0]!r}: {exc}\n")
+        os._exit(127)
 
 
 if __name__ == "__main__":

@@ -56,9 +56,9 @@ class ServerConnection:
             raise TimeoutError(f"{self.spec.name}: connecting timed out") from None
 
     async def _run(self, open_timeout: float) -> None:
-        client = client_for(self.spec, connect_timeout=min(open_timeout, self.connect_timeout),
-                            recorder=self.recorder)
         try:
+            client = client_for(self.spec, connect_timeout=min(open_timeout, self.connect_timeout),
+                                recorder=self.recorder)
             # The deadline bounds only the handshake; it is lifted once the session is up.
             with anyio.CancelScope(deadline=anyio.current_time() + open_timeout) as scope:
                 self._scope = scope

@@ -7,6 +7,7 @@ deals in ``ServerSpec``, ``ToolInfo``, ``ToolResult`` and our errors.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -66,6 +67,10 @@ def _sse(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder):
 
 
 def _stdio(spec: ServerSpec):
+    # The wrapper would only report a missing command as a closed pipe; say it plainly instead.
+    path = dict(spec.env).get("PATH") or os.environ.get("PATH")
+    if shutil.which(spec.command, path=path) is None:
+        raise FileNotFoundError(f"stdio command not found: {spec.command}")
     # Launched through a tiny wrapper that makes the child die with this process even on SIGKILL.
     params = StdioServerParameters(
         command=sys.executable,

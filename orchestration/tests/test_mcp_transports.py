@@ -108,3 +108,12 @@ def test_a_closed_pool_refuses_calls(mcp_pool, shared_mcp_servers):
 
     with pytest.raises(McpUnavailable, match="closed"):
         mcp_pool.call_tool(spec, "echo", {"text": "closed"})
+
+
+def test_a_stdio_command_that_does_not_exist_is_reported_as_such(mcp_pool):
+    from orchestration.mcp import ServerSpec
+
+    spec = ServerSpec(name="typo", transport="stdio", command="no-such-mcp-server-binary")
+
+    with pytest.raises(McpUnavailable, match="command not found: no-such-mcp-server-binary"):
+        mcp_pool.call_tool(spec, "echo", {"text": "x"})
