@@ -26,6 +26,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # Modes, as stored in the tables and written in the YAML.
 ALLOW_ALL, ALLOW_ONLY, ALLOW_ALL_EXCEPT = "allow_all", "allow_only", "allow_all_except"
@@ -95,10 +96,7 @@ class PatternSet:
 
     @classmethod
     def of(cls, patterns: Iterable[str]) -> PatternSet:
-        patterns = tuple(dict.fromkeys(patterns))  # keep order, drop repeats
-        each = tuple((p, re.compile(fnmatch.translate(p)).match, specificity(p)) for p in patterns)
-        joined = "|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)
-        return cls(patterns, each, re.compile(joined).match if patterns else None)
+        return _pattern_set(tuple(dict.fromkeys(patterns)))  # keep order, drop repeats
 
     def __bool__(self) -> bool:
         return bool(self.patterns)
@@ -117,6 +115,15 @@ class PatternSet:
         if self._any is None or self._any(name) is None:
             return None
         return max(((p, s) for p, match, s in self._each if match(name)), key=lambda ps: ps[1])
+
+
+@lru_cache(maxsize=8192)
+def _pattern_set(patterns: tuple[str, ...]) -> PatternSet:
+    # Sets are immutable, so users with the same list (say ["*"]) share one compiled set,
+    # within a snapshot and across rebuilds.
+    each = tuple((p, re.compile(fnmatch.translate(p)).match, specificity(p)) for p in patterns)
+    joined = "|".join(f"(?:{fnmatch.translate(p)})" for p in patterns)
+    return PatternSet(patterns, each, re.compile(joined).match if patterns else None)
 
 
 EMPTY = PatternSet.of(())
