@@ -1,6 +1,7 @@
 """Questions asked in Slack are answered where they were asked, end to end through a real worker."""
 
 import json
+import uuid
 
 import pytest
 
@@ -77,7 +78,7 @@ def test_omni_answers_privately_through_the_response_url(slack, fake_slack, fake
 
     fake_llm.script(text("Three databases."))
     form = slack_fixture("slash_command")
-    form.update(response_url=fake_slack.response_url(), trigger_id="omni.answer.1")
+    form.update(response_url=fake_slack.response_url(), trigger_id=f"omni.{uuid.uuid4().hex}")
     response = slack.command(form)
     assert response.json() == {"response_type": "ephemeral", "text": WORKING}
     (message,) = fake_slack.wait_for(lambda: fake_slack.posted(form["response_url"]), what="the answer")
@@ -211,7 +212,8 @@ def test_omni_sends_tool_reports_to_the_askers_dm(slack, fake_slack, fake_llm, c
         text("One row differs."),
     )
     form = slack_fixture("slash_command")
-    form.update(text="compare the files", response_url=fake_slack.response_url(), trigger_id="omni.report.1")
+    form.update(text="compare the files", response_url=fake_slack.response_url(),
+                trigger_id=f"omni.{uuid.uuid4().hex}")
     assert slack.command(form).status_code == 200
     upload = fake_slack.wait_for(lambda: [u for u in fake_slack.uploads.values() if u["channel"]],
                                  what="the report upload")[0]
