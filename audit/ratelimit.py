@@ -78,19 +78,23 @@ def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
     return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
 
 
-def _lock_key(key: str) -> None:
-    if connection.vendor == "postgresql":
-        # Hits are short-lived: losing the last few hundred ms of them in a database crash
-        # only lets a request or two through, so the commit need not wait for the WAL flush.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config('synchronous_commit', 'off', true), "
-                           "pg_advisory_xact_lock(%s, hashtext(%s))", [_ADVISORY_NAMESPACE, key])
-    # SQLite: the transaction already holds the database's write lock (BEGIN IMMEDIATE).
+def _lock_key(key: str, *, own_transaction: bool) -> None:
+    if connection.vendor != "postgresql":
+        return  # SQLite: the transaction already holds the write lock (BEGIN IMMEDIATE)
+    # Hits are short-lived: losing the last few hundred ms of them in a database crash only
+    # lets a request or two through, so our own commit need not wait for the WAL flush.
+    # Never inside a caller's transaction, whose other writes may matter more.
+    sql = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
+    if own_transaction:
+        sql += ", set_config('synchronous_commit', 'off', true)"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [_ADVISORY_NAMESPACE, key])
 
 
 def _database_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic():
-        _lock_key(key)
+        _lock_key(key, own_transaction=own_transaction)
         now = timezone.now()
         RateLimitHit.objects.filter(key=key, at__lte=now - timedelta(seconds=window_seconds)).delete()
         hits = RateLimitHit.objects.filter(key=key)

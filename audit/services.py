@@ -137,7 +137,9 @@ def audit_record(*, user, source: str, message: str, status: str, answer: str = 
 
 
 def _save(log: AuditLog, rows: list[ToolCallLog]) -> None:
-    asynchronous = not settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT and connection.vendor == "postgresql"
+    # Only a transaction of our own may skip the WAL wait: a caller's may hold other writes.
+    asynchronous = (not settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT and connection.vendor == "postgresql"
+                    and not connection.in_atomic_block)
     if not rows and not asynchronous:
         log.save()  # a single INSERT needs no transaction of its own
         return

@@ -143,13 +143,39 @@ def test_a_request_without_a_user_is_recorded(record):
     assert (log.user_id, log.user_email, log.user_role) == (None, "", "")
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
-@pytest.mark.parametrize(("synchronous", "expected"), [(True, "on"), (False, "off")])
+on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql",
+                                   reason="synchronous_commit is PostgreSQL's")
+
+
+def statements_of(action) -> list[str]:
+    """The SQL that ``action()`` sent, seen through Django's own execute hook."""
+    seen = []
+
+    def spy(execute, sql, params, many, context):
+        seen.append(sql)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(spy):
+        action()
+    return seen
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(("synchronous", "skips_wal_wait"), [(True, False), (False, True)])
 def test_the_audit_commit_waits_for_the_wal_unless_configured_not_to(
-        make_user, record, settings, synchronous, expected):
+        make_user, record, settings, synchronous, skips_wal_wait):
     settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT = synchronous
-    log = record(make_user())
-    with connection.cursor() as cursor:  # SET LOCAL lasts until this test's transaction ends
+    user = make_user()
+    sql = statements_of(lambda: record(user))
+    assert any("synchronous_commit" in statement for statement in sql) == skips_wal_wait
+    assert AuditLog.objects.filter(user=user).exists()
+
+
+@on_postgresql
+def test_a_callers_transaction_keeps_its_durability(make_user, record, settings):
+    settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT = False
+    record(make_user())  # inside this test's transaction
+    with connection.cursor() as cursor:
         cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone()[0] == expected
-    assert AuditLog.objects.filter(pk=log.pk).exists()
+        assert cursor.fetchone()[0] == "on"

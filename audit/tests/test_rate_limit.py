@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from audit.models import AuditLog, RateLimitHit
@@ -173,3 +174,11 @@ def test_an_unreachable_redis_fails_open_and_logs(settings, caplog):
     result = rate_limit_hit(key="test:unreachable", limit=1)
     assert (result.allowed, result.used, result.limit) == (True, 0, 1)
     assert "Rate limiter unavailable" in caplog.text
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")
+def test_the_database_limiter_leaves_a_callers_transaction_durable(database_limiter, limiter_key):
+    assert rate_limit_hit(key=limiter_key(), limit=5).allowed  # inside this test's transaction
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone()[0] == "on"
