@@ -80,7 +80,8 @@ def build_policy() -> int:
     plain_roles = [r for r in roles.values() if not r.is_privileged]
     RoleRestriction.objects.bulk_create(
         RoleRestriction(mcp=server, role=plain_roles[i % len(plain_roles)], mode=("allow_only", "deny")[i % 2],
-                        patterns=[f"{rng.choice(VERBS)}_*", f"*_{rng.choice(NOUNS)}"]) for i, server in enumerate(servers))
+                        patterns=[f"{rng.choice(VERBS)}_*", f"*_{rng.choice(NOUNS)}"])
+        for i, server in enumerate(servers))
     patterns += 2 * MCPS
     users = User.objects.bulk_create(
         User(email=f"bench{i}@example.com", role=rng.choice(list(roles.values())), password="!",

@@ -44,7 +44,8 @@ class PatternListField(LineListField):
 
 class McpServerForm(forms.ModelForm):
     args = LineListField(rows=3, help_text="stdio: one argument per line.")
-    tool_patterns = PatternListField(help_text="Include (allow_only) or exclude (allow_all_except) patterns, one per line.")
+    tool_patterns = PatternListField(
+        help_text="Include (allow_only) or exclude (allow_all_except) patterns, one per line.")
     bearer_token = forms.CharField(
         required=False, strip=True, widget=forms.PasswordInput(render_value=False),
         help_text="Write-only. Leave empty to keep the stored token.")

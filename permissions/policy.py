@@ -126,9 +126,6 @@ def _pattern_set(patterns: tuple[str, ...]) -> PatternSet:
     return PatternSet(patterns, each, re.compile(joined).match if patterns else None)
 
 
-EMPTY = PatternSet.of(())
-
-
 @dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool

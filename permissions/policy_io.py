@@ -77,7 +77,8 @@ def _mcp_import(spec: McpSpec, roles: dict[str, Role], summary: ImportSummary) -
     for attribute in ("description", "transport", "url", "command", "timeout_seconds", "database_argument",
                       "enabled"):
         setattr(server, attribute, getattr(spec, attribute))
-    server.args, server.tool_policy_mode, server.tool_patterns = list(spec.args), spec.tool_mode, list(spec.tool_patterns)
+    server.args, server.tool_patterns = list(spec.args), list(spec.tool_patterns)
+    server.tool_policy_mode = spec.tool_mode
     server.set_bearer_token(spec.token)
     server.set_env(dict(spec.env))
     server.save()

@@ -59,7 +59,8 @@ def test_saving_with_an_empty_token_keeps_it_and_clear_removes_it(admin_client, 
     server.refresh_from_db()
     assert server.description == "Edited" and server.connection_secrets() == (TOKEN, {"DB_DSN": ENV_VALUE})
 
-    assert admin_client.post(url, {**data, "bearer_token": "tok-new", "env_update": "EXTRA=1\nDB_DSN="}).status_code == 302
+    changed = {**data, "bearer_token": "tok-new", "env_update": "EXTRA=1\nDB_DSN="}
+    assert admin_client.post(url, changed).status_code == 302
     server.refresh_from_db()
     assert server.connection_secrets() == ("tok-new", {"EXTRA": "1"})
 

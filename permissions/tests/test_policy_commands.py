@@ -41,8 +41,9 @@ def test_validate_policy_prints_one_line_per_tool_with_step_and_pattern(demo):
 
 
 def test_validate_policy_explains_a_tool_not_discovered_yet(demo):
-    assert run("validate_policy", user="senior.dev@company.com", mcp="database_mcp", tool="compare_oracle_query_plans") \
-        == ["compare_oracle_query_plans ALLOW step=4 pattern=compare_*_query_plans Your override for database_mcp grants it."]
+    lines = run("validate_policy", user="senior.dev@company.com", mcp="database_mcp", tool="compare_oracle_query_plans")
+    assert lines == ["compare_oracle_query_plans ALLOW step=4 pattern=compare_*_query_plans "
+                     "Your override for database_mcp grants it."]
 
 
 def test_validate_policy_without_an_mcp_covers_every_server_as_mcp_dot_tool(demo):

@@ -66,6 +66,7 @@ def test_it_imports_the_seed_formats_and_is_idempotent(write_yaml):
     assert User.objects.get(email="ann@x.com").allowed_databases == ["*"]  # omitted means every database
 
 
+URL = "url: http://db:8300/mcp"
 REFUSALS = [
     ("mcps", GOOD_MCPS.replace("role_restrictions:", "role_restriction:"), "mcps[0] (database_mcp)",
      "unknown key 'role_restriction'"),
@@ -78,10 +79,10 @@ REFUSALS = [
     ("mcps", GOOD_MCPS + "  - name: database_mcp\n    url: http://other\n", "mcps[1] (database_mcp)",
      "duplicate MCP name"),
     ("mcps", GOOD_MCPS.replace("global:", "globals:"), "", "unknown key 'globals'"),
-    ("mcps", GOOD_MCPS.replace("url: http://db:8300/mcp", "url: http://db:8300/mcp\n    tool_policy: {mode: allow_some}"),
+    ("mcps", GOOD_MCPS.replace("url: http://db:8300/mcp", URL + "\n    tool_policy: {mode: allow_some}"),
      "mcps[0] (database_mcp)", "unknown mode 'allow_some'"),
-    ("mcps", GOOD_MCPS.replace("url: http://db:8300/mcp", "url: http://db:8300/mcp\n    auth: {type: bearer, token: \"${NOPE_UNSET_VAR}\"}"),
-     "mcps[0] (database_mcp)", "environment variable NOPE_UNSET_VAR is not set"),
+    ("mcps", GOOD_MCPS.replace("url: http://db:8300/mcp", URL + "\n    auth: {type: bearer, token: \"${NOPE_UNSET}\"}"),
+     "mcps[0] (database_mcp)", "environment variable NOPE_UNSET is not set"),
     ("mcps", GOOD_MCPS.replace('["drop_*"]', '["drop_*"'), "line", "bad YAML"),
     ("users", GOOD_USERS.replace("role: read_only", "role: dbaa"), "users[1] (bob@x.com)", "unknown role 'dbaa'"),
     ("users", GOOD_USERS.replace("database_mcp: {mode: custom", "nosuch_mcp: {mode: custom"), "users[1] (bob@x.com)",
@@ -183,7 +184,10 @@ def test_export_then_import_gives_the_same_decisions(tmp_path, monkeypatch, writ
     """, """
         roles: {auditor: {requests_per_hour: 7, is_admin: false}}
         users:
-          - {email: aud@x.com, role: auditor, slack_user_id: U9, allowed_mcps: {secret_mcp: {mode: custom, tools: [get_a, "get_*"], deny: [get_c]}}}
+          - email: aud@x.com
+            role: auditor
+            slack_user_id: U9
+            allowed_mcps: {secret_mcp: {mode: custom, tools: [get_a, "get_*"], deny: [get_c]}}
           - {email: root2@x.com, role: super_admin, allowed_mcps: {secret_mcp: {mode: inherit}}}
         default_user: {role: auditor, allowed_databases: ["dev_*"]}
     """)

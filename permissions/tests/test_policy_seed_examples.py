@@ -69,7 +69,8 @@ def test_example_2_the_senior_developer_inherits_role_defaults_elsewhere():
 def test_example_3_the_contractor_lists_and_checks_health_on_the_test_database_only():
     assert allowed_tools("contractor@partner.com", "database_mcp") == {"list_available_databases",
                                                                         "get_database_health"}
-    assert decision_for("contractor@partner.com", "database_mcp", "get_database_health", {"database": "test_db"}).allowed
+    assert decision_for("contractor@partner.com", "database_mcp", "get_database_health",
+                        {"database": "test_db"}).allowed
     assert not decision_for("contractor@partner.com", "database_mcp", "get_database_health",
                             {"database": "dev_db"}).allowed
     assert allowed_tools("contractor@partner.com", "omni2_analytics_mcp") == set()
