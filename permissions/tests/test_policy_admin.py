@@ -143,3 +143,30 @@ def test_the_global_policy_list_leads_to_its_single_row(admin_client):
 def test_the_other_changelists_render(admin_client, server, path):
     response = admin_client.get(f"/admin/permissions/{path.lower()}/", {"q": "a"})
     assert response.status_code == 200
+
+
+def test_a_server_is_added_with_a_token_that_is_never_shown_again(admin_client):
+    assert admin_client.get("/admin/permissions/mcpserver/add/").status_code == 200
+    response = admin_client.post("/admin/permissions/mcpserver/add/", {
+        "name": "new_mcp", "transport": "stdio", "command": "python", "args": "-m\nexamples.qa_mcp",
+        "timeout_seconds": "30", "enabled": "on", "tool_policy_mode": "allow_all", "tool_patterns": "",
+        "bearer_token": TOKEN, "env_update": f"DB_DSN={ENV_VALUE}",
+        "role_restrictions-TOTAL_FORMS": "0", "role_restrictions-INITIAL_FORMS": "0",
+        "user_overrides-TOTAL_FORMS": "0", "user_overrides-INITIAL_FORMS": "0",
+        "tools-TOTAL_FORMS": "0", "tools-INITIAL_FORMS": "0"})
+    assert response.status_code == 302, response.context and response.context["errors"]
+    server = McpServer.objects.get(name="new_mcp")
+    assert server.args == ["-m", "examples.qa_mcp"]
+    assert server.connection_secrets() == (TOKEN, {"DB_DSN": ENV_VALUE})
+    page = admin_client.get(f"/admin/permissions/mcpserver/{server.pk}/change/").content.decode()
+    assert TOKEN not in page and ENV_VALUE not in page
+
+
+def test_a_stdio_server_without_a_command_is_refused(admin_client):
+    response = admin_client.post("/admin/permissions/mcpserver/add/", {
+        "name": "bad_mcp", "transport": "stdio", "timeout_seconds": "30", "tool_policy_mode": "allow_all",
+        "role_restrictions-TOTAL_FORMS": "0", "role_restrictions-INITIAL_FORMS": "0",
+        "user_overrides-TOTAL_FORMS": "0", "user_overrides-INITIAL_FORMS": "0",
+        "tools-TOTAL_FORMS": "0", "tools-INITIAL_FORMS": "0"})
+    assert response.status_code == 200 and "needs a command" in response.content.decode()
+    assert not McpServer.objects.filter(name="bad_mcp").exists()
