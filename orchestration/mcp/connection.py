@@ -32,7 +32,6 @@ class ServerConnection:
         self.connect_timeout = connect_timeout  # for the HTTP client's TCP connect
         self.recorder = AuthRecorder()
         self.broken = False  # the runner has ended (or was asked to): never reuse
-        self.was_open = False
         self._client: Client | None = None
         self._ready: asyncio.Future[Client] | None = None
         self._runner: asyncio.Task | None = None
@@ -64,7 +63,7 @@ class ServerConnection:
                 self._scope = scope
                 async with client:
                     scope.deadline = math.inf
-                    self._client, self.was_open = client, True
+                    self._client = client
                     self._ready.set_result(client)
                     logger.info("MCP session to %s (%s) is open", self.spec.name, self.spec.transport)
                     await self._stop.wait()
