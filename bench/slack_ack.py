@@ -134,6 +134,8 @@ def main() -> None:
         print(f"Slack acknowledgement: {RATE} requests/s for {SECONDS} s each, uvicorn (1 process) on loopback")
         for name, latencies, failures in asyncio.run(bench(f"http://127.0.0.1:{port}")):
             print(summary(name, latencies, failures))
+        # Other work on the machine shows in every figure: say how busy it was.
+        print(f"  load average after the run: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     finally:
         server.terminate()
         server.wait(timeout=15)

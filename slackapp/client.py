@@ -83,11 +83,6 @@ def slack_bot_user_id() -> str:
     return user_id
 
 
-def slack_known_bot_user_id() -> str | None:
-    """The cached bot user id, or None; never calls Slack (safe inside a request)."""
-    return cache.get(BOT_USER_CACHE_KEY)
-
-
 def slack_user_email(*, slack_user_id: str) -> str | None:
     """The e-mail on a Slack profile (``users:read.email``), or None if Slack has none."""
     try:

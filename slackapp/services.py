@@ -16,7 +16,7 @@ from django.db import IntegrityError, transaction
 
 from omni2.errors import ApiError
 
-from .client import SlackError, slack_bot_user_id, slack_known_bot_user_id, slack_respond, slack_user_email
+from .client import SlackError, slack_bot_user_id, slack_respond, slack_user_email
 from .dedupe import delivery_claim, delivery_mark_done, delivery_release, delivery_state
 from .formatting import (
     WORKING, answer_messages, attached_answer_message, footer_text, help_message,
@@ -49,14 +49,22 @@ def _dict(value) -> dict:
 # --- request side ------------------------------------------------------------------
 
 
-def slack_event_wanted(event: dict) -> bool:
+def slack_event_wanted(event: dict, *, own_user_ids: set) -> bool:
     """A person mentioning OMNI2 or writing to it in a DM; never a bot, an edit or OMNI2 itself."""
     is_mention = event.get("type") == "app_mention"
     is_dm = event.get("type") == "message" and event.get("channel_type") == "im"
     if not (is_mention or is_dm) or event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
         return False
     user = event.get("user")
-    return bool(user) and user != slack_known_bot_user_id() and bool(event.get("channel"))
+    return isinstance(user, str) and bool(user) and user not in own_user_ids and bool(event.get("channel"))
+
+
+def _own_user_ids(payload: dict) -> set:
+    """OMNI2's bot user as the signed payload names it, at no cost; the worker asks auth.test too."""
+    authorizations = payload.get("authorizations")
+    if not isinstance(authorizations, list):
+        return set()
+    return {_dict(a).get("user_id") for a in authorizations if _dict(a).get("is_bot") is True} - {None}
 
 
 # Slack waits 3 s for the acknowledgement: give a flapping broker a moment, not Celery's default ~1 s+.
@@ -77,7 +85,7 @@ def slack_event_enqueue(*, payload: dict) -> str:
     from .tasks import slack_event_task
 
     event = _dict(payload.get("event"))
-    if not slack_event_wanted(event):
+    if not slack_event_wanted(event, own_user_ids=_own_user_ids(payload)):
         return "ignored"
     key = f"event:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
     if not delivery_claim(key=key):

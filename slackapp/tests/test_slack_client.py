@@ -2,7 +2,9 @@
 
 import pytest
 
-from slackapp.client import SlackError, slack_bot_user_id, slack_call, slack_known_bot_user_id
+from django.core.cache import cache
+
+from slackapp.client import BOT_USER_CACHE_KEY, SlackError, slack_bot_user_id, slack_call
 from slackapp.services import slack_user_resolve
 from testing.fake_slack import BOT_USER_ID
 
@@ -49,11 +51,10 @@ def test_an_unreachable_slack_is_a_transient_error(fake_slack, settings):
 
 
 def test_the_bot_user_id_is_fetched_once_and_cached(fake_slack):
-    assert slack_known_bot_user_id() is None
     assert slack_bot_user_id() == BOT_USER_ID
     assert slack_bot_user_id() == BOT_USER_ID
     assert len(fake_slack.calls_to("auth.test")) == 1
-    assert slack_known_bot_user_id() == BOT_USER_ID
+    assert cache.get(BOT_USER_CACHE_KEY) == BOT_USER_ID  # shared with every worker process
 
 
 def test_a_stored_slack_id_identifies_the_user_without_asking_slack(fake_slack, make_user):

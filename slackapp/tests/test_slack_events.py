@@ -4,7 +4,6 @@ import threading
 
 import pytest
 
-from slackapp.client import slack_bot_user_id
 from slackapp.dedupe import delivery_state
 from testing.fake_slack import BOT_ID, BOT_USER_ID
 
@@ -33,16 +32,17 @@ def test_url_verification_answers_the_challenge(slack, private_queue):
 
 @pytest.mark.django_db
 def test_bot_messages_edits_deletes_and_omni2s_own_messages_are_ignored(slack, fake_slack, private_queue):
-    slack_bot_user_id()  # as after the first answer: OMNI2 knows its own user id
     ignored = [
         event_payload("message_im", bot_id=BOT_ID, subtype="bot_message", user=None),
         event_payload("message_im", bot_id="B0OTHER"),
         event_payload("message_im", subtype="message_changed"),
         event_payload("message_im", subtype="message_deleted"),
         event_payload("message_im", subtype="channel_join"),
-        event_payload("message_im", user=BOT_USER_ID),
+        event_payload("message_im", user=BOT_USER_ID),  # the payload's authorizations name OMNI2's bot user
         event_payload("app_mention", user=BOT_USER_ID),
         event_payload("message_im", channel_type="channel"),  # a channel message without a mention
+        event_payload("message_im", subtype=["not", "a", "string"]),
+        event_payload("message_im", user={"id": "U0ALICE"}),
         event_payload("message_im", type="reaction_added"),
     ]
     for payload in ignored:
@@ -50,6 +50,14 @@ def test_bot_messages_edits_deletes_and_omni2s_own_messages_are_ignored(slack, f
     assert private_queue.count() == 0
     assert all(delivery_state(key=f"event:{p['event_id']}") is None for p in ignored)
 
+
+
+@pytest.mark.django_db
+def test_a_person_named_in_a_user_token_authorization_is_still_answered(slack, private_queue):
+    payload = event_payload("message_im", user="U0ALICE")
+    payload["authorizations"] = [{"team_id": "T0OMNI2", "user_id": "U0ALICE", "is_bot": False}]
+    assert slack.event(payload).status_code == 200
+    assert private_queue.count() == 1
 
 
 class BrokenBroker:
@@ -148,7 +156,8 @@ def test_a_first_delivery_whose_task_failed_is_answered_by_its_retry(slack, fake
 def test_omni2s_own_message_is_ignored_by_the_worker_when_the_view_did_not_know_its_id(
         slack, fake_slack, slack_worker):
     payload = event_payload("message_im", user=BOT_USER_ID, channel="D0SELF")
-    assert slack.event(payload).status_code == 200  # the bot id is not cached yet: queued
+    del payload["authorizations"]  # nothing in the payload says who OMNI2 is: the view queues it
+    assert slack.event(payload).status_code == 200
     fake_slack.wait_for(lambda: delivery_state(key=f"event:{payload['event_id']}") == "done")
     assert fake_slack.calls_to("auth.test")
     assert fake_slack.messages == []
