@@ -10,7 +10,7 @@ import math
 from decimal import Decimal
 from typing import Literal
 
-from django.db.models import Count, Max, Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 
 from ..models import AuditLog, Status, ToolCallLog, ToolCallStatus
 from ..selectors import audit_logs_in_scope, audit_totals
@@ -110,11 +110,6 @@ def nearest_rank(values: QuerySet, fraction: float, count: int) -> int | None:
     if not count:
         return None
     return values[max(math.ceil(fraction * count) - 1, 0)]
-
-
-def last_seen(queryset: QuerySet) -> str | None:
-    latest = queryset.aggregate(at=Max("created_at"))["at"]
-    return latest.isoformat() if latest else None
 
 
 def groups_json(*, group_by: str, rows: list[dict], limit: int) -> dict:

@@ -9,7 +9,8 @@ from django.db.models import Count, Q, Sum
 
 from ..cost import model_prices
 from ..selectors import audit_by_mcp, audit_by_user, audit_totals
-from .common import GroupBy, groups_json, money, period_calls, period_logs, rate, requests_by_mcp, requests_grouped
+from .common import (GroupBy, groups_json, money, period_calls, period_logs, rate, requests_by_mcp,
+                     requests_grouped)
 from .periods import Period
 
 _PER_MILLION = Decimal(1_000_000)

@@ -76,7 +76,8 @@ def test_top_expensive_queries(trail):
     report = analytics_top_expensive_queries(period=today())
     assert [q["id"] for q in report["queries"]] == ids(trail, "R2", "R1", "R6", "R3")
     first = report["queries"][0]
-    assert (first["cost_usd"], first["share_of_period_cost"], first["user_email"]) == (0.021, 0.7532, "alice@example.com")
+    assert (first["cost_usd"], first["share_of_period_cost"], first["user_email"]) == (
+        0.021, 0.7532, "alice@example.com")
     assert first["tools_called"] == ["database_mcp.get_top_queries", "qa_mcp.compare_csv_files"]
     assert report["period_cost_usd"] == 0.02788
 
@@ -143,7 +144,8 @@ def test_error_summary_grouped(trail):
     assert [(g["user_email"], g["errors"], g["requests"], g["error_rate"]) for g in by_user] == [
         ("bob@example.com", 1, 3, 0.3333), ("alice@example.com", 0, 2, 0.0), ("carol@example.com", 0, 1, 0.0)]
     by_mcp = analytics_error_summary(period=period_resolve(period="week"), group_by="mcp")["groups"]
-    assert [(g["mcp"], g["errors"], g["error_rate"]) for g in by_mcp][:2] == [("database_mcp", 2, 0.4), ("qa_mcp", 1, 0.5)]
+    assert [(g["mcp"], g["errors"], g["error_rate"]) for g in by_mcp][:2] == [
+        ("database_mcp", 2, 0.4), ("qa_mcp", 1, 0.5)]
     by_model = analytics_error_summary(period=today(), group_by="model")["groups"]
     assert by_model[0]["model"] == HAIKU and by_model[0]["errors"] == 1
 
@@ -202,7 +204,8 @@ def test_mcp_health_summary(trail):
     servers = {s["mcp"]: s for s in analytics_mcp_health_summary(period=today())["servers"]}
     assert list(servers) == ["database_mcp", "qa_mcp", "github_mcp", "omni2_analytics_mcp"]
     db = servers["database_mcp"]
-    assert (db["calls"], db["errors"], db["error_rate"], db["status"], db["p95_duration_ms"]) == (4, 1, 0.25, "failing", 30000)
+    assert (db["calls"], db["errors"], db["error_rate"], db["status"], db["p95_duration_ms"]) == (
+        4, 1, 0.25, "failing", 30000)
     assert db["by_status"] == {"success": 3, "error": 0, "denied": 0, "timeout": 1, "unavailable": 0}
     assert (db["last_call"]["tool"], db["last_call"]["status"]) == ("get_database_health", "timeout")
     assert db["last_error"]["error"] == "timed out"

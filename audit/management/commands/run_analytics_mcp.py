@@ -13,6 +13,8 @@ from audit.analytics.server import analytics_database_read_only, analytics_serve
 from examples.serving import serving_run
 
 TOKEN_ENV = "OMNI2_ANALYTICS_MCP_TOKEN"  # bearer token required over HTTP when set
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+logger = logging.getLogger("audit.analytics")
 
 
 class Command(BaseCommand):
@@ -25,7 +27,10 @@ class Command(BaseCommand):
         parser.add_argument("--log-level", default=os.environ.get("MCP_LOG_LEVEL", "INFO").upper())
 
     def handle(self, *args, transport, host, port, log_level, **options):
-        logging.getLogger("audit.analytics").setLevel(log_level)
+        logger.setLevel(log_level)
+        if transport == "http" and host not in LOOPBACK and not os.environ.get(TOKEN_ENV):
+            # Every user's requests and costs would be open to anyone who reaches the port.
+            logger.warning("run_analytics_mcp: serving on %s without a bearer token; set %s", host, TOKEN_ENV)
         analytics_database_read_only()
         namespace = argparse.Namespace(transport=transport, host=host, port=port, log_level=log_level)
         serving_run(server=analytics_server_build(), args=namespace, token_env=TOKEN_ENV)
