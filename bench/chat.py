@@ -1,0 +1,623 @@
+"""Chat loop (issue 6): OMNI2's own time per question, 20 questions at once, and the input tokens
+the permitted-tools filter saves.
+
+    OMNI2_VAR_DIR=/tmp/omni2-bench DATABASE_URL=postgres://postgres@127.0.0.1:5432/omni2_bench \\
+        REDIS_URL=redis://127.0.0.1:6379/12 .venv/bin/python bench/chat.py
+
+Everything is real but the model: a local Anthropic Messages API server (testing.fake_llm, a child
+process) answers every request after 200 ms with a fixed plan: turn 1 one tool_use, turn 2 two
+tool_uses (run side by side), turn 3 text; 3 LLM calls and 3 calls to a real MCP server
+(testing.mcp_servers, streamable HTTP, a child process). A "plain" question is answered at turn 1.
+
+OMNI2's own time = total - LLM time - MCP time. LLM time is taken around AnthropicProvider.create,
+MCP time around McpPool.call_tool (the union of intervals: one turn's calls overlap), by wrappers
+this script installs; product code is untouched. A tag in each question's text and tool arguments
+puts every timing on the right question when 20 run at once.
+
+1. BENCH_REQUESTS (60) plain and 60 three-tool questions, one at a time, interleaved, through
+   chat_ask; then BENCH_REST_REQUESTS (20) through POST /api/chat/ask under uvicorn (a child
+   process running this file with the same wrappers, handing its timings over HTTP).
+2. In BENCH_ROUNDS (5) rounds, each after a fifth of (1): 20 threads ask at once.
+3. Input tokens of one request on a system of 10 MCP servers x 30 tools: a user who may use 20 of
+   them vs one offered all 300, from the request body the local LLM server received.
+Every row it creates (role, users, MCP servers, audit, thread and rate-limit rows) is removed.
+"""
+
+import functools
+import json
+import math
+import os
+import platform
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(BASE_DIR))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
+
+import django  # noqa: E402
+
+django.setup()
+
+import httpx  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.core.management import call_command  # noqa: E402
+from django.db import connection, transaction  # noqa: E402
+from django.test.utils import override_settings  # noqa: E402
+from django_redis import get_redis_connection  # noqa: E402
+
+import orchestration.chat as chat  # noqa: E402
+from audit.models import AuditLog, RateLimitHit, ToolCallLog  # noqa: E402
+from audit.ratelimit import redis_key  # noqa: E402
+from orchestration.discovery import mcp_tools_refresh  # noqa: E402
+from orchestration.llm.anthropic_provider import AnthropicProvider  # noqa: E402
+from orchestration.mcp._pdeathsig import set_parent_death_signal  # noqa: E402
+from orchestration.mcp.pool import McpPool  # noqa: E402
+from orchestration.models import ThreadTurn  # noqa: E402
+from permissions.models import McpServer, Role, User, UserOverride  # noqa: E402
+from permissions.services import api_key_create, discovered_tools_sync, user_create  # noqa: E402
+from testing.fake_llm import FakeLlmServer, text, tool_uses  # noqa: E402
+from testing.fake_llm import _Handler as LlmHandler  # noqa: E402
+from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 60))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
+REST_REQUESTS = int(os.environ.get("BENCH_REST_REQUESTS", 20))
+CONCURRENCY, WARMUP, LLM_DELAY_MS = 20, 5, 200
+LLM_KEY = "sk-ant-bench-0123456789abcdef"
+RUN_ID = uuid.uuid4().hex[:8]
+TAG = re.compile(r"\bbench_[0-9a-f]{8}_[a-z]+_[0-9a-z]+\b")  # tags of any run: the web child has its own RUN_ID
+QUESTION = "[{tag}] How are the databases doing, and which queries are the slowest?"
+# The model's plan: one tool at turn 1, two side by side at turn 2; None becomes the tag.
+TOOL_PLAN = ((("get_database_health", {"database": None}),),
+             (("get_top_queries", {"database": None, "limit": 3}), ("echo", {"text": None})))
+TOOL_CALLS = sum(len(turn) for turn in TOOL_PLAN)
+BUDGET_MS, PER_TOOL_MS = 50.0, 3.0  # issue 6's target: <= 50 ms plus <= 3 ms per tool call
+
+
+# --- timing wrappers: where each question's time went ------------------------------------------
+
+@dataclass
+class Trace:
+    llm: list = field(default_factory=list)  # (name, start, end) per provider.create
+    tools: list = field(default_factory=list)  # per McpPool.call_tool
+    checks: list = field(default_factory=list)  # per tool_call_execute (re-check, the call, its result)
+    writes: list = field(default_factory=list)  # audit_record and thread_remember: the durable commits
+    chat: list = field(default_factory=list)  # chat_ask as a whole (over REST the rest is HTTP, auth, DRF)
+
+
+_traces: dict[str, Trace] = {}
+_traces_lock = threading.Lock()
+
+
+def tag_in(value) -> str | None:
+    """The question's tag, in its text, a message list or a tool's arguments."""
+    found = TAG.search(value if isinstance(value, str) else json.dumps(value, default=str))
+    return found.group(0) if found else None
+
+
+def _timed(function, kind: str, tag_and_name):
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        started = time.perf_counter()
+        try:
+            return function(*args, **kwargs)
+        finally:
+            ended = time.perf_counter()
+            tag, name = tag_and_name(args, kwargs)
+            if tag:
+                with _traces_lock:
+                    getattr(_traces.setdefault(tag, Trace()), kind).append((name, started, ended))
+    return wrapper
+
+
+def install_timers() -> None:
+    AnthropicProvider.create = _timed(AnthropicProvider.create, "llm", lambda a, k: (tag_in(k["messages"]), "llm"))
+    McpPool.call_tool = _timed(McpPool.call_tool, "tools", lambda a, k: (
+        tag_in(a[3] if len(a) > 3 else k.get("arguments")), a[2] if len(a) > 2 else k.get("tool")))
+    chat.tool_call_execute = _timed(chat.tool_call_execute, "checks",
+                                    lambda a, k: (tag_in(k["arguments"]), k["tool"]))
+    chat.audit_record = _timed(chat.audit_record, "writes", lambda a, k: (tag_in(k["message"]), "audit"))
+    chat.thread_remember = _timed(chat.thread_remember, "writes", lambda a, k: (tag_in(k["question"]), "thread"))
+    chat.chat_ask = _timed(chat.chat_ask, "chat", lambda a, k: (tag_in(k["message"]), "chat"))
+
+
+def union_seconds(intervals) -> float:
+    total, reach = 0.0, -math.inf
+    for _, start, end in sorted(intervals, key=lambda item: item[1]):
+        if end > reach:
+            total, reach = total + end - max(start, reach), end
+    return total
+
+
+@dataclass
+class Sample:
+    total: float
+    llm: float
+    tools: float
+    writes: float
+    outside_chat: float  # over REST: total minus chat_ask
+    llm_calls: list
+    tool_calls: list
+    per_call_own: list  # tool_call_execute minus its MCP call
+
+    @property
+    def own(self) -> float:
+        return self.total - self.llm - self.tools
+
+
+def sample_of(trace: Trace, total: float) -> Sample:
+    calls = {name: end - start for name, start, end in trace.tools}
+    return Sample(
+        total=total, llm=union_seconds(trace.llm), tools=union_seconds(trace.tools),
+        writes=union_seconds(trace.writes), outside_chat=total - union_seconds(trace.chat),
+        llm_calls=[end - start for _, start, end in trace.llm], tool_calls=list(calls.values()),
+        per_call_own=[end - start - calls[name] for name, start, end in trace.checks if name in calls])
+
+
+# --- child processes: the scripted LLM server, and OMNI2 under uvicorn ---------------------------
+
+def scripted_turn(mcp: str):
+    """The model. Stateless (the turn is read from the conversation), so conversations can interleave."""
+    def respond(body: dict):
+        tag = tag_in(body.get("messages"))
+        turn = sum(1 for message in body.get("messages", []) if message.get("role") == "assistant")
+        plan = () if tag is None or "_plain_" in tag else TOOL_PLAN
+        if turn >= len(plan):
+            return text(f"{tag}: every database is healthy.", delay_ms=LLM_DELAY_MS)
+        return tool_uses(*[(f"{mcp}__{tool}", {k: tag if v is None else v for k, v in args.items()})
+                           for tool, args in plan[turn]], delay_ms=LLM_DELAY_MS)
+    return respond
+
+
+def serve_llm(mcp: str) -> None:
+    """The local LLM server; ``GET /_bench/served`` hands out its own time per answer, delay excluded."""
+    served, do_post, do_get = [], LlmHandler.do_POST, LlmHandler.do_GET
+
+    def timed_post(handler):
+        started = time.perf_counter()
+        do_post(handler)
+        served.append(time.perf_counter() - started - LLM_DELAY_MS / 1000)
+
+    def served_get(handler):
+        if handler.path != "/_bench/served":
+            return do_get(handler)
+        handler._send(200, {"seconds": served[:]})
+        served.clear()
+
+    LlmHandler.do_POST, LlmHandler.do_GET = timed_post, served_get
+    set_parent_death_signal()
+    server = FakeLlmServer(api_key=LLM_KEY)
+    server.respond_with(scripted_turn(mcp))
+    print(server.url, flush=True)
+    server._httpd.serve_forever()
+
+
+class TraceRoute:
+    """ASGI wrapper of OMNI2's app: ``GET /_bench/traces`` hands the parent this process's timings."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["path"] != "/_bench/traces":
+            return await self.app(scope, receive, send)
+        with _traces_lock:
+            body = json.dumps({tag: vars(trace) for tag, trace in _traces.items()}).encode()
+        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send({"type": "http.response.body", "body": body})
+
+
+def serve_web(port: int) -> None:
+    import uvicorn
+
+    from omni2.asgi import application
+
+    set_parent_death_signal()
+    override_settings(DEBUG=False).enable()
+    install_timers()
+    uvicorn.run(TraceRoute(application), host="127.0.0.1", port=port, log_level="warning", access_log=False,
+                lifespan="off")
+
+
+def start_child(args: list[str], env: dict | None = None) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, __file__, *args], cwd=BASE_DIR, stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def wait_for(url: str, child: subprocess.Popen, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and child.poll() is None:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    raise SystemExit(f"chat bench: {url} did not come up")
+
+
+def llm_settings(url: str) -> dict:
+    return {"OMNI2_LLM_PROVIDER": "anthropic", "ANTHROPIC_BASE_URL": url, "ANTHROPIC_API_KEY": LLM_KEY,
+            "OMNI2_LLM_TIMEOUT_SECONDS": 10.0}
+
+
+# --- asking ------------------------------------------------------------------------------------
+
+def check(result: dict, tag: str, tool_calls: int) -> None:
+    """A benchmark of failures would measure nothing: stop at the first unexpected answer."""
+    results = result.get("tool_results") or []
+    if not result.get("success") or len(results) != tool_calls or any(r["is_error"] for r in results):
+        raise SystemExit(f"chat bench: unexpected result for {tag}: {json.dumps(result, default=str)[:800]}")
+
+
+def ask(user, kind: str, n: int) -> Sample:
+    tag = f"bench_{RUN_ID}_{kind}_{n}"
+    started = time.perf_counter()
+    result = chat.chat_ask(user=user, message=QUESTION.format(tag=tag), thread_key=f"bench:{RUN_ID}:{tag}",
+                           source="api", request_id=RUN_ID)
+    total = time.perf_counter() - started
+    check(result, tag, 0 if kind == "plain" else TOOL_CALLS)
+    with _traces_lock:
+        return sample_of(_traces.pop(tag, Trace()), total)
+
+
+class Together:
+    """CONCURRENCY threads that keep their database connections between rounds, as a server's do."""
+
+    def __init__(self, user):
+        self.user, self.pool = user, ThreadPoolExecutor(max_workers=CONCURRENCY)
+
+    def round(self, r: int) -> list[Sample]:
+        return list(self.pool.map(lambda w: ask(self.user, "conc", r * 1000 + w), range(CONCURRENCY)))
+
+    def close(self) -> None:
+        barrier = threading.Barrier(CONCURRENCY)  # holds each thread until all have one close
+
+        def close_own(_):
+            barrier.wait(timeout=30)
+            connection.close()
+
+        list(self.pool.map(close_own, range(CONCURRENCY)))
+        self.pool.shutdown()
+
+
+@dataclass
+class Runs:
+    plain: list = field(default_factory=list)  # one question at a time, no tools
+    alone: list = field(default_factory=list)  # one question at a time, TOOL_PLAN
+    together: list = field(default_factory=list)  # CONCURRENCY at once, TOOL_PLAN
+    served_alone: list = field(default_factory=list)  # the LLM server's own seconds per answer
+    served_together: list = field(default_factory=list)
+    rest: list = field(default_factory=list)
+    commit: list = field(default_factory=list)  # seconds of a one-row INSERT + COMMIT
+
+
+def alone_and_together(user, llm_url: str, runs: Runs) -> None:
+    """Rounds of one-at-a-time questions, each followed by CONCURRENCY at once, so both see the same load."""
+    together, served = Together(user), lambda: httpx.get(f"{llm_url}/_bench/served", timeout=10).json()["seconds"]
+    try:
+        for n in range(WARMUP):  # sessions, pooled clients, policy snapshot, schema validators
+            ask(user, "plain", 90_000 + n), ask(user, "warm", n)
+        together.round(90), served()
+        per_round = max(REQUESTS // ROUNDS, 1)
+        for r in range(ROUNDS):
+            for n in range(r * per_round, (r + 1) * per_round):  # interleaved: drift hits both kinds alike
+                runs.plain.append(ask(user, "plain", n))
+                runs.alone.append(ask(user, "alone", n))
+            runs.served_alone += served()
+            runs.together += together.round(r)
+            runs.served_together += served()
+    finally:
+        together.close()
+
+
+def over_rest(base_url: str, api_key: str) -> list[Sample]:
+    totals = {}
+    headers = {"Authorization": f"Bearer {api_key}", "X-Request-ID": RUN_ID}
+    with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
+        for n in range(WARMUP + REST_REQUESTS):
+            tag = f"bench_{RUN_ID}_rest_{n}"
+            started = time.perf_counter()
+            response = client.post("/api/chat/ask", json={"message": QUESTION.format(tag=tag), "thread_id": tag})
+            totals[tag] = time.perf_counter() - started
+            if response.status_code != 200:
+                raise SystemExit(f"chat bench: REST answered {response.status_code}: {response.text[:500]}")
+            check(response.json(), tag, TOOL_CALLS)
+        traces = client.get("/_bench/traces").json()
+    return [sample_of(Trace(**traces[tag]), totals[tag]) for tag in list(totals)[WARMUP:]]
+
+
+def commit_latency(count: int = 30) -> list[float]:
+    """Baseline: one durable write on this database (a question makes two: audit row, thread turn)."""
+    samples = []
+    for _ in range(count):
+        started = time.perf_counter()
+        ThreadTurn.objects.create(thread_key=f"bench:{RUN_ID}:commit", question="q", answer="a")
+        samples.append(time.perf_counter() - started)
+    return samples
+
+
+# --- a system with 300 registered tools ----------------------------------------------------------
+
+THEMES = [  # (server, description, what its tools handle, the argument that scopes them)
+    ("database", "Oracle, MySQL and PostgreSQL", "databases slow_queries indexes table_stats sessions", "db_name"),
+    ("github", "GitHub repositories and Actions", "repositories pull_requests issues workflow_runs releases", "repo"),
+    ("jira", "Jira Cloud issues, sprints and boards", "tickets sprints boards epics worklogs", "project_key"),
+    ("kubernetes", "Kubernetes clusters, read-only", "pods deployments nodes events namespaces", "cluster"),
+    ("grafana", "Grafana dashboards and alerts", "dashboards alert_rules panels datasources annotations", "folder"),
+    ("aws", "AWS EC2, RDS, S3 and CloudWatch", "instances buckets rds_clusters alarms log_groups", "region"),
+    ("pagerduty", "PagerDuty incidents and on-call", "incidents schedules services escalations oncalls", "team_id"),
+    ("confluence", "Confluence spaces and pages", "pages spaces comments attachments labels", "space_key"),
+    ("sentry", "Sentry errors and releases", "error_events issues projects deploys alerts", "organization"),
+    ("qa", "CSV and report comparison for QA", "csv_files test_runs test_cases reports datasets", "workspace"),
+]
+VERBS = {  # verb: (description, its arguments besides the scope)
+    "list": ("List {o} in the given {s}, newest first. Returns id, name, status and timestamps; results are "
+             "paginated, so pass next_cursor back to read the following page.", ["limit", "cursor", "status"]),
+    "get": ("Get one of the {o} by id with every field, related items and recent activity. Fails with "
+            "not_found when the id does not exist or is not visible to the caller.", ["id", "fields"]),
+    "search": ("Search {o} by free text and field filters (field:value, AND/OR, quotes for phrases), sorted by "
+               "relevance unless a sort field is given.", ["query", "limit", "since"]),
+    "summarize": ("Summarize {o} over a period: counts by status, the trend against the previous period and the "
+                  "most notable items, as a compact JSON report suitable for charts.", ["since", "group_by"]),
+    "count": ("Count {o} matching the filters, grouped by the given field. Cheap: use it before listing when only "
+              "totals are needed.", ["query", "group_by", "status"]),
+    "export": ("Export {o} matching the filters as CSV or JSON to the shared reports folder; returns the file "
+               "path, row count and size.", ["query", "format", "since"]),
+}
+ARGUMENTS = {
+    "id": {"type": "string", "description": "The id, as returned by the list tool."},
+    "query": {"type": "string", "description": "Free text; supports field:value filters such as status:open."},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20, "description": "Most results."},
+    "cursor": {"type": "string", "description": "next_cursor from the previous page, if any."},
+    "since": {"type": "string", "format": "date-time", "description": "Only items changed after this time."},
+    "status": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"},
+    "group_by": {"type": "string", "enum": ["status", "owner", "day", "week"], "default": "status"},
+    "format": {"type": "string", "enum": ["csv", "json"], "default": "csv"},
+    "fields": {"type": "array", "items": {"type": "string"}, "description": "Fields to return; all if empty."},
+}
+
+
+def fake_tools(things: str, scope: str) -> list[dict]:
+    """30 tools shaped like an SDK server's: a few sentences, typed arguments with titles and enums."""
+    tools = []
+    for thing in things.split():
+        for verb, (sentence, names) in VERBS.items():
+            arguments = {scope: {"type": "string", "description": f"The {scope.replace('_', ' ')} to look in."},
+                         **{name: ARGUMENTS[name] for name in names}}
+            properties = {name: {"title": name.replace("_", " ").title(), **spec} for name, spec in arguments.items()}
+            tools.append({"name": f"{verb}_{thing}", "description": sentence.format(o=thing.replace("_", " "), s=scope),
+                          "input_schema": {"type": "object", "properties": properties, "additionalProperties": False,
+                                           "required": [scope, "id"] if verb == "get" else [scope]}})
+    return tools
+
+
+def token_estimate(value) -> int:
+    """Characters / 4 of the compact JSON: an estimate (no tokenizer here works without the network)."""
+    return math.ceil(len(json.dumps(value, separators=(",", ":"), ensure_ascii=False)) / 4)
+
+
+def first_request(user, llm: FakeLlmServer) -> dict:
+    llm.reset()
+    llm.respond_with(text("ok"))
+    with override_settings(**llm_settings(llm.url)):
+        check(chat.chat_ask(user=user, message=QUESTION.format(tag=f"bench_{RUN_ID}_plain_tokens"),
+                            request_id=RUN_ID), "tokens", 0)
+    return llm.requests_to("/v1/messages")[0].body
+
+
+def tokens_with_and_without_filter(rows: "Rows", role: Role) -> dict:
+    ours = []
+    for name, description, things, scope in THEMES:
+        ours.append(McpServer.objects.create(name=f"b{RUN_ID}_{name}", url="http://127.0.0.1:9/mcp",
+                                             description=description))  # never called: nothing listens there
+        rows.servers.append(ours[-1])
+        discovered_tools_sync(server=ours[-1], tools=fake_tools(things, scope))
+    few, every = rows.user(f"few-{RUN_ID}", role), rows.user(f"every-{RUN_ID}", role)
+    for server in McpServer.objects.filter(enabled=True):  # any other server in this database: blocked for both
+        granted = sorted(server.tools.values_list("name", flat=True))[:2] if server in ours else []
+        UserOverride.objects.create(user=few, mcp=server, mode="custom", tools=granted)
+        UserOverride.objects.create(user=every, mcp=server, mode="all" if server in ours else "custom", tools=[])
+    with FakeLlmServer(api_key=LLM_KEY) as llm:
+        return {who: first_request(User.objects.select_related("role").get(pk=user.pk), llm)
+                for who, user in (("few", few), ("every", every))}
+
+
+# --- rows of this run, and their removal ---------------------------------------------------------
+
+@dataclass
+class Rows:
+    users: list = field(default_factory=list)
+    servers: list = field(default_factory=list)
+    roles: list = field(default_factory=list)
+
+    def user(self, name: str, role: Role) -> User:
+        self.users.append(user_create(email=f"{name}@bench.invalid", role=role, name=name, allowed_databases=["*"]))
+        return self.users[-1]
+
+    def remove(self) -> None:
+        ids = [user.pk for user in self.users]
+        if not ids:
+            return
+        with transaction.atomic(), connection.cursor() as cursor:
+            if connection.vendor == "postgresql":  # the append-only trigger's maintenance switch
+                cursor.execute("SET LOCAL omni2.audit_maintenance = 'on'")
+            audit = f"SELECT id FROM {AuditLog._meta.db_table} WHERE user_id IN ({','.join(['%s'] * len(ids))})"
+            cursor.execute(f"DELETE FROM {ToolCallLog._meta.db_table} WHERE audit_id IN ({audit})", ids)
+            cursor.execute(f"DELETE FROM {AuditLog._meta.db_table} WHERE id IN ({audit})", ids)
+        for pk in ids:
+            ThreadTurn.objects.filter(thread_key__startswith=f"api:{pk}:").delete()
+            RateLimitHit.objects.filter(key=f"user:{pk}").delete()
+            if settings.REDIS_URL:
+                get_redis_connection("default").delete(redis_key(f"user:{pk}"))
+        ThreadTurn.objects.filter(thread_key__startswith=f"bench:{RUN_ID}:").delete()
+        User.objects.filter(pk__in=ids).delete()
+        McpServer.objects.filter(pk__in=[server.pk for server in self.servers]).delete()
+        Role.objects.filter(pk__in=[role.pk for role in self.roles]).delete()
+
+
+def setup_rows(rows: Rows, mcp_url: str) -> tuple[User, Role]:
+    # A limit far above what the run sends: the REST path pays for a real rate-limit check.
+    rows.roles.append(Role.objects.create(name=f"bench-chat-{RUN_ID}", requests_per_hour=1_000_000))
+    server = McpServer.objects.create(name=f"bench_chat_{RUN_ID}", url=mcp_url, timeout_seconds=10,
+                                      description="Database monitoring (benchmark test server)")
+    rows.servers.append(server)
+    [refreshed] = mcp_tools_refresh(names=[server.name])
+    if not refreshed["ok"]:
+        raise SystemExit(f"chat bench: tool discovery failed: {refreshed['error']}")
+    user = rows.user(f"chat-{RUN_ID}", rows.roles[0])
+    UserOverride.objects.create(user=user, mcp=server, mode="all")
+    return User.objects.select_related("role").get(pk=user.pk), rows.roles[0]
+
+
+# --- the report ----------------------------------------------------------------------------------
+
+def ms(seconds: float) -> float:
+    return seconds * 1000
+
+
+def p99(values: list[float]) -> float:
+    """Nearest rank: with fewer than 100 values this is the largest."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+
+def both(values: list[float]) -> str:
+    return f"{ms(statistics.median(values)):6.1f} / {ms(p99(values)):6.1f} ms"
+
+
+def verdict(values: list[float], limit_ms: float) -> str:
+    marks = [f"{name} {'ok' if ms(value) <= limit_ms else 'MISSED'}"
+             for name, value in (("p50", statistics.median(values)), ("p99", p99(values)))]
+    return f"<= {limit_ms:.0f} ms: {', '.join(marks)}"
+
+
+def line(label: str, measured: str, target: str = "") -> None:
+    print(f"  {label:<56} {measured:>21}   {target}")
+
+
+def each(samples: list[Sample], name: str) -> list[float]:
+    values = [getattr(sample, name) for sample in samples]
+    return [v for value in values for v in value] if values and isinstance(values[0], list) else values
+
+
+def report_alone(runs: Runs) -> None:
+    budget = BUDGET_MS + PER_TOOL_MS * TOOL_CALLS
+    plain, alone = each(runs.plain, "own"), each(runs.alone, "own")
+    share = (statistics.median(alone) - statistics.median(plain)) / TOOL_CALLS
+    print(f"1. One question at a time through chat_ask ({len(plain)} plain, {len(alone)} with {TOOL_CALLS} tools, "
+          f"interleaved)        p50 / p99")
+    line("OMNI2 own time, plain question (1 LLM call)", both(plain), verdict(plain, BUDGET_MS))
+    line(f"OMNI2 own time, {TOOL_CALLS}-tool question (3 LLM + {TOOL_CALLS} MCP calls)", both(alone),
+         verdict(alone, budget) + f" (50 + 3 x {TOOL_CALLS})")
+    line("  of which audit row + thread turn (2 commits)", both(each(runs.alone, "writes")),
+         f"baseline: one INSERT + COMMIT {both(runs.commit)}")
+    line("  per tool call: (3-tool - plain) / 3, p50", f"{ms(share):6.1f} ms", f"<= {PER_TOOL_MS:.0f} ms")
+    line("  per tool call: tool_call_execute minus its MCP call", both(each(runs.alone, "per_call_own")),
+         verdict(each(runs.alone, "per_call_own"), PER_TOOL_MS))
+    line(f"total, {TOOL_CALLS}-tool question", both(each(runs.alone, "total")),
+         f"baseline: its LLM + MCP time {both([s.llm + s.tools for s in runs.alone])}")
+    line("  LLM call (provider.create)", both(each(runs.alone, "llm_calls")), f"server delay {LLM_DELAY_MS} ms")
+    line("  MCP call (McpPool.call_tool)", both(each(runs.alone, "tool_calls")))
+    line(f"REST: OMNI2 own time, {TOOL_CALLS}-tool question (n={len(runs.rest)})", both(each(runs.rest, "own")),
+         verdict(each(runs.rest, "own"), budget))
+    line("  of which outside chat_ask (HTTP, auth, rate limit, DRF)", both(each(runs.rest, "outside_chat")),
+         "uvicorn, 1 process; total timed by the client")
+
+
+def report_together(runs: Runs) -> None:
+    print(f"2. {CONCURRENCY} conversations at once (n={len(runs.together)}) beside one at a time "
+          f"(n={len(runs.alone)}), same rounds          alone / {CONCURRENCY} at once")
+    pairs = [("p99 total", "total", True), ("p99 OMNI2 own time", "own", True),
+             ("  p99 of which 2 commits", "writes", False), ("p99 LLM call (provider.create)", "llm_calls", False),
+             ("p99 MCP call (McpPool.call_tool)", "tool_calls", False)]
+    rows = [(label, each(runs.alone, name), each(runs.together, name), judged) for label, name, judged in pairs]
+    rows.insert(4, ("p99 local LLM server's own time per answer", runs.served_alone, runs.served_together, False))
+    for label, alone, together, judged in rows:
+        one, many = p99(alone), p99(together)
+        target = f"x{many / one:.2f}" + (f" (<= x2.00: {'ok' if many <= 2 * one else 'MISSED'})" if judged else "")
+        line(label, f"{ms(one):6.1f} / {ms(many):6.1f} ms", target)
+    alone, together = statistics.median(each(runs.alone, "own")), statistics.median(each(runs.together, "own"))
+    line("p50 OMNI2 own time", f"{ms(alone):6.1f} / {ms(together):6.1f} ms", f"x{together / alone:.2f}")
+
+
+def report_tokens(bodies: dict) -> None:
+    print("3. Input tokens of one request, 10 MCP servers x 30 tools registered "
+          "(estimate: characters / 4 of the compact JSON the LLM server received)")
+    sizes = {}
+    for who, body in bodies.items():
+        parts = {"tools": body.get("tools", []), "system": body.get("system"), "messages": body["messages"]}
+        sizes[who] = (len(parts["tools"]), token_estimate(parts["tools"]), token_estimate(parts))
+    (few_n, few_tools, few_all), (all_n, all_tools, all_all) = sizes["few"], sizes["every"]
+    line("tools offered: permitted only / every registered tool", f"{few_n} / {all_n}")
+    line("  tokens of the tool definitions", f"{few_tools:,} / {all_tools:,}", f"~{all_tools // all_n} per tool")
+    line("input tokens: tools + system prompt + question", f"{few_all:,} / {all_all:,}",
+         f"the filter sends {few_all / all_all:.1%} (x{all_all / few_all:.1f} fewer)")
+
+
+def header(load_before: float) -> None:
+    db = connection.vendor + (f" {connection.pg_version // 10000}" if connection.vendor == "postgresql" else "")
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    with open("/proc/cpuinfo") as cpuinfo:
+        cpu = next((row.split(":", 1)[1].strip() for row in cpuinfo if row.startswith("model name")), "?")
+    print(f"\nChat loop: {db}, {'Redis' if settings.REDIS_URL else 'file cache'}, DEBUG off. Machine: {os.cpu_count()} "
+          f"cores ({cpu}), {memory:.0f} GiB, Python {platform.python_version()}, load average {load_before:.1f} "
+          f"before / {os.getloadavg()[0]:.1f} after.")
+    print(f"LLM: local Anthropic API server (child process), every answer after {LLM_DELAY_MS} ms; plan: turn 1 one "
+          "tool_use, turn 2 two tool_uses side by side, turn 3 text.\nMCP: testing.mcp_servers, streamable HTTP "
+          "(child process). OMNI2 own time = total - LLM time - MCP time.\n")
+
+
+# --- main ----------------------------------------------------------------------------------------
+
+def run(rows: Rows, children: list, mcp_url: str) -> None:
+    load_before, runs = os.getloadavg()[0], Runs()
+    user, role = setup_rows(rows, mcp_url)
+    children.append(start_child(["--serve-llm", f"bench_chat_{RUN_ID}"]))
+    llm_url = children[-1].stdout.readline().strip()
+    if not llm_url:
+        raise SystemExit("chat bench: the local LLM server did not start")
+    with override_settings(**llm_settings(llm_url)):
+        alone_and_together(user, llm_url, runs)
+    port = free_port()
+    children.append(start_child(["--serve-web", str(port)], env={k: str(v) for k, v in llm_settings(llm_url).items()}))
+    wait_for(f"http://127.0.0.1:{port}/_bench/traces", children[-1])
+    runs.rest = over_rest(f"http://127.0.0.1:{port}", api_key_create(user=user, name="bench")[1])
+    runs.commit = commit_latency()
+    bodies = tokens_with_and_without_filter(rows, role)
+    header(load_before)
+    report_alone(runs)
+    report_together(runs)
+    report_tokens(bodies)
+
+
+def main() -> None:
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-llm":
+        return serve_llm(sys.argv[2])
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve-web":
+        return serve_web(int(sys.argv[2]))
+    call_command("migrate", verbosity=0)
+    install_timers()
+    rows, children = Rows(), []
+    mcp = run_mcp_server("http")
+    try:
+        with override_settings(DEBUG=False):
+            run(rows, children, mcp.url)
+    finally:
+        for child in children:
+            child.terminate()
+            child.wait(timeout=15)
+        mcp.stop()
+        rows.remove()
+
+
+if __name__ == "__main__":
+    main()
