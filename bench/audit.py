@@ -99,7 +99,8 @@ def main() -> None:
 
 def run(user) -> None:
     engine = settings.DATABASES["default"]["ENGINE"].split(".")[-1]
-    print(f"Audit recording on {engine}, {RUNS} runs each (median):")
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    print(f"Audit recording on {engine}, {RUNS} runs each (median), load average {load}:")
     without = median(timed(tool_call, RUNS))
     print(f"  tool call without audit (baseline)              {without:8.4f} ms")
     modes = [("durable commit", True)]
@@ -111,13 +112,15 @@ def run(user) -> None:
 
 
 def run_mode(user, name: str, without: float) -> None:
-    direct = median(timed(lambda: direct_call_with_audit(user), RUNS))
+    direct = timed(lambda: direct_call_with_audit(user), RUNS)
     chat_zero = median(timed(lambda: chat_audit(user, 0), RUNS))
     chat_many = median(timed(lambda: chat_audit(user, CHAT_CALLS), RUNS))
     per_call = (chat_many - chat_zero) / CHAT_CALLS - without
+    # p10 shows the cost without CPU contention when other work shares the machine.
+    p10 = statistics.quantiles(direct, n=10)[0]
     print(f"  [{name}]")
-    print(f"  direct tool call with audit (2 rows)            {direct:8.4f} ms"
-          f"   added {direct - without:8.4f} ms per tool call")
+    print(f"  direct tool call with audit (2 rows)            {median(direct):8.4f} ms"
+          f"   added {median(direct) - without:8.4f} ms per tool call (p10 {p10 - without:.4f} ms)")
     print(f"  chat request audit, 0 / {CHAT_CALLS} tool calls          "
           f"{chat_zero:8.4f} / {chat_many:8.4f} ms   added {per_call:8.4f} ms per tool call")
 

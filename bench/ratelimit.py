@@ -79,7 +79,8 @@ def bench_database() -> None:
 
 
 def main() -> None:
-    print(f"Rate limiter, {RUNS} checks each (median and p99 of one check):")
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    print(f"Rate limiter, {RUNS} checks each (median and p99 of one check), load average {load}:")
     report("in-process no-op check (baseline)", timed(noop_check, RUNS))
     if settings.REDIS_URL:
         bench_redis()
