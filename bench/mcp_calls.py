@@ -1,7 +1,9 @@
 """Benchmarks for MCP calls (issue 5). Run: ``.venv/bin/python bench/mcp_calls.py [--calls N]``.
 
-Part 1, gateway overhead (REST ``POST /api/mcp/tools/call`` beside direct pooled calls):
-    not written yet — ``gateway_overhead`` below is its place, to be filled in with the endpoint.
+Part 1, gateway overhead: ``POST /api/mcp/tools/call`` served by uvicorn (API key auth, rate
+    limiter, policy re-check, schema validation, the pooled call, the audit row) beside the same
+    echo calls on one reused SDK session, sequential and with 8 concurrent clients. It runs in a
+    scratch database (a sibling PostgreSQL database when DATABASE_URL names one), dropped after.
 Part 2, session lifecycle: the per-call time of one ``echo`` call over streamable HTTP
     (a) through OMNI2's pool (sync API, as a Django view or Celery task calls it),
     (b) on one reused SDK session driven directly (the baseline the pool must stay within 10 % of),
@@ -14,11 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
+
+import httpx
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
@@ -26,7 +35,7 @@ sys.path.insert(0, str(BASE_DIR))
 from mcp import Client, StdioServerParameters  # noqa: E402
 
 from orchestration.mcp import McpPool, PoolConfig  # noqa: E402
-from testing.mcp_servers import run_mcp_server  # noqa: E402
+from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
 
 ARGS = {"text": "hello"}
 
@@ -120,12 +129,130 @@ def session_lifecycle(calls: int, fresh_calls: int, stdio_calls: int, rounds: in
             "(c) new SDK session per call": summary(fresh), "(d) new stdio process per call": summary(spawned)}
 
 
-def gateway_overhead() -> None:
-    """Part 1: 500 sequential echo calls through ``POST /api/mcp/tools/call`` beside the same calls on
-    one pooled session (p50/p99 of both; target ≤ 3 ms added at p50), then 8 concurrent clients
-    (target: throughput ≥ 0.5× direct). Not written yet; nothing is measured here.
+@contextmanager
+def scratch_database():
+    """A throwaway database for the gateway run (audit rows are append-only, so none go to yours).
+
+    PostgreSQL when DATABASE_URL names one (a sibling database, dropped afterwards), else SQLite.
     """
-    raise NotImplementedError("gateway overhead benchmark: to be written with POST /api/mcp/tools/call")
+    base = os.environ.get("DATABASE_URL", "")
+    if base.startswith(("postgres://", "postgresql://")):
+        import psycopg
+
+        name = f"omni2_bench_{os.getpid()}"
+        admin = base.rsplit("/", 1)[0] + "/postgres"
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield base.rsplit("/", 1)[0] + f"/{name}"
+        finally:
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    else:
+        with tempfile.TemporaryDirectory(prefix="omni2-bench-") as work:
+            yield f"sqlite:///{work}/bench.sqlite3"
+
+
+def _gateway_rows(server_url: str) -> str:
+    """A user whose role has a (huge) hourly limit, so the limiter runs; its API key; the MCP row."""
+    from orchestration.discovery import mcp_tools_refresh
+    from permissions.models import McpServer, Role
+    from permissions.services import api_key_create, user_create
+
+    Role.objects.create(name="bench", requests_per_hour=10_000_000)
+    user = user_create(email="bench@example.com", role="bench")
+    McpServer.objects.create(name="bench_mcp", transport="http", url=server_url)
+    assert mcp_tools_refresh(names=["bench_mcp"])[0]["ok"]
+    return api_key_create(user=user)[1]
+
+
+@contextmanager
+def omni2_server(env: dict, port: int, workers: int):
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "omni2.asgi:application", "--port", str(port), "--workers",
+         str(workers), "--no-access-log", "--log-level", "warning"], cwd=BASE_DIR, env=env)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def rest_round(client: httpx.Client, calls: int) -> list[float]:
+    samples = []
+    body = {"mcp": "bench_mcp", "tool": "echo", "arguments": ARGS}
+    for _ in range(calls):
+        started = time.perf_counter()
+        response = client.post("/api/mcp/tools/call", json=body)
+        samples.append(time.perf_counter() - started)
+        assert response.status_code == 200 and response.json()["success"], response.text
+    return samples
+
+
+def concurrent_throughput(make_round, clients: int, calls_each: int) -> float:
+    """Calls per second with ``clients`` threads each making ``calls_each`` calls."""
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        started = time.perf_counter()
+        list(pool.map(lambda _: make_round(calls_each), range(clients)))
+        return clients * calls_each / (time.perf_counter() - started)
+
+
+def gateway_overhead(calls: int, clients: int, workers: int, rounds: int = 10) -> dict:
+    """Part 1: ``calls`` sequential echo calls through ``POST /api/mcp/tools/call`` (uvicorn, real
+    auth, limiter, policy and audit) beside the same calls on one reused SDK session, interleaved
+    in rounds; then ``clients`` concurrent clients on each path.
+    """
+    with scratch_database() as database_url, run_mcp_server("http") as server:
+        env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "omni2.settings"}
+        os.environ.update(env)
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", verbosity=0)
+        key = _gateway_rows(server.url)
+        direct = DirectSession(server.url)
+        with omni2_server(env, port=free_port(), workers=workers) as base, \
+                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
+            rest_round(client, 50)
+            direct.round(50)
+            rest, reused = [], []
+            for _ in range(rounds):
+                rest += rest_round(client, calls // rounds)
+                reused += direct.round(calls // rounds)
+
+            def rest_client(n):
+                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
+                    return rest_round(c, n)
+
+            rest_tput = concurrent_throughput(rest_client, clients, calls // clients)
+            direct_tput = concurrent_throughput(direct.round, clients, calls // clients)
+        direct.close()
+        from django.db import connections
+
+        connections.close_all()
+    return {"rest": summary(rest), "direct": summary(reused), "rest_tput": rest_tput,
+            "direct_tput": direct_tput, "clients": clients, "workers": workers}
+
+
+def print_gateway(result: dict) -> None:
+    rest, direct = result["rest"], result["direct"]
+    print("Part 1 — gateway overhead: echo over streamable HTTP, sequential")
+    for name, row in [("POST /api/mcp/tools/call", rest), ("direct SDK session, reused", direct)]:
+        print(f"  {name:34} n={row['n']:5}  p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms")
+    added = rest["p50_ms"] - direct["p50_ms"]
+    print(f"  OMNI2 adds {added:.2f} ms at p50 (target <= 3 ms), {rest['p99_ms'] - direct['p99_ms']:.2f} ms at p99")
+    ratio = result["rest_tput"] / result["direct_tput"]
+    print(f"  {result['clients']} concurrent clients: OMNI2 {result['rest_tput']:.0f} calls/s "
+          f"(uvicorn workers={result['workers']}) vs direct {result['direct_tput']:.0f} calls/s "
+          f"= {ratio:.2f}x (target >= 0.5x)")
 
 
 def main() -> None:
@@ -133,8 +260,13 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="calls for (a) and (b) each")
     parser.add_argument("--fresh-calls", type=int, default=200, help="calls for (c)")
     parser.add_argument("--stdio-calls", type=int, default=20, help="calls for (d)")
+    parser.add_argument("--gateway-calls", type=int, default=500, help="calls for part 1 (each path)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients for part 1")
+    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for part 1")
+    parser.add_argument("--skip-gateway", action="store_true")
     args = parser.parse_args()
-    print("Part 1 — gateway overhead: not measured yet (gateway_overhead() is still to be written)")
+    if not args.skip_gateway:
+        print_gateway(gateway_overhead(args.gateway_calls, args.clients, args.workers))
     print("Part 2 — session lifecycle: echo tool, streamable HTTP unless noted")
     results = session_lifecycle(args.calls, args.fresh_calls, args.stdio_calls)
     for name, row in results.items():

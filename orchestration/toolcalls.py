@@ -20,7 +20,7 @@ from permissions.policy import Decision, PolicySnapshot, UserPolicy, decide
 
 from .catalog import Catalog
 from .mcp.pool import get_pool
-from .mcp.types import McpTimeout, McpUnavailable, ToolResult
+from .mcp.types import McpError, McpTimeout, ToolResult
 
 Status = ToolCallStatus
 
@@ -120,7 +120,7 @@ def _call(spec, mcp, tool, arguments, decision, started) -> ToolCallOutcome:
     except McpTimeout as exc:
         return _outcome(mcp, tool, arguments, Status.TIMEOUT, started=started, error_code="mcp_timeout",
                         message=exc.message, decision=decision)
-    except McpUnavailable as exc:
+    except McpError as exc:  # unreachable, circuit open, or a protocol error from the server
         return _outcome(mcp, tool, arguments, Status.UNAVAILABLE, started=started,
                         error_code="mcp_unavailable", message=exc.message, decision=decision)
     size = len(json.dumps(result.to_json(), default=str))
