@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
 
 from omni2.dburl import current_database_url
 from permissions.models import DiscoveredTool, McpServer
-from permissions.selectors import policy_version
+from permissions.policy import PolicySnapshot
+from permissions.selectors import policy_snapshot
 
 from .mcp.types import ServerSpec, ToolInfo
 
@@ -62,12 +62,17 @@ _lock = threading.Lock()
 _current: Catalog | None = None
 
 
-def catalog() -> Catalog:
+def catalog(snapshot: PolicySnapshot | None = None) -> Catalog:
+    """The catalog matching ``snapshot`` (the live policy when omitted).
+
+    Keyed on the snapshot's version, so a caller that already holds the snapshot pays no
+    second cache read; a snapshot of uncommitted or uncached rows gets a fresh, unshared build.
+    """
     global _current
-    if getattr(connection, "omni2_policy_dirty", False) and connection.in_atomic_block:
-        # Rows changed in this very transaction: read them fresh, share nothing (see policy_snapshot).
-        return _catalog_build("uncommitted")
-    version = policy_version()
+    snapshot = snapshot or policy_snapshot()
+    version = snapshot.version
+    if version in ("uncommitted", "uncached", ""):
+        return _catalog_build(version)
     current = _current
     if current is not None and current.version == version:
         return current

@@ -55,7 +55,8 @@ def chat_ask(*, user, message: str, thread_key: str | None = None, source: str =
     """Answer one question; always writes one audit row. Raises only for a bad model or no LLM."""
     started = time.perf_counter()
     model_name, provider = chat_prepare(user=user, model=model)
-    snapshot, tools_catalog = policy_snapshot(), catalog()
+    snapshot = policy_snapshot()
+    tools_catalog = catalog(snapshot)
     policy = user_policy_for(user)
     toolbox = toolbox_for(snapshot, tools_catalog, policy)
     system = system_prompt(user=policy, name=getattr(user, "name", ""), toolbox=toolbox,

@@ -29,7 +29,8 @@ def tool_call_direct(*, user, mcp: str, tool: str, arguments: dict, source: str 
     message = f"{mcp}.{tool}"
     rate_limit_enforce(user=user, source=source, message=message, ip_address=ip_address,
                        request_id=request_id)
-    outcome = tool_call_execute(snapshot=policy_snapshot(), catalog=catalog(),
+    snapshot = policy_snapshot()
+    outcome = tool_call_execute(snapshot=snapshot, catalog=catalog(snapshot),
                                 user=user_policy_for(user), mcp=mcp, tool=tool, arguments=arguments)
     log = audit_record(
         user=user, source=source, message=message, status=_audit_status(outcome),
@@ -59,7 +60,8 @@ def _error_extra(outcome: ToolCallOutcome, audit_id: int) -> dict:
 
 def tools_list_for(*, user, mcp: str | None = None) -> list[dict]:
     """The tools ``user`` may call (optionally on one MCP), with their schemas."""
-    snapshot, tools = policy_snapshot(), catalog().tools
+    snapshot = policy_snapshot()
+    tools = catalog(snapshot).tools
     if mcp is not None and mcp not in snapshot.mcps:
         raise ApiError(f"No MCP server named {mcp!r}.", code="not_found", status=404)
     rows = []

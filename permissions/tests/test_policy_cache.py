@@ -42,7 +42,8 @@ def probe():
     process.close()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
 def test_a_second_process_sees_an_admin_edit_at_once(admin_client, probe):
     user_create(email="dev@x.com", role="developer")
     server = McpServer.objects.create(name="db_mcp", url="http://db/mcp")
@@ -60,7 +61,8 @@ def test_a_second_process_sees_an_admin_edit_at_once(admin_client, probe):
     assert version == policy_version()
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
 def test_a_second_process_sees_a_new_user_and_a_role_change(probe):
     server = McpServer.objects.create(name="db_mcp", url="http://db/mcp")
     discovered_tools_sync(server=server, tools=[{"name": "get_x"}])
@@ -73,7 +75,8 @@ def test_a_second_process_sees_a_new_user_and_a_role_change(probe):
     assert probe.ask("new@x.com", "db_mcp", "get_x")[0] == "DENY"
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
 def test_every_change_sets_a_new_random_version():
     first = policy_version()
     server = McpServer.objects.create(name="a_mcp", url="http://a/mcp")
@@ -83,7 +86,8 @@ def test_every_change_sets_a_new_random_version():
     assert len({first, second, third}) == 3 and all(len(v) == 32 for v in (first, second, third))
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
 def test_a_warm_snapshot_is_reused_until_the_version_changes(django_assert_num_queries):
     McpServer.objects.create(name="a_mcp", url="http://a/mcp")
     snapshot = policy_snapshot()
