@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Max, Min, Q, Sum
 
 from ..models import Source, Status
 from ..selectors import audit_by_tool
@@ -26,20 +26,34 @@ def analytics_active_users(*, period: Period, group_by: UserGroup = "user", limi
     """Who used OMNI2 in the period, most requests first (per user, or per role)."""
     logs = period_logs(period=period)
     rows = _by_role(logs) if group_by == "role" else _by_user(logs)
+    grouped = groups_json(group_by=group_by, rows=rows, limit=limit)
+    if group_by == "user":
+        _add_latest_roles(logs, grouped["groups"])
     return {"period": period.to_json(), "active_users": logs.values("user_email").distinct().count(),
-            "requests": logs.count(), **groups_json(group_by=group_by, rows=rows, limit=limit)}
+            "requests": logs.count(), **grouped}
 
 
 def _by_user(logs) -> list[dict]:
-    # The role as of the user's latest row in the period: a role change shows once, not twice.
-    latest_role = (logs.filter(user_email=OuterRef("user_email"))
-                   .order_by("-created_at", "-id").values("user_role")[:1])
     rows = (logs.values("user_email")
-            .annotate(role=Subquery(latest_role), first_seen=Min("created_at"),
-                      last_seen=Max("created_at"), **_activity())
+            .annotate(first_seen=Min("created_at"), last_seen=Max("created_at"), **_activity())
             .order_by("-requests", "user_email"))
-    return [_activity_json(row, first_seen=row["first_seen"].isoformat(),
-                           last_seen=row["last_seen"].isoformat()) for row in rows]
+    return [_activity_json(row) for row in rows]
+
+
+def _add_latest_roles(logs, rows: list[dict]) -> None:
+    """The role as of each user's latest row: a role change shows once, as it is now.
+
+    One query for the rows shown (a per-row subquery would run once per audit row, not per user).
+    """
+    if not rows:
+        return
+    latest = Q()
+    for row in rows:
+        latest |= Q(user_email=row["user_email"], created_at=row["last_seen"])
+    roles = dict(logs.filter(latest).order_by("created_at", "id").values_list("user_email", "user_role"))
+    for row in rows:
+        row.update(role=roles.get(row["user_email"], ""), first_seen=row["first_seen"].isoformat(),
+                   last_seen=row["last_seen"].isoformat())
 
 
 def _by_role(logs) -> list[dict]:
