@@ -88,9 +88,10 @@ def _probe(spec) -> ServerHealth | None:
     return get_pool().probe(spec, timeout=min(spec.timeout_seconds, HEALTH_PROBE_SECONDS))
 
 
-def mcp_health_list(*, probe: bool = True) -> list[dict]:
-    """Health of every configured server: live probes, or the pool's last known state."""
-    servers = list(McpServer.objects.order_by("name"))
+def mcp_health_list(*, probe: bool = True, names: set[str] | None = None) -> list[dict]:
+    """Health of every configured server (or the named ones): live probes, or the last known state."""
+    servers = McpServer.objects.order_by("name")
+    servers = list(servers.filter(name__in=names) if names else servers)
     known = get_pool().health()
     if probe:
         healths = _parallel(_probe, [server_spec(s) if s.enabled else None for s in servers])

@@ -147,6 +147,7 @@ class McpServerAdmin(admin.ModelAdmin):
     list_filter = ("enabled", "transport", "tool_policy_mode")
     search_fields = ("name", "description", "url", "command")
     inlines = [RoleRestrictionInline, UserOverrideInline, DiscoveredToolInline]
+    actions = ["refresh_tools", "check_health"]
     fieldsets = (
         (None, {"fields": ("name", "description", "enabled")}),
         ("Connection", {"fields": ("transport", "url", "command", "args", "timeout_seconds")}),
@@ -164,6 +165,28 @@ class McpServerAdmin(admin.ModelAdmin):
     @admin.display(description="bearer token")
     def token_state(self, server):
         return "set" if server.has_bearer_token else "not set"
+
+    @admin.action(description="Refresh tools from the selected servers")
+    def refresh_tools(self, request, queryset):
+        from orchestration.discovery import mcp_tools_refresh
+
+        for row in mcp_tools_refresh(names=list(queryset.values_list("name", flat=True))):
+            if row["ok"]:
+                self.message_user(request, f"{row['name']}: {row['tools']} tools.", messages.SUCCESS)
+            else:
+                self.message_user(request, f"{row['name']}: unreachable ({row['error']}).", messages.ERROR)
+
+    @admin.action(description="Check health of the selected servers")
+    def check_health(self, request, queryset):
+        from orchestration.discovery import mcp_health_list
+
+        names = set(queryset.values_list("name", flat=True))
+        for row in mcp_health_list(probe=True, names=names):
+            level = messages.SUCCESS if row["status"] in ("healthy", "disabled") else messages.ERROR
+            latency = f", {row['latency_ms']} ms" if row["latency_ms"] is not None else ""
+            detail = f" — {row['last_error']}" if row["last_error"] else ""
+            self.message_user(request, f"{row['name']}: {row['status']}{latency}, {row['tools']} tools{detail}",
+                              level)
 
     def get_urls(self):
         explain_url = path("explain/", self.admin_site.admin_view(self.explain_view), name="permissions_explain")
