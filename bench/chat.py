@@ -51,6 +51,7 @@ import httpx  # noqa: E402
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
+from django.db.backends.base.base import BaseDatabaseWrapper  # noqa: E402
 from django.test.utils import override_settings  # noqa: E402
 from django_redis import get_redis_connection  # noqa: E402
 
@@ -96,6 +97,7 @@ class Trace:
 
 _traces: dict[str, Trace] = {}
 _traces_lock = threading.Lock()
+_connects: list[float] = []  # seconds per new database connection (the web child)
 
 
 def tag_in(value) -> str | None:
@@ -141,6 +143,7 @@ def union_seconds(intervals) -> float:
 @dataclass
 class Sample:
     total: float
+    cpu: float  # this process's CPU time over the question: all threads, so only meaningful one at a time
     llm: float
     tools: float
     writes: float
@@ -154,10 +157,10 @@ class Sample:
         return self.total - self.llm - self.tools
 
 
-def sample_of(trace: Trace, total: float) -> Sample:
+def sample_of(trace: Trace, total: float, cpu: float = 0.0) -> Sample:
     calls = {name: end - start for name, start, end in trace.tools}
     return Sample(
-        total=total, llm=union_seconds(trace.llm), tools=union_seconds(trace.tools),
+        total=total, cpu=cpu, llm=union_seconds(trace.llm), tools=union_seconds(trace.tools),
         writes=union_seconds(trace.writes), outside_chat=total - union_seconds(trace.chat),
         llm_calls=[end - start for _, start, end in trace.llm], tool_calls=list(calls.values()),
         per_call_own=[end - start - calls[name] for name, start, end in trace.checks if name in calls])
@@ -211,7 +214,9 @@ class TraceRoute:
         if scope["type"] != "http" or scope["path"] != "/_bench/traces":
             return await self.app(scope, receive, send)
         with _traces_lock:
-            body = json.dumps({tag: vars(trace) for tag, trace in _traces.items()}).encode()
+            body = json.dumps({"traces": {tag: vars(trace) for tag, trace in _traces.items()},
+                               "connects": _connects[:]}).encode()
+            _connects.clear()
         await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
         await send({"type": "http.response.body", "body": body})
 
@@ -221,6 +226,12 @@ def serve_web(port: int) -> None:
 
     from omni2.asgi import application
 
+    def timed_connect(wrapper):
+        started = time.perf_counter()
+        connect(wrapper)
+        _connects.append(time.perf_counter() - started)
+
+    connect, BaseDatabaseWrapper.connect = BaseDatabaseWrapper.connect, timed_connect
     set_parent_death_signal()
     override_settings(DEBUG=False).enable()
     install_timers()
@@ -260,13 +271,13 @@ def check(result: dict, tag: str, tool_calls: int) -> None:
 
 def ask(user, kind: str, n: int) -> Sample:
     tag = f"bench_{RUN_ID}_{kind}_{n}"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     result = chat.chat_ask(user=user, message=QUESTION.format(tag=tag), thread_key=f"bench:{RUN_ID}:{tag}",
                            source="api", request_id=RUN_ID)
-    total = time.perf_counter() - started
+    total, cpu = time.perf_counter() - started, time.process_time() - cpu
     check(result, tag, 0 if kind == "plain" else TOOL_CALLS)
     with _traces_lock:
-        return sample_of(_traces.pop(tag, Trace()), total)
+        return sample_of(_traces.pop(tag, Trace()), total, cpu)
 
 
 class Together:
@@ -297,6 +308,7 @@ class Runs:
     served_alone: list = field(default_factory=list)  # the LLM server's own seconds per answer
     served_together: list = field(default_factory=list)
     rest: list = field(default_factory=list)
+    rest_connects: list = field(default_factory=list)  # seconds per database connection the web process opened
     commit: list = field(default_factory=list)  # seconds of a one-row INSERT + COMMIT
 
 
@@ -313,17 +325,20 @@ def alone_and_together(user, llm_url: str, runs: Runs) -> None:
                 runs.plain.append(ask(user, "plain", n))
                 runs.alone.append(ask(user, "alone", n))
             runs.served_alone += served()
+            runs.commit += commit_latency(6)
             runs.together += together.round(r)
             runs.served_together += served()
     finally:
         together.close()
 
 
-def over_rest(base_url: str, api_key: str) -> list[Sample]:
+def over_rest(base_url: str, api_key: str, runs: Runs) -> None:
     totals = {}
     headers = {"Authorization": f"Bearer {api_key}", "X-Request-ID": RUN_ID}
     with httpx.Client(base_url=base_url, headers=headers, timeout=30) as client:
         for n in range(WARMUP + REST_REQUESTS):
+            if n == WARMUP:
+                client.get("/_bench/traces")  # from here on, count the web process's new connections
             tag = f"bench_{RUN_ID}_rest_{n}"
             started = time.perf_counter()
             response = client.post("/api/chat/ask", json={"message": QUESTION.format(tag=tag), "thread_id": tag})
@@ -331,11 +346,12 @@ def over_rest(base_url: str, api_key: str) -> list[Sample]:
             if response.status_code != 200:
                 raise SystemExit(f"chat bench: REST answered {response.status_code}: {response.text[:500]}")
             check(response.json(), tag, TOOL_CALLS)
-        traces = client.get("/_bench/traces").json()
-    return [sample_of(Trace(**traces[tag]), totals[tag]) for tag in list(totals)[WARMUP:]]
+        answer = client.get("/_bench/traces").json()
+    runs.rest = [sample_of(Trace(**answer["traces"][tag]), totals[tag]) for tag in list(totals)[WARMUP:]]
+    runs.rest_connects = answer["connects"]
 
 
-def commit_latency(count: int = 30) -> list[float]:
+def commit_latency(count: int) -> list[float]:
     """Baseline: one durable write on this database (a question makes two: audit row, thread turn)."""
     samples = []
     for _ in range(count):
@@ -531,6 +547,10 @@ def report_alone(runs: Runs) -> None:
          verdict(each(runs.rest, "own"), budget))
     line("  of which outside chat_ask (HTTP, auth, rate limit, DRF)", both(each(runs.rest, "outside_chat")),
          "uvicorn, 1 process; total timed by the client")
+    connects = runs.rest_connects or [0.0]
+    line("  new database connections: count, p50 each",
+         f"{len(runs.rest_connects)}, {ms(statistics.median(connects)):.1f} ms",
+         f"for {len(runs.rest)} requests (persistent connections would open none)")
 
 
 def report_together(runs: Runs) -> None:
@@ -547,6 +567,9 @@ def report_together(runs: Runs) -> None:
         line(label, f"{ms(one):6.1f} / {ms(many):6.1f} ms", target)
     alone, together = statistics.median(each(runs.alone, "own")), statistics.median(each(runs.together, "own"))
     line("p50 OMNI2 own time", f"{ms(alone):6.1f} / {ms(together):6.1f} ms", f"x{together / alone:.2f}")
+    line("CPU time of this process per question, alone, p50",
+         f"{ms(statistics.median(each(runs.alone, 'cpu'))):6.1f} ms",
+         f"{CONCURRENCY} at once need {CONCURRENCY}x that from one interpreter")
 
 
 def report_tokens(bodies: dict) -> None:
@@ -590,8 +613,7 @@ def run(rows: Rows, children: list, mcp_url: str) -> None:
     port = free_port()
     children.append(start_child(["--serve-web", str(port)], env={k: str(v) for k, v in llm_settings(llm_url).items()}))
     wait_for(f"http://127.0.0.1:{port}/_bench/traces", children[-1])
-    runs.rest = over_rest(f"http://127.0.0.1:{port}", api_key_create(user=user, name="bench")[1])
-    runs.commit = commit_latency()
+    over_rest(f"http://127.0.0.1:{port}", api_key_create(user=user, name="bench")[1], runs)
     bodies = tokens_with_and_without_filter(rows, role)
     header(load_before)
     report_alone(runs)
