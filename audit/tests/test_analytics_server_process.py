@@ -159,3 +159,15 @@ def test_the_server_process_cannot_write_to_the_database(trail):
     lines = done.stdout.splitlines()
     assert lines[0] == "rows 9" and lines[1].startswith("refused:"), done.stdout + done.stderr
     assert AuditLog.objects.count() == 9
+
+
+def test_an_unreadable_database_is_a_clear_tool_error(pool, tmp_path):
+    missing = tmp_path / "no-such-dir" / "audit.sqlite3"
+    spec = ServerSpec(name="analytics_without_db", transport="stdio", command=sys.executable,
+                      args=(str(BASE_DIR / "manage.py"), "run_analytics_mcp", "--transport", "stdio"),
+                      env={"PYTHONPATH": str(BASE_DIR), "DATABASE_URL": f"sqlite:///{missing}",
+                           "OMNI2_VAR_DIR": str(tmp_path)})
+    result = pool.call_tool(spec, "get_cost_summary", {"period": "today"})
+    assert result.is_error
+    assert result.text.endswith(": The audit database could not be read; try again shortly.")
+    assert str(tmp_path) not in result.text  # where the database lives is not the caller's business
