@@ -73,7 +73,9 @@ _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "
 
 def _enqueue(task, *, key: str, **kwargs) -> None:
     try:
-        task.apply_async(kwargs={"key": key, **kwargs}, retry_policy=_PUBLISH_RETRY)
+        # kwargsrepr: monitoring shows the delivery key, not people's questions (and no repr cost).
+        task.apply_async(kwargs={"key": key, **kwargs}, retry_policy=_PUBLISH_RETRY, argsrepr="()",
+                         kwargsrepr=key)
     except Exception as exc:  # broker down: let Slack's retry answer it
         delivery_release(key=key)
         logger.error("slack: could not queue %s: %s", key, exc.__class__.__name__)
