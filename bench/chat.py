@@ -122,14 +122,15 @@ def _timed(function, kind: str, tag_and_name):
 
 
 def install_timers() -> None:
-    AnthropicProvider.create = _timed(AnthropicProvider.create, "llm", lambda a, k: (tag_in(k["messages"]), "llm"))
+    # Callers pass keywords (positions only where McpPool.call_tool is called); .get() never raises here.
+    AnthropicProvider.create = _timed(AnthropicProvider.create, "llm", lambda a, k: (tag_in(k.get("messages")), "llm"))
     McpPool.call_tool = _timed(McpPool.call_tool, "tools", lambda a, k: (
         tag_in(a[3] if len(a) > 3 else k.get("arguments")), a[2] if len(a) > 2 else k.get("tool")))
     chat.tool_call_execute = _timed(chat.tool_call_execute, "checks",
-                                    lambda a, k: (tag_in(k["arguments"]), k["tool"]))
-    chat.audit_record = _timed(chat.audit_record, "writes", lambda a, k: (tag_in(k["message"]), "audit"))
-    chat.thread_remember = _timed(chat.thread_remember, "writes", lambda a, k: (tag_in(k["question"]), "thread"))
-    chat.chat_ask = _timed(chat.chat_ask, "chat", lambda a, k: (tag_in(k["message"]), "chat"))
+                                    lambda a, k: (tag_in(k.get("arguments")), k.get("tool")))
+    chat.audit_record = _timed(chat.audit_record, "writes", lambda a, k: (tag_in(k.get("message")), "audit"))
+    chat.thread_remember = _timed(chat.thread_remember, "writes", lambda a, k: (tag_in(k.get("question")), "thread"))
+    chat.chat_ask = _timed(chat.chat_ask, "chat", lambda a, k: (tag_in(k.get("message")), "chat"))
 
 
 def union_seconds(intervals) -> float:
