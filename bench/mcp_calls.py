@@ -166,16 +166,26 @@ def _gateway_rows(server_url: str) -> str:
     return api_key_create(user=user)[1]
 
 
+SERVERS = {
+    # The production shape (docker-compose): WSGI threads keep their database connections.
+    "gunicorn": lambda port, workers: [sys.executable, "-m", "gunicorn", "omni2.wsgi:application",
+                                       "-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "8",
+                                       "-w", str(workers), "--log-level", "warning"],
+    # `make run`: uvicorn serving the ASGI app (each request's sync code runs in a fresh thread).
+    "uvicorn": lambda port, workers: [sys.executable, "-m", "uvicorn", "omni2.asgi:application",
+                                      "--port", str(port), "--workers", str(workers), "--no-access-log",
+                                      "--log-level", "warning"],
+}
+
+
 @contextmanager
-def omni2_server(env: dict, port: int, workers: int):
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "omni2.asgi:application", "--port", str(port), "--workers",
-         str(workers), "--no-access-log", "--log-level", "warning"], cwd=BASE_DIR, env=env)
+def omni2_server(env: dict, port: int, workers: int, server: str):
+    proc = subprocess.Popen(SERVERS[server](port, workers), cwd=BASE_DIR, env=env)
     try:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/api/schema", timeout=5).status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -204,7 +214,7 @@ def concurrent_throughput(make_round, clients: int, calls_each: int) -> float:
         return clients * calls_each / (time.perf_counter() - started)
 
 
-def gateway_overhead(calls: int, clients: int, workers: int, rounds: int = 10) -> dict:
+def gateway_overhead(calls: int, clients: int, workers: int, server_kind: str, rounds: int = 10) -> dict:
     """Part 1: ``calls`` sequential echo calls through ``POST /api/mcp/tools/call`` (uvicorn, real
     auth, limiter, policy and audit) beside the same calls on one reused SDK session, interleaved
     in rounds; then ``clients`` concurrent clients on each path.
@@ -219,7 +229,7 @@ def gateway_overhead(calls: int, clients: int, workers: int, rounds: int = 10) -
         call_command("migrate", verbosity=0)
         key = _gateway_rows(server.url)
         direct = DirectSession(server.url)
-        with omni2_server(env, port=free_port(), workers=workers) as base, \
+        with omni2_server(env, port=free_port(), workers=workers, server=server_kind) as base, \
                 httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
             rest_round(client, 50)
             direct.round(50)
@@ -239,19 +249,19 @@ def gateway_overhead(calls: int, clients: int, workers: int, rounds: int = 10) -
 
         connections.close_all()
     return {"rest": summary(rest), "direct": summary(reused), "rest_tput": rest_tput,
-            "direct_tput": direct_tput, "clients": clients, "workers": workers}
+            "direct_tput": direct_tput, "clients": clients, "workers": workers, "server": server_kind}
 
 
 def print_gateway(result: dict) -> None:
     rest, direct = result["rest"], result["direct"]
-    print("Part 1 — gateway overhead: echo over streamable HTTP, sequential")
+    print(f"Part 1 — gateway overhead: echo over streamable HTTP, sequential, served by {result['server']}")
     for name, row in [("POST /api/mcp/tools/call", rest), ("direct SDK session, reused", direct)]:
         print(f"  {name:34} n={row['n']:5}  p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms")
     added = rest["p50_ms"] - direct["p50_ms"]
     print(f"  OMNI2 adds {added:.2f} ms at p50 (target <= 3 ms), {rest['p99_ms'] - direct['p99_ms']:.2f} ms at p99")
     ratio = result["rest_tput"] / result["direct_tput"]
     print(f"  {result['clients']} concurrent clients: OMNI2 {result['rest_tput']:.0f} calls/s "
-          f"(uvicorn workers={result['workers']}) vs direct {result['direct_tput']:.0f} calls/s "
+          f"({result['server']} workers={result['workers']}) vs direct {result['direct_tput']:.0f} calls/s "
           f"= {ratio:.2f}x (target >= 0.5x)")
 
 
@@ -263,10 +273,15 @@ def main() -> None:
     parser.add_argument("--gateway-calls", type=int, default=500, help="calls for part 1 (each path)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for part 1")
     parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for part 1")
+    parser.add_argument("--servers", default="gunicorn,uvicorn", help="web servers for part 1")
     parser.add_argument("--skip-gateway", action="store_true")
+    parser.add_argument("--skip-lifecycle", action="store_true")
     args = parser.parse_args()
     if not args.skip_gateway:
-        print_gateway(gateway_overhead(args.gateway_calls, args.clients, args.workers))
+        for server_kind in args.servers.split(","):
+            print_gateway(gateway_overhead(args.gateway_calls, args.clients, args.workers, server_kind))
+    if args.skip_lifecycle:
+        return
     print("Part 2 — session lifecycle: echo tool, streamable HTTP unless noted")
     results = session_lifecycle(args.calls, args.fresh_calls, args.stdio_calls)
     for name, row in results.items():

@@ -88,8 +88,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so a test's Celery worker process sees the test database.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_omni2.sqlite3")}
 else:
-    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("OMNI2_DB_CONN_MAX_AGE", default=60))
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # A connection pool rather than per-thread persistent connections: under ASGI every request
+    # runs its sync code in a fresh thread, which would otherwise open a new connection each time.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": env.int("OMNI2_DB_POOL_MIN", default=2),
+        "max_size": env.int("OMNI2_DB_POOL_MAX", default=20),
+        "timeout": 10,
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (policy snapshots, rate limits, dedupe keys, thread context) --------
