@@ -6,4 +6,4 @@ RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 RUN OMNI2_SECRET_KEY=build python manage.py collectstatic --noinput
 EXPOSE 8000
-CMD ["gunicorn", "omni2.asgi:application", "-k", "uvicorn.workers.UvicornWorker", "-b", "0.0.0.0:8000", "-w", "4"]
+CMD ["gunicorn", "omni2.wsgi:application", "-k", "gthread", "--threads", "8", "-w", "4", "-b", "0.0.0.0:8000"]

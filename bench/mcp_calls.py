@@ -185,7 +185,7 @@ def omni2_server(env: dict, port: int, workers: int, server: str):
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/schema", timeout=5).status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/api/me", timeout=5).status_code == 401:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -214,42 +214,50 @@ def concurrent_throughput(make_round, clients: int, calls_each: int) -> float:
         return clients * calls_each / (time.perf_counter() - started)
 
 
-def gateway_overhead(calls: int, clients: int, workers: int, server_kind: str, rounds: int = 10) -> dict:
-    """Part 1: ``calls`` sequential echo calls through ``POST /api/mcp/tools/call`` (uvicorn, real
-    auth, limiter, policy and audit) beside the same calls on one reused SDK session, interleaved
-    in rounds; then ``clients`` concurrent clients on each path.
+def gateway_overhead(calls: int, clients: int, workers: int, server_kinds: list[str],
+                     rounds: int = 10) -> list[dict]:
+    """Part 1: ``calls`` sequential echo calls through ``POST /api/mcp/tools/call`` (real auth,
+    limiter, policy and audit) beside the same calls on one reused SDK session, interleaved in
+    rounds; then ``clients`` concurrent clients on each path. Once per web server kind.
     """
+    results = []
     with scratch_database() as database_url, run_mcp_server("http") as server:
         env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "omni2.settings"}
         os.environ.update(env)
         import django
         from django.core.management import call_command
+        from django.db import connections
 
         django.setup()
         call_command("migrate", verbosity=0)
         key = _gateway_rows(server.url)
-        direct = DirectSession(server.url)
-        with omni2_server(env, port=free_port(), workers=workers, server=server_kind) as base, \
-                httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=30) as client:
-            rest_round(client, 50)
-            direct.round(50)
-            rest, reused = [], []
-            for _ in range(rounds):
-                rest += rest_round(client, calls // rounds)
-                reused += direct.round(calls // rounds)
-
-            def rest_client(n):
-                with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {key}"}, timeout=60) as c:
-                    return rest_round(c, n)
-
-            rest_tput = concurrent_throughput(rest_client, clients, calls // clients)
-            direct_tput = concurrent_throughput(direct.round, clients, calls // clients)
-        direct.close()
-        from django.db import connections
-
         connections.close_all()
+        direct = DirectSession(server.url)
+        for kind in server_kinds:
+            results.append(_gateway_run(env, key, direct, kind, calls, clients, workers, rounds))
+        direct.close()
+    return results
+
+
+def _gateway_run(env, key, direct, kind, calls, clients, workers, rounds) -> dict:
+    headers = {"Authorization": f"Bearer {key}"}
+    with omni2_server(env, port=free_port(), workers=workers, server=kind) as base, \
+            httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+        rest_round(client, 50)
+        direct.round(50)
+        rest, reused = [], []
+        for _ in range(rounds):
+            rest += rest_round(client, calls // rounds)
+            reused += direct.round(calls // rounds)
+
+        def rest_client(n):
+            with httpx.Client(base_url=base, headers=headers, timeout=60) as each:
+                return rest_round(each, n)
+
+        rest_tput = concurrent_throughput(rest_client, clients, calls // clients)
+        direct_tput = concurrent_throughput(direct.round, clients, calls // clients)
     return {"rest": summary(rest), "direct": summary(reused), "rest_tput": rest_tput,
-            "direct_tput": direct_tput, "clients": clients, "workers": workers, "server": server_kind}
+            "direct_tput": direct_tput, "clients": clients, "workers": workers, "server": kind}
 
 
 def print_gateway(result: dict) -> None:
@@ -278,8 +286,8 @@ def main() -> None:
     parser.add_argument("--skip-lifecycle", action="store_true")
     args = parser.parse_args()
     if not args.skip_gateway:
-        for server_kind in args.servers.split(","):
-            print_gateway(gateway_overhead(args.gateway_calls, args.clients, args.workers, server_kind))
+        for result in gateway_overhead(args.gateway_calls, args.clients, args.workers, args.servers.split(",")):
+            print_gateway(result)
     if args.skip_lifecycle:
         return
     print("Part 2 — session lifecycle: echo tool, streamable HTTP unless noted")

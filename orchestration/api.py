@@ -1,5 +1,6 @@
 """REST endpoints for MCP tools (SPEC §9). Views validate, call one service, answer."""
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound
@@ -36,13 +37,14 @@ class ToolCallApi(APIView):
 
 
 class ToolListApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("mcp", str, required=False)])
+    @extend_schema(parameters=[OpenApiParameter("mcp", str, required=False)], responses=OpenApiTypes.OBJECT)
     def get(self, request):
         mcp = request.query_params.get("mcp") or None
         return Response({"tools": tools_list_for(user=request.user, mcp=mcp)})
 
 
 class ServerListApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response({"servers": servers_for(user=request.user, is_admin=is_omni_admin(request.user))})
 
@@ -50,10 +52,13 @@ class ServerListApi(APIView):
 class AdminToolsRefreshApi(APIView):
     permission_classes = [IsOmniAdmin]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(serializers.Serializer):  # noqa: D106
+        class Meta:
+            ref_name = "ToolsRefreshInput"
+
         mcps = serializers.ListField(child=serializers.CharField(max_length=100), required=False)
 
-    @extend_schema(request=InputSerializer)
+    @extend_schema(request=InputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = _valid(self.InputSerializer, request.data or {})
         return Response({"servers": mcp_tools_refresh(names=data.get("mcps"))})
@@ -69,6 +74,7 @@ class AdminUserListApi(APIView):
             model = User
             fields = ["email", "name", "role", "slack_user_id", "allowed_databases", "is_active"]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         users = User.objects.select_related("role").order_by("email")
         return Response({"users": self.OutputSerializer(users, many=True).data})
@@ -88,6 +94,7 @@ class AdminMcpListApi(APIView):
                       "timeout_seconds", "tool_policy_mode", "tool_patterns", "has_bearer_token",
                       "env_keys", "tools"]
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         servers = McpServer.objects.order_by("name").prefetch_related("tools")
         return Response({"mcps": self.OutputSerializer(servers, many=True).data})
@@ -106,7 +113,7 @@ class ChatInputSerializer(serializers.Serializer):
 
 
 class ChatAskApi(APIView):
-    @extend_schema(request=ChatInputSerializer, responses=serializers.DictField())
+    @extend_schema(request=ChatInputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = _valid(ChatInputSerializer, request.data)
         return Response(chat_ask_api(user=request.user, message=data["message"],
@@ -126,6 +133,7 @@ class ChatAskAsyncApi(APIView):
 
 
 class JobDetailApi(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, job_id):
         job = chat_job_get(job_id=job_id, user=request.user, is_admin=is_omni_admin(request.user))
         if job is None:

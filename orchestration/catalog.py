@@ -10,7 +10,7 @@ import os
 import sys
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from django.conf import settings
@@ -31,6 +31,8 @@ class Catalog:
     servers: Mapping[str, ServerSpec]  # enabled servers only
     descriptions: Mapping[str, str]
     tools: Mapping[tuple[str, str], ToolInfo]  # discovered tools of enabled servers
+    # Compiled JSON-schema validators, filled on first use (see toolcalls.arguments_problem).
+    validators: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 def server_spec(server: McpServer) -> ServerSpec:

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import transaction
 
 from audit.models import Status
 from audit.services import audit_record
@@ -68,15 +69,16 @@ def chat_ask(*, user, message: str, thread_key: str | None = None, source: str =
               on_progress)
     except LlmError as exc:
         run.status, run.error = Status.ERROR, exc.message
-    log = audit_record(
-        user=user, source=source, message=message, status=run.status, answer=run.answer,
-        error=run.error, duration_ms=int((time.perf_counter() - started) * 1000),
-        iterations=run.iterations, model=model_name, usage=run.usage.as_dict(),
-        tool_calls=[o.record for o in run.outcomes], slack=slack, ip_address=ip_address,
-        request_id=request_id,
-    )
-    if run.status != Status.ERROR:
-        thread_remember(thread_key=thread_key, question=message, answer=run.answer)
+    with transaction.atomic():  # the audit row and the thread memory share one durable commit
+        log = audit_record(
+            user=user, source=source, message=message, status=run.status, answer=run.answer,
+            error=run.error, duration_ms=int((time.perf_counter() - started) * 1000),
+            iterations=run.iterations, model=model_name, usage=run.usage.as_dict(),
+            tool_calls=[o.record for o in run.outcomes], slack=slack, ip_address=ip_address,
+            request_id=request_id,
+        )
+        if run.status != Status.ERROR:
+            thread_remember(thread_key=thread_key, question=message, answer=run.answer)
     return _result(run, model_name, log)
 
 

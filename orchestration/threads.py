@@ -1,5 +1,6 @@
 """Thread memory: the last few exchanges of a conversation, shared by every process."""
 
+import time
 from datetime import timedelta
 
 from django.conf import settings
@@ -41,8 +42,16 @@ def thread_remember(*, thread_key: str | None, question: str, answer: str) -> No
     if not thread_key:
         return
     ThreadTurn.objects.create(thread_key=thread_key, question=question, answer=answer)
-    # Opportunistic purge keeps the table small without a scheduler.
-    ThreadTurn.objects.filter(thread_key=thread_key, created_at__lt=_cutoff()).delete()
+    # Expired turns are never read; purging them now and then keeps the table small
+    # without a scheduler and without a DELETE on every question.
+    global _last_purge
+    if time.monotonic() - _last_purge > PURGE_EVERY_SECONDS:
+        _last_purge = time.monotonic()
+        thread_purge_expired()
+
+
+PURGE_EVERY_SECONDS = 600
+_last_purge = float("-inf")
 
 
 def thread_purge_expired() -> int:

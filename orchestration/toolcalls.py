@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from functools import lru_cache
 
 import jsonschema
 
@@ -66,21 +65,24 @@ def _outcome(mcp, tool, arguments, status, *, started, error_code=None, message=
                            duration_ms=duration)
 
 
-@lru_cache(maxsize=2048)
-def _validator(schema_json: str):
-    schema = json.loads(schema_json)
+def _validator(schema: dict):
     cls = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
+    cls.check_schema(schema)
     return cls(schema)
 
 
-def arguments_problem(schema: dict, arguments: dict) -> str | None:
+def arguments_problem(catalog: Catalog, mcp: str, tool: str, arguments: dict) -> str | None:
     """The first way ``arguments`` break the tool's input schema, or None."""
-    if not schema:
+    validator = catalog.validators.get((mcp, tool))
+    if validator is None:
+        schema = catalog.tools[(mcp, tool)].input_schema
+        try:
+            validator = _validator(schema) if schema else False
+        except (jsonschema.SchemaError, TypeError, ValueError):
+            validator = False  # a server with a broken schema validates its own input
+        catalog.validators[(mcp, tool)] = validator
+    if validator is False:
         return None
-    try:
-        validator = _validator(json.dumps(schema, sort_keys=True))
-    except (jsonschema.SchemaError, TypeError, ValueError):
-        return None  # a server with a broken schema is its own problem; the server validates too
     error = jsonschema.exceptions.best_match(validator.iter_errors(arguments))
     if error is None:
         return None
@@ -100,7 +102,7 @@ def tool_call_execute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserP
     if not decision.allowed:
         return _outcome(mcp, tool, arguments, Status.DENIED, started=started,
                         error_code="permission_denied", message=decision.reason, decision=decision)
-    problem = arguments_problem(info.input_schema, arguments)
+    problem = arguments_problem(catalog, mcp, tool, arguments)
     if problem:
         return _outcome(mcp, tool, arguments, Status.ERROR, started=started,
                         error_code="invalid_request", message=f"Invalid arguments: {problem}",

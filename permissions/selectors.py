@@ -37,6 +37,19 @@ def policy_version() -> str:
     return token
 
 
+def policy_memo_token() -> str | None:
+    """A token under which a process may memoise anything derived from policy rows (API keys
+    included), or None when it must not: this transaction changed such rows and has not
+    committed, or the cache cannot be read."""
+    if getattr(connection, "omni2_policy_dirty", False) and connection.in_atomic_block:
+        return None
+    try:
+        return policy_version()
+    except Exception:
+        logger.warning("Policy cache unavailable; nothing is memoised.", exc_info=True)
+        return None
+
+
 def policy_snapshot() -> PolicySnapshot:
     global _memo
     if getattr(connection, "omni2_policy_dirty", False):

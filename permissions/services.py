@@ -1,6 +1,8 @@
 """Writes on identity (users, API keys) and on policy rows that bulk writes touch."""
 
+import copy
 import secrets
+import time
 import string
 from collections.abc import Iterable, Mapping
 
@@ -8,7 +10,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import ApiKey, DiscoveredTool, McpServer, Role, User, hash_api_key
-from .selectors import policy_changed
+from .selectors import policy_changed, policy_memo_token
 
 API_KEY_PREFIX = "omni2_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -37,21 +39,44 @@ def api_key_revoke(*, key: ApiKey) -> None:
         key.save(update_fields=["revoked_at"])
 
 
+# key hash -> (policy token, user, key id, last_used_at written): saves a query per request.
+_authenticated: dict[str, tuple[str, User, int, float]] = {}
+_MEMO_LIMIT = 10_000
+
+
 def api_key_authenticate(*, raw: str) -> User | None:
-    """The active user behind a raw key, or None. Touches ``last_used_at`` at most once a minute."""
+    """The active user behind a raw key, or None. Touches ``last_used_at`` at most once a minute.
+
+    Lookups are memoised per process under the policy token, which any change to a key, a
+    user or a role replaces (``permissions.signals``): a revoked key fails everywhere at once.
+    """
     if not raw.startswith(API_KEY_PREFIX) or len(raw) > 128:
         return None
+    digest, token = hash_api_key(raw), policy_memo_token()
+    hit = _authenticated.get(digest)
+    if token is not None and hit is not None and hit[0] == token:
+        _touch(digest, hit)
+        return copy.copy(hit[1])  # views may set attributes on request.user; keep the memo clean
     key = (
         ApiKey.objects.select_related("user", "user__role")
-        .filter(key_hash=hash_api_key(raw), revoked_at__isnull=True, user__is_active=True)
+        .filter(key_hash=digest, revoked_at__isnull=True, user__is_active=True)
         .first()
     )
     if key is None:
         return None
-    now = timezone.now()
-    if key.last_used_at is None or (now - key.last_used_at).total_seconds() > 60:
-        ApiKey.objects.filter(pk=key.pk).update(last_used_at=now)
+    if token is not None:
+        if len(_authenticated) >= _MEMO_LIMIT:
+            _authenticated.clear()
+        _authenticated[digest] = (token, key.user, key.pk, float("-inf"))
+        _touch(digest, _authenticated[digest])
     return key.user
+
+
+def _touch(digest: str, hit: tuple[str, User, int, float]) -> None:
+    now = time.monotonic()
+    if now - hit[3] > 60:
+        _authenticated[digest] = (*hit[:3], now)
+        ApiKey.objects.filter(pk=hit[2]).update(last_used_at=timezone.now())  # no signal: no new token
 
 
 @transaction.atomic

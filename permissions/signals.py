@@ -7,10 +7,12 @@ call ``policy_changed()`` themselves.
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
-from .models import DiscoveredTool, GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
+from .models import ApiKey, DiscoveredTool, GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
 from .selectors import policy_changed, policy_invalidate
 
-POLICY_MODELS = (McpServer, GlobalPolicy, RoleRestriction, UserOverride, DiscoveredTool, Role, User)
+# ApiKey is here so a revoked key stops working in every process at once: API key lookups
+# are memoised under the policy version (permissions.services.api_key_authenticate).
+POLICY_MODELS = (McpServer, GlobalPolicy, RoleRestriction, UserOverride, DiscoveredTool, Role, User, ApiKey)
 # Saves that touch only these User fields change nothing the policy reads (logins).
 _IRRELEVANT_USER_FIELDS = frozenset({"last_login", "password"})
 

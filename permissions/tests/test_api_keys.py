@@ -78,3 +78,14 @@ def test_the_seeded_roles_exist_with_their_limits():
     assert {"qa_tester", "developer", "analyst"} <= set(limits)
     assert Role.objects.get(name="admin").is_admin
     assert Role.objects.get(name="super_admin").is_super_admin
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_revoked_after_it_was_used_stops_working_at_once(make_user):
+    from permissions.services import api_key_authenticate
+
+    key, raw = api_key_create(user=make_user())
+    assert api_key_authenticate(raw=raw) is not None  # now memoised in this process
+    assert api_key_authenticate(raw=raw) is not None
+    api_key_revoke(key=key)
+    assert api_key_authenticate(raw=raw) is None
