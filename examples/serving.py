@@ -51,12 +51,13 @@ def serving_run(*, server: MCPServer, args: argparse.Namespace, token_env: str) 
 class BearerTokenMiddleware:
     """Refuse HTTP requests without ``Authorization: Bearer <token>`` (constant-time compare)."""
 
-    def __init__(self, app, *, token: str):
+    def __init__(self, app, *, token: str, open_paths: frozenset[str] = frozenset()):
         self.app = app
         self.expected = f"Bearer {token}".encode()
+        self.open_paths = open_paths  # paths served without a token (e.g. a test server's /stats)
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] != "http":
+        if scope["type"] != "http" or scope.get("path") in self.open_paths:
             await self.app(scope, receive, send)
             return
         given = dict(scope.get("headers") or []).get(b"authorization", b"")

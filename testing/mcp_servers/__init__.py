@@ -16,7 +16,6 @@ The tools mimic OMNI2's database MCP (health, top queries, plans, a dangerous
 from __future__ import annotations
 
 import argparse
-import hmac
 import json
 import os
 import re
@@ -140,26 +139,6 @@ def build_server(*, stats: ServerStats, report_dir: Path):
     return server
 
 
-class BearerGuard:
-    """ASGI wrapper: 401 without ``Authorization: Bearer <token>``; ``/stats`` stays open for tests."""
-
-    def __init__(self, app, *, token: str):
-        self.app = app
-        self.expected = f"Bearer {token}".encode()
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope.get("path") == "/stats":
-            await self.app(scope, receive, send)
-            return
-        given = dict(scope.get("headers") or []).get(b"authorization", b"")
-        if hmac.compare_digest(given, self.expected):
-            await self.app(scope, receive, send)
-            return
-        headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]
-        await send({"type": "http.response.start", "status": 401, "headers": headers})
-        await send({"type": "http.response.body", "body": b'{"error": "unauthorized"}'})
-
-
 def serve(*, transport: str, port: int, token: str, report_dir: Path) -> None:
     stats = ServerStats()
     server = build_server(stats=stats, report_dir=report_dir)
@@ -178,7 +157,9 @@ def serve(*, transport: str, port: int, token: str, report_dir: Path) -> None:
 
     app = server.sse_app() if transport == "sse" else server.streamable_http_app()
     if token:
-        app = BearerGuard(app, token=token)
+        from examples.serving import BearerTokenMiddleware
+
+        app = BearerTokenMiddleware(app, token=token, open_paths=frozenset({"/stats"}))
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", log_config=None)
 
 
