@@ -42,6 +42,8 @@ from pathlib import Path
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
+# 20 conversation threads hold a connection each, as a server's threads do, plus the main thread.
+os.environ.setdefault("OMNI2_DB_POOL_MAX", "40")
 
 import django  # noqa: E402
 
