@@ -379,7 +379,7 @@ def over_rest(base_url: str, api_key: str, runs: Runs) -> None:
 
 
 def commit_latency(count: int) -> list[float]:
-    """Baseline: one durable write on this database (a question makes two: audit row, thread turn)."""
+    """Baseline: one durable write on this database (a question makes one: audit row, tool calls and thread turn)."""
     samples = []
     for _ in range(count):
         started = time.perf_counter()
@@ -561,7 +561,7 @@ def report_alone(runs: Runs) -> None:
     line("OMNI2 own time, plain question (1 LLM call)", both(plain), verdict(plain, BUDGET_MS))
     line(f"OMNI2 own time, {TOOL_CALLS}-tool question (3 LLM + {TOOL_CALLS} MCP calls)", both(alone),
          verdict(alone, budget) + f" (50 + 3 x {TOOL_CALLS})")
-    line("  of which audit row + thread turn (2 commits)", both(each(runs.alone, "writes")),
+    line("  of which the audit + thread-memory commit", both(each(runs.alone, "writes")),
          f"baseline: one INSERT + COMMIT {both(runs.commit)}")
     line("  per tool call: (3-tool - plain) / 3, p50", f"{ms(share):6.1f} ms", f"<= {PER_TOOL_MS:.0f} ms")
     line("  per tool call: tool_call_execute minus its MCP call", both(each(runs.alone, "per_call_own")),
@@ -584,7 +584,7 @@ def report_together(runs: Runs) -> None:
     print(f"2. {CONCURRENCY} conversations at once (n={len(runs.together)}) beside one at a time "
           f"(n={len(runs.alone)}), same rounds          alone / {CONCURRENCY} at once")
     pairs = [("p99 total", "total", True), ("p99 OMNI2 own time", "own", True),
-             ("  p99 of which 2 commits", "writes", False), ("p99 LLM call (provider.create)", "llm_calls", False),
+             ("  p99 of which the commit", "writes", False), ("p99 LLM call (provider.create)", "llm_calls", False),
              ("p99 MCP call (McpPool.call_tool)", "tool_calls", False)]
     rows = [(label, each(runs.alone, name), each(runs.together, name), judged) for label, name, judged in pairs]
     rows.insert(4, ("p99 local LLM server's own time per answer", runs.served_alone, runs.served_together, False))
