@@ -11,6 +11,7 @@ from omni2.drf import IsOmniAdmin, client_ip, is_omni_admin, request_id
 from permissions.models import McpServer, User
 
 from .discovery import mcp_tools_refresh
+from .mcp.types import url_without_credentials
 from .jobs import chat_job_get
 from .services import chat_ask_api, chat_job_submit_api, servers_for, tool_call_direct, tools_list_for
 
@@ -87,6 +88,10 @@ class AdminMcpListApi(APIView):
         has_bearer_token = serializers.BooleanField()
         env_keys = serializers.ListField(child=serializers.CharField())
         tools = serializers.IntegerField(source="tools.count")
+        url = serializers.SerializerMethodField()
+
+        def get_url(self, server) -> str:
+            return url_without_credentials(server.url)  # a user:password in a URL is a secret too
 
         class Meta:
             model = McpServer

@@ -21,7 +21,7 @@ def _env_pairs(env: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tup
     return tuple(sorted((str(key), str(value)) for key, value in items))
 
 
-def _url_without_credentials(url: str) -> str:
+def url_without_credentials(url: str) -> str:
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url
@@ -66,7 +66,7 @@ class ServerSpec:
     def __repr__(self) -> str:
         # Tokens and env values are secrets (DSNs, API keys); show only that they exist.
         where = (
-            f"url={_url_without_credentials(self.url)!r}"
+            f"url={url_without_credentials(self.url)!r}"
             if self.url
             else f"command={self.command!r}, args={list(self.args)!r}"
         )

@@ -192,3 +192,15 @@ def test_admin_endpoints_are_for_admins_only(shared_mcp_servers, register_mcp, a
     assert refreshed[0]["ok"] and refreshed[0]["tools"] >= 10
     mcps = admin.get("/api/admin/mcps").json()["mcps"]
     assert mcps[0]["name"] == "test_mcp" and "bearer_token" not in mcps[0]
+
+
+def test_the_admin_mcp_list_never_shows_credentials(authed_client, gateway_policy):
+    from permissions.models import McpServer
+
+    server = McpServer(name="remote_mcp", transport="http", url="https://bob:hunter2@mcp.example.com/mcp")
+    server.set_bearer_token("tok-very-secret")
+    server.set_env({"DSN": "postgres://u:pw@db/x"})
+    server.save()
+    body = authed_client(role="admin").get("/api/admin/mcps").content.decode()
+    assert "hunter2" not in body and "tok-very-secret" not in body and "pw@db" not in body
+    assert "mcp.example.com" in body and '"has_bearer_token":true' in body.replace(" ", "")
