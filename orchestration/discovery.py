@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db import transaction
@@ -88,17 +89,37 @@ def _probe(spec) -> ServerHealth | None:
     return get_pool().probe(spec, timeout=min(spec.timeout_seconds, HEALTH_PROBE_SECONDS))
 
 
-def mcp_health_list(*, probe: bool = True, names: set[str] | None = None) -> list[dict]:
-    """Health of every configured server (or the named ones): live probes, or the last known state."""
+# Recent probe results by connection fingerprint: (time.monotonic() of the probe, health).
+_probed: dict[str, tuple[float, ServerHealth]] = {}
+
+
+def mcp_health_list(*, probe: bool = True, names: set[str] | None = None,
+                    max_age: float = 0.0) -> list[dict]:
+    """Health of every configured server (or the named ones).
+
+    With ``probe``, a server is probed live unless this process probed the same connection
+    less than ``max_age`` seconds ago: a load balancer polling /health does not turn into a
+    stream of probes, and one hung server costs its timeout at most once per ``max_age``.
+    Without, the pool's last known state is reported.
+    """
     servers = McpServer.objects.order_by("name")
     servers = list(servers.filter(name__in=names) if names else servers)
-    known = get_pool().health()
     if probe:
-        healths = _parallel(_probe, [server_spec(s) if s.enabled else None for s in servers])
+        specs = {s.name: server_spec(s) for s in servers if s.enabled}
+        stale = [spec for spec in specs.values() if not _fresh(spec.fingerprint, max_age)]
+        for spec, health in zip(stale, _parallel(_probe, stale)):
+            _probed[spec.fingerprint] = (time.monotonic(), health)
+        healths = [_probed[specs[s.name].fingerprint][1] if s.enabled else None for s in servers]
     else:
-        healths = [known.get(s.name) for s in servers]
+        known = get_pool().health()
+        healths = [known.get(s.name) if s.enabled else None for s in servers]
     counts = _tool_counts()
     return [_health_row(server, health, counts.get(server.name, 0)) for server, health in zip(servers, healths)]
+
+
+def _fresh(fingerprint: str, max_age: float) -> bool:
+    seen = _probed.get(fingerprint)
+    return seen is not None and time.monotonic() - seen[0] < max_age
 
 
 def _tool_counts() -> dict[str, int]:

@@ -11,6 +11,7 @@ from permissions.selectors import policy_snapshot, user_policy_for
 
 from .catalog import catalog
 from .discovery import mcp_health_list
+from .health import HEALTH_MAX_AGE_SECONDS
 from .toolcalls import ToolCallOutcome, tool_call_execute
 
 _HTTP_STATUS = {
@@ -75,7 +76,7 @@ def tools_list_for(*, user, mcp: str | None = None) -> list[dict]:
 
 def servers_for(*, user, is_admin: bool) -> list[dict]:
     """Health of the servers ``user`` can use (every server for admins)."""
-    rows = mcp_health_list(probe=True)
+    rows = mcp_health_list(probe=True, max_age=HEALTH_MAX_AGE_SECONDS)
     if is_admin:
         return rows
     usable = {server for server, _ in permitted_tools(policy_snapshot(), user_policy_for(user))}

@@ -59,3 +59,15 @@ def test_a_worker_discovers_tools_when_it_starts(shared_mcp_servers, django_db_b
         while server.tools.count() == 0 and time.monotonic() < deadline:
             time.sleep(0.2)
     assert server.tools.filter(name="echo").exists()
+
+
+@pytest.mark.django_db
+def test_health_polled_often_probes_each_server_once_per_max_age(mcp_server, client):
+    handle = mcp_server("http")
+    http_row(handle)
+    first = client.get("/health").json()["mcps"][0]
+    listed = handle.stats()["methods"].get("tools/list", 0)
+    for _ in range(5):
+        assert client.get("/health").json()["mcps"][0]["status"] == "healthy"
+    assert handle.stats()["methods"].get("tools/list", 0) == listed >= 1
+    assert first["status"] == "healthy"
