@@ -1,6 +1,8 @@
-"""Direct tool calls and tool listings for people using the REST API."""
+"""What the REST API does for people: direct tool calls, tool listings, chat questions."""
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 from audit.models import Status
 from audit.ratelimit import rate_limit_enforce
@@ -10,8 +12,13 @@ from permissions.policy import permitted_tools
 from permissions.selectors import policy_snapshot, user_policy_for
 
 from .catalog import catalog
+from .chat import chat_ask
 from .discovery import mcp_health_list
 from .health import HEALTH_MAX_AGE_SECONDS
+from .jobs import chat_job_submit
+from .llm import LlmError
+from .models import ChatJob
+from .threads import thread_key_for_api
 from .toolcalls import ToolCallOutcome, tool_call_execute
 
 _HTTP_STATUS = {
@@ -83,35 +90,32 @@ def servers_for(*, user, is_admin: bool) -> list[dict]:
     return [row for row in rows if row["name"] in usable]
 
 
-def chat_ask_api(*, user, message: str, thread_id: str | None, model: str | None,
-                 ip_address: str | None = None, request_id: str = "") -> dict:
-    """``POST /api/chat/ask``: rate limit, then the chat loop; LLM failures become 502/503."""
-    from .chat import chat_ask
-    from .llm import LlmError
-    from .threads import thread_key_for_api
-
-    rate_limit_enforce(user=user, source="api", message=message, ip_address=ip_address,
-                       request_id=request_id)
-    thread_key = thread_key_for_api(user_id=user.pk, thread_id=thread_id) if thread_id else None
+@contextmanager
+def _llm_refusal_audited(*, user, message: str, ip_address: str | None, request_id: str):
+    """An LLM refusal raised before the loop (none configured) is audited, then answered 503."""
     try:
-        return chat_ask(user=user, message=message, thread_key=thread_key, source="api", model=model,
-                        ip_address=ip_address, request_id=request_id)
-    except LlmError as exc:  # raised before the loop: not configured
-        audit_record(user=user, source="api", message=message, status=Status.ERROR, error=exc.message,
-                     ip_address=ip_address, request_id=request_id)
-        raise exc.as_api_error() from exc
-
-
-def chat_job_submit_api(*, user, message: str, thread_id: str | None, model: str | None,
-                        ip_address: str | None = None, request_id: str = ""):
-    from .jobs import chat_job_submit
-    from .llm import LlmError
-
-    rate_limit_enforce(user=user, source="api", message=message, ip_address=ip_address,
-                       request_id=request_id)
-    try:
-        return chat_job_submit(user=user, message=message, thread_id=thread_id, model=model)
+        yield
     except LlmError as exc:
         audit_record(user=user, source="api", message=message, status=Status.ERROR, error=exc.message,
                      ip_address=ip_address, request_id=request_id)
         raise exc.as_api_error() from exc
+
+
+def chat_ask_api(*, user, message: str, thread_id: str | None, model: str | None,
+                 ip_address: str | None = None, request_id: str = "") -> dict:
+    """``POST /api/chat/ask``: rate limit, then the chat loop."""
+    rate_limit_enforce(user=user, source="api", message=message, ip_address=ip_address,
+                       request_id=request_id)
+    thread_key = thread_key_for_api(user_id=user.pk, thread_id=thread_id) if thread_id else None
+    with _llm_refusal_audited(user=user, message=message, ip_address=ip_address, request_id=request_id):
+        return chat_ask(user=user, message=message, thread_key=thread_key, source="api", model=model,
+                        ip_address=ip_address, request_id=request_id)
+
+
+def chat_job_submit_api(*, user, message: str, thread_id: str | None, model: str | None,
+                        ip_address: str | None = None, request_id: str = "") -> ChatJob:
+    """``POST /api/chat/ask/async``: rate limit and validate now, answer in a worker."""
+    rate_limit_enforce(user=user, source="api", message=message, ip_address=ip_address,
+                       request_id=request_id)
+    with _llm_refusal_audited(user=user, message=message, ip_address=ip_address, request_id=request_id):
+        return chat_job_submit(user=user, message=message, thread_id=thread_id, model=model)
