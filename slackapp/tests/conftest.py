@@ -21,6 +21,7 @@ from django.test import Client
 from omni2.celery import app as celery_app
 from slackapp.client import BOT_USER_CACHE_KEY
 from testing.fake_slack import FakeSlack, sign_request
+from orchestration.tests.conftest_llm import fake_llm, fake_llm_env, fake_llm_server  # noqa: F401  (shared LLM fixtures)
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-0000-test-token"
@@ -140,36 +141,15 @@ def private_queue():
     probe.purge()
 
 
-FAKE_LLM_KEY = "sk-ant-slack-test-0123456789"
-
-
-@pytest.fixture(scope="session")
-def slack_llm_server():
-    from testing.fake_llm import FakeLlmServer
-
-    with FakeLlmServer(api_key=FAKE_LLM_KEY) as server:
-        yield server
-
-
-@pytest.fixture
-def fake_llm(slack_llm_server, settings):
-    slack_llm_server.reset()
-    settings.OMNI2_LLM_PROVIDER = "anthropic"
-    settings.ANTHROPIC_BASE_URL = slack_llm_server.url
-    settings.ANTHROPIC_API_KEY = FAKE_LLM_KEY
-    yield slack_llm_server
-    slack_llm_server.reset()
-
-
 @pytest.fixture(scope="module")
-def slack_worker(django_db_setup, django_db_blocker, fake_slack_server, slack_llm_server, reports_dir):
+def slack_worker(django_db_setup, django_db_blocker, fake_slack_server, fake_llm_server, reports_dir):
     """A real Celery worker process that talks to the fake Slack and the fake LLM."""
     from testing.celery_worker import running_worker
 
     env = {
         "SLACK_API_URL": fake_slack_server.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "OMNI2_SLACK_REPORT_DIRS": str(reports_dir), "OMNI2_LLM_PROVIDER": "anthropic",
-        "ANTHROPIC_BASE_URL": slack_llm_server.url, "ANTHROPIC_API_KEY": FAKE_LLM_KEY,
+        "OMNI2_SLACK_REPORT_DIRS": str(reports_dir),
+        **fake_llm_env(fake_llm_server),
     }
     with django_db_blocker.unblock(), running_worker(extra_env=env) as proc:
         yield proc
