@@ -15,7 +15,7 @@ import anthropic
 
 from .base import (
     LlmError, LlmResponse, SyncProvider, ToolSpec, ToolUse, Usage,
-    llm_error_for_status, retry_after_seconds, scrub,
+    UNREADABLE, llm_error_for_status, llm_transport_error, retry_after_seconds, scrub,
 )
 
 logger = logging.getLogger(__name__)
@@ -57,16 +57,16 @@ class AnthropicProvider(SyncProvider):
 
     def _llm_error(self, exc: anthropic.AnthropicError) -> LlmError:
         # `from None` above: the SDK exception carries the request, and its headers the key.
-        if isinstance(exc, anthropic.APITimeoutError):
-            return LlmError("The LLM provider did not answer in time.", code="llm_timeout")
-        if isinstance(exc, anthropic.APIConnectionError):
-            return LlmError("The LLM provider could not be reached.", code="llm_unavailable")
+        transport = llm_transport_error(timed_out=isinstance(exc, anthropic.APITimeoutError),
+                                        connection_failed=isinstance(exc, anthropic.APIConnectionError))
+        if transport is not None:
+            return transport
         if isinstance(exc, anthropic.APIStatusError):
             if exc.type == "overloaded_error":
                 return llm_error_for_status(529)
             return llm_error_for_status(exc.status_code, detail=scrub(exc.api_message, self._api_key),
                                         retry_after=retry_after_seconds(exc.response.headers))
-        return LlmError("The LLM provider's answer could not be read.", code="llm_error")
+        return LlmError(UNREADABLE, code="llm_error")
 
 
 def _cached_prefix(system: str, tools: Sequence[ToolSpec]) -> dict[str, Any]:

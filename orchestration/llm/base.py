@@ -109,6 +109,18 @@ class LlmError(Exception):
         return ApiError(self.message, code=self.code, status=status)
 
 
+def llm_transport_error(*, timed_out: bool, connection_failed: bool) -> LlmError | None:
+    """The same sentence whichever SDK failed to get an answer; None for other failures."""
+    if timed_out:
+        return LlmError("The LLM provider did not answer in time.", code="llm_timeout")
+    if connection_failed:
+        return LlmError("The LLM provider could not be reached.", code="llm_unavailable")
+    return None
+
+
+UNREADABLE = "The LLM provider's answer could not be read."
+
+
 class LlmNotConfigured(LlmError):
     def __init__(self, message: str):
         super().__init__(message, code="llm_not_configured", permanent=True)

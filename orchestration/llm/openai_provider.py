@@ -16,7 +16,7 @@ import openai
 
 from .base import (
     LlmError, LlmResponse, SyncProvider, ToolSpec, ToolUse, Usage,
-    llm_error_for_status, retry_after_seconds, scrub,
+    UNREADABLE, llm_error_for_status, llm_transport_error, retry_after_seconds, scrub,
 )
 
 logger = logging.getLogger(__name__)
@@ -61,15 +61,15 @@ class OpenAIProvider(SyncProvider):
         return response
 
     def _llm_error(self, exc: openai.OpenAIError) -> LlmError:
-        if isinstance(exc, openai.APITimeoutError):
-            return LlmError("The LLM provider did not answer in time.", code="llm_timeout")
-        if isinstance(exc, openai.APIConnectionError):
-            return LlmError("The LLM provider could not be reached.", code="llm_unavailable")
+        transport = llm_transport_error(timed_out=isinstance(exc, openai.APITimeoutError),
+                                        connection_failed=isinstance(exc, openai.APIConnectionError))
+        if transport is not None:
+            return transport
         if isinstance(exc, openai.APIStatusError):
             detail = scrub(_error_message(exc.body), self._api_key)
             return llm_error_for_status(exc.status_code, detail=detail,
                                         retry_after=retry_after_seconds(exc.response.headers))
-        return LlmError("The LLM provider's answer could not be read.", code="llm_error")
+        return LlmError(UNREADABLE, code="llm_error")
 
 
 def _function_spec(tool: ToolSpec) -> dict[str, Any]:
