@@ -29,7 +29,6 @@ django.setup()
 from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection, transaction  # noqa: E402
-from django.test.utils import override_settings  # noqa: E402
 
 from audit.services import ToolCallRecord, audit_record  # noqa: E402
 from permissions.models import User  # noqa: E402
@@ -103,12 +102,7 @@ def run(user) -> None:
     print(f"Audit recording on {engine}, {RUNS} runs each (median), load average {load}:")
     without = median(timed(tool_call, RUNS))
     print(f"  tool call without audit (baseline)              {without:8.4f} ms")
-    modes = [("durable commit", True)]
-    if connection.vendor == "postgresql":
-        modes.append(("OMNI2_AUDIT_SYNCHRONOUS_COMMIT=false", False))
-    for name, synchronous in modes:
-        with override_settings(OMNI2_AUDIT_SYNCHRONOUS_COMMIT=synchronous):
-            run_mode(user, name, without)
+    run_mode(user, "durable commit", without)
 
 
 def run_mode(user, name: str, without: float) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import statistics
 import subprocess
 import sys
@@ -222,7 +223,10 @@ def gateway_overhead(calls: int, clients: int, workers: int, server_kinds: list[
     """
     results = []
     with scratch_database() as database_url, run_mcp_server("http") as server:
-        env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "omni2.settings"}
+        # Production settings (DEBUG off); plain HTTP on loopback, so no HTTPS redirect.
+        env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "omni2.settings",
+               "OMNI2_DEBUG": "false", "OMNI2_SECRET_KEY": secrets.token_urlsafe(50),
+               "OMNI2_SSL_REDIRECT": "false"}
         os.environ.update(env)
         import django
         from django.core.management import call_command

@@ -285,9 +285,6 @@ OMNI2_AUDIT_PREVIEW_MAX_CHARS = env.int("OMNI2_AUDIT_PREVIEW_MAX_CHARS", default
 OMNI2_AUDIT_ERROR_MAX_CHARS = env.int("OMNI2_AUDIT_ERROR_MAX_CHARS", default=2000)
 OMNI2_AUDIT_ARGUMENT_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENT_MAX_CHARS", default=1000)
 OMNI2_AUDIT_ARGUMENTS_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENTS_MAX_CHARS", default=8000)
-# PostgreSQL: false lets an audit write return before its WAL is flushed to disk (faster,
-# but a database crash can lose the last fraction of a second of audit rows).
-OMNI2_AUDIT_SYNCHRONOUS_COMMIT = env.bool("OMNI2_AUDIT_SYNCHRONOUS_COMMIT", default=True)
 # The admin list counts at most this many filtered rows (COUNT(*) over millions is slow).
 OMNI2_AUDIT_ADMIN_COUNT_CAP = env.int("OMNI2_AUDIT_ADMIN_COUNT_CAP", default=10000)
 OMNI2_RATE_LIMIT_WINDOW_SECONDS = env.int("OMNI2_RATE_LIMIT_WINDOW_SECONDS", default=3600)

@@ -58,7 +58,7 @@ def chat_ask(*, user, message: str, thread_key: str | None = None, source: str =
     model_name, provider = chat_prepare(user=user, model=model)
     snapshot = policy_snapshot()
     tools_catalog = catalog(snapshot)
-    policy = user_policy_for(user)
+    policy = user_policy_for(user, snapshot)
     toolbox = toolbox_for(snapshot, tools_catalog, policy)
     system = system_prompt(user=policy, name=getattr(user, "name", ""), toolbox=toolbox,
                            catalog=tools_catalog)

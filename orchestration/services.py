@@ -39,7 +39,7 @@ def tool_call_direct(*, user, mcp: str, tool: str, arguments: dict, source: str 
                        request_id=request_id)
     snapshot = policy_snapshot()
     outcome = tool_call_execute(snapshot=snapshot, catalog=catalog(snapshot),
-                                user=user_policy_for(user), mcp=mcp, tool=tool, arguments=arguments)
+                                user=user_policy_for(user, snapshot), mcp=mcp, tool=tool, arguments=arguments)
     log = audit_record(
         user=user, source=source, message=message, status=_audit_status(outcome),
         error=outcome.message if outcome.is_error else "", duration_ms=outcome.duration_ms,
@@ -73,7 +73,7 @@ def tools_list_for(*, user, mcp: str | None = None) -> list[dict]:
     if mcp is not None and mcp not in snapshot.mcps:
         raise ApiError(f"No MCP server named {mcp!r}.", code="not_found", status=404)
     rows = []
-    for server, name in permitted_tools(snapshot, user_policy_for(user), mcp):
+    for server, name in permitted_tools(snapshot, user_policy_for(user, snapshot), mcp):
         info = tools.get((server, name))
         if info is not None:
             rows.append({"mcp": server, "name": name, "description": info.description,
@@ -86,7 +86,8 @@ def servers_for(*, user, is_admin: bool) -> list[dict]:
     rows = mcp_health_list(probe=True, max_age=HEALTH_MAX_AGE_SECONDS)
     if is_admin:
         return rows
-    usable = {server for server, _ in permitted_tools(policy_snapshot(), user_policy_for(user))}
+    snapshot = policy_snapshot()
+    usable = {server for server, _ in permitted_tools(snapshot, user_policy_for(user, snapshot))}
     return [row for row in rows if row["name"] in usable]
 
 

@@ -92,9 +92,10 @@ def policy_invalidate() -> None:
     cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
 
 
-def user_policy_for(user: User | None) -> UserPolicy:
-    """The policy of ``user``; None or an inactive user is the default user."""
-    snapshot = policy_snapshot()
+def user_policy_for(user: User | None, snapshot: PolicySnapshot | None = None) -> UserPolicy:
+    """The policy of ``user`` in ``snapshot`` (the live one when omitted); None or an inactive
+    user is the default user. Pass the snapshot you hold: it saves a read of the version."""
+    snapshot = snapshot or policy_snapshot()
     if user is None or not user.is_active:
         return snapshot.default_user
     found = snapshot.users_by_email.get(user.email.lower())
@@ -113,4 +114,5 @@ def user_resolve(*, email: str | None = None, slack_user_id: str | None = None) 
 
 def policy_decide(*, user: User | None, mcp: str, tool: str, arguments: Mapping | None = None) -> Decision:
     """One decision against the live policy; the shortcut for views and the tool loop."""
-    return decide(policy_snapshot(), user_policy_for(user), mcp, tool, arguments)
+    snapshot = policy_snapshot()
+    return decide(snapshot, user_policy_for(user, snapshot), mcp, tool, arguments)

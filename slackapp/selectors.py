@@ -5,7 +5,8 @@ def _permitted(user, mcp: str | None = None) -> list[tuple[str, str]]:
     from permissions.policy import permitted_tools
     from permissions.selectors import policy_snapshot, user_policy_for
 
-    return permitted_tools(policy_snapshot(), user_policy_for(user), mcp=mcp)
+    snapshot = policy_snapshot()
+    return permitted_tools(snapshot, user_policy_for(user, snapshot), mcp=mcp)
 
 
 def slack_permitted_mcps(*, user) -> list[dict]:

@@ -1,7 +1,7 @@
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from audit.models import AuditLog, ToolCallLog
 from audit.redaction import REDACTED, redact_arguments
@@ -144,7 +144,7 @@ def test_a_request_without_a_user_is_recorded(record):
 
 
 on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql",
-                                   reason="synchronous_commit is PostgreSQL's")
+                                   reason="the one-statement insert is PostgreSQL's")
 
 
 def statements_of(action) -> list[str]:
@@ -162,20 +162,29 @@ def statements_of(action) -> list[str]:
 
 @on_postgresql
 @pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize(("synchronous", "skips_wal_wait"), [(True, False), (False, True)])
-def test_the_audit_commit_waits_for_the_wal_unless_configured_not_to(
-        make_user, record, settings, synchronous, skips_wal_wait):
-    settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT = synchronous
+@pytest.mark.parametrize("calls", [0, 1, 3])
+def test_on_postgresql_a_record_is_one_statement_and_commits_on_its_own(make_user, record, tool_call, calls):
     user = make_user()
-    sql = statements_of(lambda: record(user))
-    assert any("synchronous_commit" in statement for statement in sql) == skips_wal_wait
-    assert AuditLog.objects.filter(user=user).exists()
+    sql = statements_of(lambda: record(user, ip_address="10.9.8.7", tool_calls=[
+        tool_call(tool=f"t{i}", arguments={"database": "prod", "n": i}) for i in range(calls)]))
+    assert len(sql) == 1 and sql[0].startswith("WITH" if calls else "INSERT")
+    log = AuditLog.objects.get(user=user)
+    assert (log.ip_address, log.tools_called) == ("10.9.8.7", [f"database_mcp.t{i}" for i in range(calls)])
+    children = list(log.tool_calls.all())
+    assert [(c.tool, c.arguments, c.created_at) for c in children] == [
+        (f"t{i}", {"database": "prod", "n": i}, log.created_at) for i in range(calls)]
 
 
 @on_postgresql
-def test_a_callers_transaction_keeps_its_durability(make_user, record, settings):
-    settings.OMNI2_AUDIT_SYNCHRONOUS_COMMIT = False
-    record(make_user())  # inside this test's transaction
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW synchronous_commit")
-        assert cursor.fetchone()[0] == "on"
+def test_on_postgresql_a_record_joins_the_callers_transaction(make_user, record, tool_call):
+    user = make_user()
+
+    class Rollback(Exception):
+        pass
+
+    with pytest.raises(Rollback), transaction.atomic():
+        log = record(user, tool_calls=[tool_call()])
+        assert AuditLog.objects.filter(pk=log.pk).exists()
+        raise Rollback
+    assert not AuditLog.objects.filter(user=user).exists()
+    assert not ToolCallLog.objects.filter(audit_id=log.pk).exists()
