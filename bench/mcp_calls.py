@@ -72,16 +72,19 @@ class DirectSession:
         self.holder = asyncio.create_task(hold())
         return await ready
 
-    async def _round(self, calls: int) -> list[float]:
+    async def _round(self, calls: int, gap: float) -> list[float]:
         samples = []
         for _ in range(calls):
             started = time.perf_counter()
             await self.client.call_tool("echo", ARGS)
             samples.append(time.perf_counter() - started)
+            if gap:
+                await asyncio.sleep(gap)
         return samples
 
-    def round(self, calls: int) -> list[float]:
-        return self._run(self._round(calls))
+    def round(self, calls: int, gap: float = 0.0) -> list[float]:
+        """``calls`` calls back to back, or with ``gap`` seconds of idle (not timed) after each."""
+        return self._run(self._round(calls, gap))
 
     def close(self) -> None:
         self.loop.call_soon_threadsafe(self.stop.set)
@@ -173,7 +176,7 @@ SERVERS = {
                                        "-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "8",
                                        "-w", str(workers), "--log-level", "warning"],
     # `make run`: uvicorn serving the ASGI app (each request's sync code runs in a fresh thread).
-    "uvicorn": lambda port, workers: [sys.executable, "-m", "uvicorn", "omni2.asgi:application",
+    "uvicorn": lambda port, workers: [sys.executable, "-m", "omni2.web", "omni2.asgi:application",
                                       "--port", str(port), "--workers", str(workers), "--no-access-log",
                                       "--log-level", "warning"],
 }
@@ -215,7 +218,7 @@ def concurrent_throughput(make_round, clients: int, calls_each: int) -> float:
         return clients * calls_each / (time.perf_counter() - started)
 
 
-def gateway_overhead(calls: int, clients: int, workers: int, server_kinds: list[str],
+def gateway_overhead(calls: int, clients: int, workers: list[int], server_kinds: list[str],
                      rounds: int = 10) -> list[dict]:
     """Part 1: ``calls`` sequential echo calls through ``POST /api/mcp/tools/call`` (real auth,
     limiter, policy and audit) beside the same calls on one reused SDK session, interleaved in
@@ -238,7 +241,8 @@ def gateway_overhead(calls: int, clients: int, workers: int, server_kinds: list[
         connections.close_all()
         direct = DirectSession(server.url)
         for kind in server_kinds:
-            results.append(_gateway_run(env, key, direct, kind, calls, clients, workers, rounds))
+            for count in workers:
+                results.append(_gateway_run(env, key, direct, kind, calls, clients, count, rounds))
         direct.close()
     return results
 
@@ -260,8 +264,13 @@ def _gateway_run(env, key, direct, kind, calls, clients, workers, rounds) -> dic
 
         rest_tput = concurrent_throughput(rest_client, clients, calls // clients)
         direct_tput = concurrent_throughput(direct.round, clients, calls // clients)
-    return {"rest": summary(rest), "direct": summary(reused), "rest_tput": rest_tput,
-            "direct_tput": direct_tput, "clients": clients, "workers": workers, "server": kind}
+    # Context, not the target's baseline: the same direct calls, each followed by as much idle
+    # time as the gateway spends around its MCP call, so the server and the CPUs cool down alike.
+    gap = max(summary(rest)["p50_ms"] - summary(reused)["p50_ms"], 0) / 1000
+    spaced = direct.round(calls // 2, gap=gap)
+    return {"rest": summary(rest), "direct": summary(reused), "spaced": summary(spaced), "gap_ms": gap * 1000,
+            "rest_tput": rest_tput, "direct_tput": direct_tput, "clients": clients, "workers": workers,
+            "server": kind}
 
 
 def print_gateway(result: dict) -> None:
@@ -271,6 +280,9 @@ def print_gateway(result: dict) -> None:
         print(f"  {name:34} n={row['n']:5}  p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms")
     added = rest["p50_ms"] - direct["p50_ms"]
     print(f"  OMNI2 adds {added:.2f} ms at p50 (target <= 3 ms), {rest['p99_ms'] - direct['p99_ms']:.2f} ms at p99")
+    spaced = result["spaced"]
+    print(f"  context: direct calls each followed by {result['gap_ms']:.1f} ms idle: p50 {spaced['p50_ms']:.2f} ms "
+          f"(+{spaced['p50_ms'] - direct['p50_ms']:.2f} ms from idle alone), p99 {spaced['p99_ms']:.2f} ms")
     ratio = result["rest_tput"] / result["direct_tput"]
     print(f"  {result['clients']} concurrent clients: OMNI2 {result['rest_tput']:.0f} calls/s "
           f"({result['server']} workers={result['workers']}) vs direct {result['direct_tput']:.0f} calls/s "
@@ -284,13 +296,14 @@ def main() -> None:
     parser.add_argument("--stdio-calls", type=int, default=20, help="calls for (d)")
     parser.add_argument("--gateway-calls", type=int, default=500, help="calls for part 1 (each path)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for part 1")
-    parser.add_argument("--workers", type=int, default=1, help="uvicorn worker processes for part 1")
+    parser.add_argument("--workers", default="1,2", help="web worker processes for part 1 (one run each)")
     parser.add_argument("--servers", default="gunicorn,uvicorn", help="web servers for part 1")
     parser.add_argument("--skip-gateway", action="store_true")
     parser.add_argument("--skip-lifecycle", action="store_true")
     args = parser.parse_args()
     if not args.skip_gateway:
-        for result in gateway_overhead(args.gateway_calls, args.clients, args.workers, args.servers.split(",")):
+        for result in gateway_overhead(args.gateway_calls, args.clients,
+                                       [int(n) for n in args.workers.split(",")], args.servers.split(",")):
             print_gateway(result)
     if args.skip_lifecycle:
         return

@@ -1,6 +1,8 @@
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
+from permissions.selectors import policy_pinned
+
 from .errors import error_response
 
 
@@ -34,3 +36,15 @@ class BodySizeLimitMiddleware:
     @staticmethod
     def _too_large(limit):
         return error_response(413, "payload_too_large", f"The request body is larger than {limit} bytes.")
+
+
+class PolicyPinMiddleware:
+    """Each request reads the policy version once (``permissions.selectors.policy_pinned``):
+    one consistent policy from authentication to the last check, one cache round trip."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with policy_pinned():
+            return self.get_response(request)

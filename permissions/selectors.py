@@ -9,7 +9,9 @@ snapshot of the live token in memory, so a warm read costs one cache GET.
 
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.cache import cache
 from django.db import connection, transaction
@@ -26,15 +28,38 @@ DATA_KEY = "policy:data:{}"
 DATA_TTL = 24 * 3600
 
 _memo: tuple[str, PolicySnapshot] | None = None
+# None: not pinned; "": pinned, nothing read yet; else the token this block uses.
+_pinned: ContextVar[str | None] = ContextVar("omni2_policy_pinned", default=None)
 
 
 def policy_version() -> str:
-    """The live version token; a new one is minted when none is stored yet."""
+    """The live version token; a new one is minted when none is stored yet.
+
+    Inside ``policy_pinned()`` the first token read is kept for the rest of the block.
+    """
+    pinned = _pinned.get()
+    if pinned:
+        return pinned
     token = cache.get(VERSION_KEY)
     if token is None:
         cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
         token = cache.get(VERSION_KEY)
+    if pinned is not None and token:
+        _pinned.set(token)
     return token
+
+
+@contextmanager
+def policy_pinned() -> Iterator[None]:
+    """One policy version for a whole unit of work (an HTTP request): its API key check, its
+    re-check and its tool listing all read the token once, not once each. A change made
+    inside the block unpins it (``policy_invalidate``), so the block sees its own writes.
+    """
+    reset = _pinned.set("")
+    try:
+        yield
+    finally:
+        _pinned.reset(reset)
 
 
 def policy_memo_token() -> str | None:
@@ -90,6 +115,8 @@ def policy_invalidate() -> None:
     so a slow reader that loaded old rows can only ever file them under a dead token."""
     connection.omni2_policy_dirty = False
     cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+    if _pinned.get() is not None:
+        _pinned.set("")
 
 
 def user_policy_for(user: User | None, snapshot: PolicySnapshot | None = None) -> UserPolicy:

@@ -9,7 +9,8 @@ from django.conf import settings
 from django.core.cache import cache
 
 from permissions.models import GlobalPolicy, McpServer, User
-from permissions.selectors import VERSION_KEY, policy_snapshot, policy_version, user_policy_for
+from permissions.selectors import (VERSION_KEY, policy_pinned, policy_snapshot, policy_version,
+                                  user_policy_for)
 from permissions.services import discovered_tools_sync, user_create
 from testing.celery_worker import database_url_for_tests
 
@@ -95,6 +96,35 @@ def test_a_warm_snapshot_is_reused_until_the_version_changes(django_assert_num_q
         assert policy_snapshot() is snapshot
     cache.set(VERSION_KEY, "someone-else-changed-it")
     assert policy_snapshot() is not snapshot
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
+def test_a_pinned_block_reads_the_version_once_and_sees_its_own_changes():
+    before = policy_version()
+    with policy_pinned():
+        assert policy_version() == before
+        cache.set(VERSION_KEY, "another-process-changed-it")
+        assert policy_version() == before  # one version for the whole request
+        McpServer.objects.create(name="a_mcp", url="http://a/mcp")  # commits: a new token
+        mine = policy_version()
+        assert mine not in (before, "another-process-changed-it")
+        assert "a_mcp" in policy_snapshot().mcps
+    cache.set(VERSION_KEY, "later")
+    assert policy_version() == "later"  # outside a block every read is fresh
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
+def test_each_request_reads_the_policy_version_once(authed_client, monkeypatch):
+    reads = []
+    real_get = cache.get
+    monkeypatch.setattr(cache, "get", lambda key, *a, **k: (reads.append(key), real_get(key, *a, **k))[1])
+    client = authed_client()
+    for _ in range(2):
+        reads.clear()
+        assert client.get("/api/mcp/tools/list").status_code == 200
+        assert reads.count(VERSION_KEY) == 1
 
 
 @pytest.mark.django_db

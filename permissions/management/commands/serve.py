@@ -27,7 +27,7 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, concurrency, **options):
         python = sys.executable
         commands = {
-            "web": [python, "-m", "uvicorn", "omni2.asgi:application", "--host", host,
+            "web": [python, "-m", "omni2.web", "omni2.asgi:application", "--host", host,
                     "--port", str(port), "--workers", str(workers), "--no-access-log"],
             "worker": [python, "-m", "celery", "-A", "omni2", "worker", "--loglevel", "INFO",
                        "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"],
