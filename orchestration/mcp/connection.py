@@ -44,6 +44,9 @@ class ServerConnection:
 
     async def ensure_open(self, timeout: float) -> Client:
         """Open on first use, within ``timeout``; concurrent callers share the same attempt."""
+        ready = self._ready
+        if ready is not None and ready.done() and not ready.cancelled() and ready.exception() is None:
+            return ready.result()  # the common case: open already, no timer to arm
         if self._runner is None:
             self._ready = asyncio.get_running_loop().create_future()
             # Nobody may be left waiting when the attempt fails; do not warn about that.
@@ -81,7 +84,7 @@ class ServerConnection:
 
     async def call_tool(self, name: str, arguments: dict, timeout: float) -> CallToolResult:
         client = self._require_client()
-        with anyio.fail_after(timeout + GUARD_SECONDS):
+        async with asyncio.timeout(timeout + GUARD_SECONDS):  # cheaper than an anyio scope, per call
             return await client.call_tool(name, arguments, read_timeout_seconds=max(timeout, 0.001))
 
     async def list_tools(self, timeout: float) -> list:
