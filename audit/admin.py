@@ -142,7 +142,13 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         response = super().changelist_view(request, extra_context)
         changelist = getattr(response, "context_data", {}).get("cl")
         if changelist is not None:  # not a redirect or an error page
-            response.context_data["audit_totals"] = audit_totals(logs=changelist.queryset)
+            logs, days = changelist.queryset, None
+            if not any(key.startswith("created_at__") for key in request.GET):
+                # Unbounded, the sums would read every row ever written; the index keeps this cheap.
+                days = RECENT_DAYS
+                logs = logs.filter(created_at__gte=timezone.now() - timedelta(days=days))
+            response.context_data["audit_totals"] = audit_totals(logs=logs)
+            response.context_data["audit_totals_days"] = days
         return response
 
 

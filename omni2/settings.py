@@ -289,6 +289,9 @@ OMNI2_AUDIT_ARGUMENTS_MAX_CHARS = env.int("OMNI2_AUDIT_ARGUMENTS_MAX_CHARS", def
 # The admin list counts at most this many filtered rows (COUNT(*) over millions is slow).
 OMNI2_AUDIT_ADMIN_COUNT_CAP = env.int("OMNI2_AUDIT_ADMIN_COUNT_CAP", default=10000)
 OMNI2_RATE_LIMIT_WINDOW_SECONDS = env.int("OMNI2_RATE_LIMIT_WINDOW_SECONDS", default=3600)
+# How long the cache's copy of the policy version lives. A change is seen everywhere at once;
+# this bounds how long a change stays unseen if the cache could not be written as it committed.
+OMNI2_POLICY_VERSION_CACHE_SECONDS = env.int("OMNI2_POLICY_VERSION_CACHE_SECONDS", default=5)
 
 # --- Slack ---------------------------------------------------------------------------
 from tempfile import gettempdir  # noqa: E402

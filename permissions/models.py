@@ -313,3 +313,18 @@ class DiscoveredTool(models.Model):
 
     def __str__(self):
         return f"{self.mcp}.{self.name}"
+
+
+class PolicyVersion(models.Model):
+    """The live policy version token (one row), replaced after each committed policy change. The
+    cache holds a short-lived copy that every request reads; when the copy is missing, this row
+    is the truth (``permissions.selectors.policy_version``)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
+    token = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="policy_version_singleton")]
+
+    def __str__(self):
+        return self.token

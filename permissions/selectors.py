@@ -1,10 +1,12 @@
 """Policy reads: the shared, cached snapshot and who a caller is.
 
 The snapshot's data sits in the Django cache (Redis, or the file cache every local
-process shares) under a *version token*. Any change to a policy row sets a new random
-token once its transaction commits (``permissions.signals``), so every process sees the
-change on its next read; nothing waits for a TTL. Each process also keeps the compiled
-snapshot of the live token in memory, so a warm read costs one cache GET.
+process shares) under a *version token*. Once a change to a policy row commits, a new random
+token is stored (``PolicyVersion``) and copied to the cache (``permissions.signals``), so every
+process sees the change on its next read. The cached copy lives
+``OMNI2_POLICY_VERSION_CACHE_SECONDS``: if it could not be written at commit (a cache blip),
+the stored token takes over within that time. Each process keeps the compiled snapshot of the
+live token in memory, so a warm read costs one cache GET.
 """
 
 import logging
@@ -13,11 +15,12 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
 from .loader import policy_data_load, user_data_load
-from .models import User
+from .models import PolicyVersion, User
 from .policy import Decision, PolicySnapshot, UserPolicy, decide, snapshot_build, user_policy_build
 
 logger = logging.getLogger(__name__)
@@ -42,7 +45,8 @@ def policy_version() -> str:
         return pinned
     token = cache.get(VERSION_KEY)
     if token is None:
-        cache.add(VERSION_KEY, uuid.uuid4().hex, timeout=None)
+        # add, not set: a token published since the row was read must not be overwritten.
+        cache.add(VERSION_KEY, _stored_version(), timeout=settings.OMNI2_POLICY_VERSION_CACHE_SECONDS)
         token = cache.get(VERSION_KEY)
     if pinned is not None and token:
         _pinned.set(token)
@@ -104,19 +108,40 @@ def _policy_data(token: str) -> dict:
     return data
 
 
+def _stored_version() -> str:
+    token = PolicyVersion.objects.filter(pk=1).values_list("token", flat=True).first()
+    if token is None:  # a new database, or one a test flushed
+        token = PolicyVersion.objects.get_or_create(pk=1, defaults={"token": uuid.uuid4().hex})[0].token
+    return token
+
+
+def _publish_new_version() -> None:
+    """A NEW random token, never an increment, so a slow reader that loaded old rows can only
+    ever file them under a dead token: stored first (the truth a reader falls back on when the
+    cache has no copy), then copied to the cache."""
+    token = uuid.uuid4().hex
+    if not PolicyVersion.objects.filter(pk=1).update(token=token):
+        PolicyVersion.objects.update_or_create(pk=1, defaults={"token": token})
+    connection.omni2_policy_dirty = False
+    if _pinned.get() is not None:
+        _pinned.set("")  # a request that changed the policy reads the new one
+    cache.set(VERSION_KEY, token, timeout=settings.OMNI2_POLICY_VERSION_CACHE_SECONDS)
+
+
 def policy_changed() -> None:
-    """Record that a policy row changed in the current transaction (called by the signals)."""
+    """Record that a policy row changed in the current transaction (called by the signals).
+
+    The new version is written once the change commits, in a statement of its own: holding
+    the version row inside policy transactions would make concurrent ones deadlock on it.
+    """
     connection.omni2_policy_dirty = True
-    transaction.on_commit(policy_invalidate, robust=True)
+    if not any(func is _publish_new_version for _, func, _ in connection.run_on_commit):
+        transaction.on_commit(_publish_new_version, robust=True)
 
 
 def policy_invalidate() -> None:
-    """Make every process rebuild its snapshot: a NEW random token, never an increment,
-    so a slow reader that loaded old rows can only ever file them under a dead token."""
-    connection.omni2_policy_dirty = False
-    cache.set(VERSION_KEY, uuid.uuid4().hex, timeout=None)
-    if _pinned.get() is not None:
-        _pinned.set("")
+    """Make every process rebuild its snapshot now (migrations, flushes, maintenance)."""
+    _publish_new_version()
 
 
 def user_policy_for(user: User | None, snapshot: PolicySnapshot | None = None) -> UserPolicy:

@@ -4,6 +4,7 @@ from django.test import Client
 
 from audit.admin import EstimatedCountPaginator
 from audit.models import AuditLog, ToolCallLog
+from audit.tests.test_analytics_seed import audit_backdate
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +42,7 @@ def test_the_list_shows_rows_and_totals_for_the_filtered_rows(superuser_client, 
     assert listed_ids(response) == {log.pk for log in logs}
     assert response.context["audit_totals"]["tokens"]["input"] == 1000
     page = response.content.decode()
-    assert "Filtered rows:" in page and "$0.001500" in page  # 1000 in × $1 + 100 out × $5
+    assert "Filtered rows, last 30 days" in page and "$0.001500" in page  # 1000 in × $1 + 100 out × $5
     filtered = superuser_client.get(LIST + "?status=error").context["audit_totals"]
     assert (filtered["requests"], filtered["cost_usd"], filtered["tokens"]["input"]) == (1, 0.0005, 0)
 
@@ -52,6 +53,15 @@ def test_the_list_shows_rows_and_totals_for_the_filtered_rows(superuser_client, 
     ("created_at__gte=2000-01-01%2000:00:00%2B00:00", [0, 1, 2]),
     ("created_at__gte=2999-01-01%2000:00:00%2B00:00", []),
 ])
+def test_totals_without_a_date_filter_cover_the_last_30_days_only(superuser_client, logs):
+    audit_backdate(logs[0], days=31)
+    recent = superuser_client.get(LIST).context["audit_totals"]
+    assert recent["requests"] == len(logs) - 1
+    every = superuser_client.get(LIST + "?created_at__gte=2000-01-01%2000:00:00%2B00:00")
+    assert every.context["audit_totals"]["requests"] == len(logs)
+    assert "Filtered rows:" in every.content.decode()
+
+
 def test_every_filter_works(superuser_client, logs, query, expected):
     assert listed_ids(superuser_client.get(f"{LIST}?{query}")) == {logs[i].pk for i in expected}
 

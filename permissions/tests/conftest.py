@@ -19,13 +19,16 @@ SEED_TOOLS = {
 
 
 @pytest.fixture(autouse=True)
-def fresh_policy_version():
-    """Each test starts from a policy version no earlier test has filled."""
+def fresh_policy_version(django_db_setup, django_db_blocker):
+    """Each test starts from a policy version no earlier test has filled (stored outside the
+    test's own transaction, so its rollback cannot bring an old version back)."""
     from permissions.selectors import policy_invalidate
 
-    policy_invalidate()
+    with django_db_blocker.unblock():
+        policy_invalidate()
     yield
-    policy_invalidate()
+    with django_db_blocker.unblock():
+        policy_invalidate()
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ import sys
 
 import pytest
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
-from permissions.models import GlobalPolicy, McpServer, User
+from permissions.models import GlobalPolicy, McpServer, PolicyVersion, User
 from permissions.selectors import (VERSION_KEY, policy_pinned, policy_snapshot, policy_version,
                                   user_policy_for)
 from permissions.services import discovered_tools_sync, user_create
@@ -100,6 +100,40 @@ def test_a_warm_snapshot_is_reused_until_the_version_changes(django_assert_num_q
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
+def test_a_change_whose_cache_write_failed_is_seen_once_the_cached_copy_expires(monkeypatch, caplog):
+    before = policy_version()
+    backend = caches["default"]  # the object behind the ``cache`` proxy
+    real_set = backend.set
+
+    def cache_down_for_the_version(key, *args, **kwargs):
+        if key == VERSION_KEY:
+            raise ConnectionError("cache blip")
+        return real_set(key, *args, **kwargs)
+
+    monkeypatch.setattr(backend, "set", cache_down_for_the_version)
+    McpServer.objects.create(name="a_mcp", url="http://a/mcp")  # commits; the cache write fails
+    monkeypatch.undo()
+    assert "cache blip" in caplog.text
+    assert policy_version() == before  # the stale copy, for at most its lifetime
+    cache.delete(VERSION_KEY)  # what OMNI2_POLICY_VERSION_CACHE_SECONDS does
+    assert policy_version() != before
+    assert "a_mcp" in policy_snapshot().mcps
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
+def test_the_cached_copy_of_the_version_expires(settings):
+    if not hasattr(cache, "ttl"):
+        pytest.skip("only django-redis exposes a key's time to live")
+    McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+    assert 0 < cache.ttl(VERSION_KEY) <= settings.OMNI2_POLICY_VERSION_CACHE_SECONDS
+    cache.delete(VERSION_KEY)
+    policy_version()
+    assert 0 < cache.ttl(VERSION_KEY) <= settings.OMNI2_POLICY_VERSION_CACHE_SECONDS
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
 def test_a_pinned_block_reads_the_version_once_and_sees_its_own_changes():
     before = policy_version()
     with policy_pinned():
@@ -132,6 +166,16 @@ def test_a_transaction_sees_its_own_uncommitted_policy_changes():
     McpServer.objects.create(name="a_mcp", url="http://a/mcp")
     assert "a_mcp" in policy_snapshot().mcps
     assert policy_snapshot().version == "uncommitted"
+
+
+@pytest.mark.django_db
+def test_a_transaction_publishes_one_new_version_however_many_rows_it_changes(
+        django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        for name in ("a_mcp", "b_mcp", "c_mcp"):
+            McpServer.objects.create(name=name, url=f"http://{name}/mcp")
+    assert len(callbacks) == 1
+    assert PolicyVersion.objects.get().token == policy_version()
 
 
 @pytest.mark.django_db
