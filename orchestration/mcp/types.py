@@ -6,6 +6,7 @@ these types without pulling in the transport machinery.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from collections.abc import Iterable, Mapping
@@ -54,7 +55,7 @@ class ServerSpec:
         if self.timeout_seconds <= 0:
             raise ValueError(f"MCP server {self.name!r}: timeout_seconds must be positive")
 
-    @property
+    @functools.cached_property  # read several times per call; the spec is immutable
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the connection changes (secrets only as a hash)."""
         material = json.dumps(
