@@ -180,7 +180,11 @@ class McpPool:
             coro.close()
             raise RuntimeError("on the pool's loop, await the a* methods instead")
         handoff = _Handoff(coro)
-        loop.call_soon_threadsafe(handoff.start)
+        try:
+            loop.call_soon_threadsafe(handoff.start)
+        except RuntimeError:  # close() stopped the loop between our check and this call
+            coro.close()
+            raise McpUnavailable("the MCP pool is closed", permanent=True) from None
         if not handoff.done.acquire(timeout=budget + SYNC_GRACE_SECONDS):
             loop.call_soon_threadsafe(handoff.cancel)
             raise McpTimeout("no answer from the MCP pool within the timeout")
