@@ -36,7 +36,7 @@ _pinned: ContextVar[str | None] = ContextVar("omni2_policy_pinned", default=None
 
 
 def policy_version() -> str:
-    """The live version token; a new one is minted when none is stored yet.
+    """The live version token: the cache's copy, refilled from ``PolicyVersion`` when missing.
 
     Inside ``policy_pinned()`` the first token read is kept for the rest of the block.
     """
@@ -56,8 +56,8 @@ def policy_version() -> str:
 @contextmanager
 def policy_pinned() -> Iterator[None]:
     """One policy version for a whole unit of work (an HTTP request): its API key check, its
-    re-check and its tool listing all read the token once, not once each. A change made
-    inside the block unpins it (``policy_invalidate``), so the block sees its own writes.
+    re-check and its tool listing all read the token once, not once each. A change committed
+    inside the block unpins it (``_publish_new_version``), so the block sees its own writes.
     """
     reset = _pinned.set("")
     try:
