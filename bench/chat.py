@@ -23,12 +23,10 @@ puts every timing on the right question when 20 run at once.
 Every row it creates (role, users, MCP servers, audit, thread and rate-limit rows) is removed.
 """
 
-import functools
 import json
 import math
 import os
 import platform
-import re
 import statistics
 import subprocess
 import sys
@@ -61,9 +59,7 @@ import orchestration.chat as chat  # noqa: E402
 from audit.models import AuditLog, RateLimitHit, ToolCallLog  # noqa: E402
 from audit.ratelimit import redis_key  # noqa: E402
 from orchestration.discovery import mcp_tools_refresh  # noqa: E402
-from orchestration.llm.anthropic_provider import AnthropicProvider  # noqa: E402
 from orchestration.mcp._pdeathsig import set_parent_death_signal  # noqa: E402
-from orchestration.mcp.pool import McpPool  # noqa: E402
 from orchestration.models import ThreadTurn  # noqa: E402
 from permissions.models import McpServer, Role, User, UserOverride  # noqa: E402
 from permissions.services import api_key_create, discovered_tools_sync, user_create  # noqa: E402
@@ -71,102 +67,22 @@ from testing.fake_llm import FakeLlmServer, text, tool_uses  # noqa: E402
 from testing.fake_llm import _Handler as LlmHandler  # noqa: E402
 from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
 
+from bench._chat_timing import (Sample, Trace, TraceRoute, _connects, _traces, _traces_lock,  # noqa: E402
+                               install_timers, sample_of, tag_in)
+from bench._tool_catalog import THEMES, fake_tools, token_estimate  # noqa: E402
+
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 60))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
 REST_REQUESTS = int(os.environ.get("BENCH_REST_REQUESTS", 20))
 CONCURRENCY, WARMUP, LLM_DELAY_MS = 20, 5, 200
 LLM_KEY = "sk-ant-bench-0123456789abcdef"
 RUN_ID = uuid.uuid4().hex[:8]
-TAG = re.compile(r"\bbench_[0-9a-f]{8}_[a-z]+_[0-9a-z]+\b")  # tags of any run: the web child has its own RUN_ID
 QUESTION = "[{tag}] How are the databases doing, and which queries are the slowest?"
 # The model's plan: one tool at turn 1, two side by side at turn 2; None becomes the tag.
 TOOL_PLAN = ((("get_database_health", {"database": None}),),
              (("get_top_queries", {"database": None, "limit": 3}), ("echo", {"text": None})))
 TOOL_CALLS = sum(len(turn) for turn in TOOL_PLAN)
 BUDGET_MS, PER_TOOL_MS = 50.0, 3.0  # issue 6's target: <= 50 ms plus <= 3 ms per tool call
-
-
-# --- timing wrappers: where each question's time went ------------------------------------------
-
-@dataclass
-class Trace:
-    llm: list = field(default_factory=list)  # (name, start, end) per provider.create
-    tools: list = field(default_factory=list)  # per McpPool.call_tool
-    checks: list = field(default_factory=list)  # per tool_call_execute (re-check, the call, its result)
-    writes: list = field(default_factory=list)  # audit_record and thread_remember: the durable commits
-    chat: list = field(default_factory=list)  # chat_ask as a whole (over REST the rest is HTTP, auth, DRF)
-
-
-_traces: dict[str, Trace] = {}
-_traces_lock = threading.Lock()
-_connects: list[float] = []  # seconds per new database connection (the web child)
-
-
-def tag_in(value) -> str | None:
-    """The question's tag, in its text, a message list or a tool's arguments."""
-    found = TAG.search(value if isinstance(value, str) else json.dumps(value, default=str))
-    return found.group(0) if found else None
-
-
-def _timed(function, kind: str, tag_and_name):
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        started = time.perf_counter()
-        try:
-            return function(*args, **kwargs)
-        finally:
-            ended = time.perf_counter()
-            tag, name = tag_and_name(args, kwargs)
-            if tag:
-                with _traces_lock:
-                    getattr(_traces.setdefault(tag, Trace()), kind).append((name, started, ended))
-    return wrapper
-
-
-def install_timers() -> None:
-    # Callers pass keywords (positions only where McpPool.call_tool is called); .get() never raises here.
-    AnthropicProvider.create = _timed(AnthropicProvider.create, "llm", lambda a, k: (tag_in(k.get("messages")), "llm"))
-    McpPool.call_tool = _timed(McpPool.call_tool, "tools", lambda a, k: (
-        tag_in(a[3] if len(a) > 3 else k.get("arguments")), a[2] if len(a) > 2 else k.get("tool")))
-    chat.tool_call_execute = _timed(chat.tool_call_execute, "checks",
-                                    lambda a, k: (tag_in(k.get("arguments")), k.get("tool")))
-    chat.audit_record = _timed(chat.audit_record, "writes", lambda a, k: (tag_in(k.get("message")), "audit"))
-    chat.thread_remember = _timed(chat.thread_remember, "writes", lambda a, k: (tag_in(k.get("question")), "thread"))
-    chat.chat_ask = _timed(chat.chat_ask, "chat", lambda a, k: (tag_in(k.get("message")), "chat"))
-
-
-def union_seconds(intervals) -> float:
-    total, reach = 0.0, -math.inf
-    for _, start, end in sorted(intervals, key=lambda item: item[1]):
-        if end > reach:
-            total, reach = total + end - max(start, reach), end
-    return total
-
-
-@dataclass
-class Sample:
-    total: float
-    cpu: float  # this process's CPU time over the question: all threads, so only meaningful one at a time
-    llm: float
-    tools: float
-    writes: float
-    outside_chat: float  # over REST: total minus chat_ask
-    llm_calls: list
-    tool_calls: list
-    per_call_own: list  # tool_call_execute minus its MCP call
-
-    @property
-    def own(self) -> float:
-        return self.total - self.llm - self.tools
-
-
-def sample_of(trace: Trace, total: float, cpu: float = 0.0) -> Sample:
-    calls = {name: end - start for name, start, end in trace.tools}
-    return Sample(
-        total=total, cpu=cpu, llm=union_seconds(trace.llm), tools=union_seconds(trace.tools),
-        writes=union_seconds(trace.writes), outside_chat=total - union_seconds(trace.chat),
-        llm_calls=[end - start for _, start, end in trace.llm], tool_calls=list(calls.values()),
-        per_call_own=[end - start - calls[name] for name, start, end in trace.checks if name in calls])
 
 
 # --- child processes: the scripted LLM server, and OMNI2 under uvicorn ---------------------------
@@ -215,23 +131,6 @@ def serve_llm(mcp: str) -> None:
     server.respond_with(scripted_turn(mcp))
     print(server.url, flush=True)
     server._httpd.serve_forever()
-
-
-class TraceRoute:
-    """ASGI wrapper of OMNI2's app: ``GET /_bench/traces`` hands the parent this process's timings."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "http" or scope["path"] != "/_bench/traces":
-            return await self.app(scope, receive, send)
-        with _traces_lock:
-            body = json.dumps({"traces": {tag: vars(trace) for tag, trace in _traces.items()},
-                               "connects": _connects[:]}).encode()
-            _connects.clear()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
-        await send({"type": "http.response.body", "body": body})
 
 
 def serve_web(port: int) -> None:
@@ -386,66 +285,6 @@ def commit_latency(count: int) -> list[float]:
         ThreadTurn.objects.create(thread_key=f"bench:{RUN_ID}:commit", question="q", answer="a")
         samples.append(time.perf_counter() - started)
     return samples
-
-
-# --- a system with 300 registered tools ----------------------------------------------------------
-
-THEMES = [  # (server, description, what its tools handle, the argument that scopes them)
-    ("database", "Oracle, MySQL and PostgreSQL", "databases slow_queries indexes table_stats sessions", "db_name"),
-    ("github", "GitHub repositories and Actions", "repositories pull_requests issues workflow_runs releases", "repo"),
-    ("jira", "Jira Cloud issues, sprints and boards", "tickets sprints boards epics worklogs", "project_key"),
-    ("kubernetes", "Kubernetes clusters, read-only", "pods deployments nodes events namespaces", "cluster"),
-    ("grafana", "Grafana dashboards and alerts", "dashboards alert_rules panels datasources annotations", "folder"),
-    ("aws", "AWS EC2, RDS, S3 and CloudWatch", "instances buckets rds_clusters alarms log_groups", "region"),
-    ("pagerduty", "PagerDuty incidents and on-call", "incidents schedules services escalations oncalls", "team_id"),
-    ("confluence", "Confluence spaces and pages", "pages spaces comments attachments labels", "space_key"),
-    ("sentry", "Sentry errors and releases", "error_events issues projects deploys alerts", "organization"),
-    ("qa", "CSV and report comparison for QA", "csv_files test_runs test_cases reports datasets", "workspace"),
-]
-VERBS = {  # verb: (description, its arguments besides the scope)
-    "list": ("List {o} in the given {s}, newest first. Returns id, name, status and timestamps; results are "
-             "paginated, so pass next_cursor back to read the following page.", ["limit", "cursor", "status"]),
-    "get": ("Get one of the {o} by id with every field, related items and recent activity. Fails with "
-            "not_found when the id does not exist or is not visible to the caller.", ["id", "fields"]),
-    "search": ("Search {o} by free text and field filters (field:value, AND/OR, quotes for phrases), sorted by "
-               "relevance unless a sort field is given.", ["query", "limit", "since"]),
-    "summarize": ("Summarize {o} over a period: counts by status, the trend against the previous period and the "
-                  "most notable items, as a compact JSON report suitable for charts.", ["since", "group_by"]),
-    "count": ("Count {o} matching the filters, grouped by the given field. Cheap: use it before listing when only "
-              "totals are needed.", ["query", "group_by", "status"]),
-    "export": ("Export {o} matching the filters as CSV or JSON to the shared reports folder; returns the file "
-               "path, row count and size.", ["query", "format", "since"]),
-}
-ARGUMENTS = {
-    "id": {"type": "string", "description": "The id, as returned by the list tool."},
-    "query": {"type": "string", "description": "Free text; supports field:value filters such as status:open."},
-    "limit": {"type": "integer", "minimum": 1, "maximum": 100, "default": 20, "description": "Most results."},
-    "cursor": {"type": "string", "description": "next_cursor from the previous page, if any."},
-    "since": {"type": "string", "format": "date-time", "description": "Only items changed after this time."},
-    "status": {"type": "string", "enum": ["open", "closed", "all"], "default": "open"},
-    "group_by": {"type": "string", "enum": ["status", "owner", "day", "week"], "default": "status"},
-    "format": {"type": "string", "enum": ["csv", "json"], "default": "csv"},
-    "fields": {"type": "array", "items": {"type": "string"}, "description": "Fields to return; all if empty."},
-}
-
-
-def fake_tools(things: str, scope: str) -> list[dict]:
-    """30 tools shaped like an SDK server's: a few sentences, typed arguments with titles and enums."""
-    tools = []
-    for thing in things.split():
-        for verb, (sentence, names) in VERBS.items():
-            arguments = {scope: {"type": "string", "description": f"The {scope.replace('_', ' ')} to look in."},
-                         **{name: ARGUMENTS[name] for name in names}}
-            properties = {name: {"title": name.replace("_", " ").title(), **spec} for name, spec in arguments.items()}
-            tools.append({"name": f"{verb}_{thing}", "description": sentence.format(o=thing.replace("_", " "), s=scope),
-                          "input_schema": {"type": "object", "properties": properties, "additionalProperties": False,
-                                           "required": [scope, "id"] if verb == "get" else [scope]}})
-    return tools
-
-
-def token_estimate(value) -> int:
-    """Characters / 4 of the compact JSON: an estimate (no tokenizer here works without the network)."""
-    return math.ceil(len(json.dumps(value, separators=(",", ":"), ensure_ascii=False)) / 4)
 
 
 def first_request(user, llm: FakeLlmServer) -> dict:

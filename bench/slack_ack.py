@@ -42,7 +42,7 @@ def free_port() -> int:
 
 
 def start_server(port: int, queue: str) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.slack_ack_settings", "BENCH_QUEUE": queue,
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench._slack_ack_settings", "BENCH_QUEUE": queue,
            "SLACK_SIGNING_SECRET": SECRET, "OMNI2_DEBUG": "false", "OMNI2_SECRET_KEY": "bench-" + RUN_ID,
            "OMNI2_SSL_REDIRECT": "false"}
     return subprocess.Popen(
