@@ -210,6 +210,22 @@ def rest_round(client: httpx.Client, calls: int) -> list[float]:
     return samples
 
 
+async def rest_concurrent(base: str, headers: dict, clients: int, calls_each: int) -> float:
+    """Calls per second through the gateway from ``clients`` tasks on one async HTTP client (a
+    keep-alive connection each), as the direct baseline's clients are tasks on one session."""
+    body = {"mcp": "bench_mcp", "tool": "echo", "arguments": ARGS}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as client:
+        async def one_client():
+            for _ in range(calls_each):
+                response = await client.post("/api/mcp/tools/call", json=body)
+                assert response.status_code == 200 and response.json()["success"], response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(one_client() for _ in range(clients)))
+        return clients * calls_each / (time.perf_counter() - started)
+
+
 def concurrent_throughput(make_round, clients: int, calls_each: int) -> float:
     """Calls per second with ``clients`` threads each making ``calls_each`` calls."""
     with ThreadPoolExecutor(max_workers=clients) as pool:
@@ -258,11 +274,7 @@ def _gateway_run(env, key, direct, kind, calls, clients, workers, rounds) -> dic
             rest += rest_round(client, calls // rounds)
             reused += direct.round(calls // rounds)
 
-        def rest_client(n):
-            with httpx.Client(base_url=base, headers=headers, timeout=60) as each:
-                return rest_round(each, n)
-
-        rest_tput = concurrent_throughput(rest_client, clients, calls // clients)
+        rest_tput = asyncio.run(rest_concurrent(base, headers, clients, calls // clients))
         direct_tput = concurrent_throughput(direct.round, clients, calls // clients)
     # Context, not the target's baseline: the same direct calls, each followed by as much idle
     # time as the gateway spends around its MCP call, so the server and the CPUs cool down alike.
