@@ -352,7 +352,12 @@ class _Handoff:
 
     def start(self) -> None:  # on the loop
         self.task = asyncio.ensure_future(self.coro)
-        self.task.add_done_callback(lambda task: self.done.release())
+        self.task.add_done_callback(self._finished)
+
+    def _finished(self, task: asyncio.Task) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here: a caller that gave up must not leave a warning behind
+        self.done.release()
 
     def cancel(self) -> None:  # on the loop, after start (callbacks run in order)
         if self.task is not None:
