@@ -1,10 +1,13 @@
 """Failures stay contained: timeouts, dead or hung servers, and the circuit breaker."""
 
+import asyncio
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+import orchestration.mcp.pool as pool_module
 from orchestration.mcp import McpTimeout, McpUnavailable, ServerSpec
 
 
@@ -149,3 +152,26 @@ def test_a_failed_trial_keeps_the_circuit_open(mcp_pool, manual_clock):
         mcp_pool.call_tool(spec, "echo", {"text": "trial"})
     with pytest.raises(McpUnavailable, match="circuit open"):
         mcp_pool.call_tool(spec, "echo", {"text": "x"})
+
+
+def test_a_wedged_pool_loop_gives_a_timeout_and_the_abandoned_call_is_cancelled(mcp_pool, monkeypatch):
+    monkeypatch.setattr(pool_module, "SYNC_GRACE_SECONDS", 0.2)
+    ran = []
+
+    async def work():
+        ran.append("started")
+        await asyncio.sleep(30)
+        ran.append("finished")
+
+    async def nothing():
+        return "ok"
+
+    assert mcp_pool._run_sync(nothing(), 1) == "ok"  # starts the loop thread
+    release = threading.Event()
+    mcp_pool._loop.call_soon_threadsafe(release.wait, 5)  # something blocks the loop
+    with pytest.raises(McpTimeout):
+        mcp_pool._run_sync(work(), 0.2)
+    release.set()
+    assert mcp_pool._run_sync(nothing(), 1) == "ok"  # the loop serves again
+    time.sleep(0.1)
+    assert "finished" not in ran  # the call that timed out was cancelled, not left running
