@@ -7,10 +7,8 @@ these tests are transactional.
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 from django.conf import settings
 
@@ -22,7 +20,7 @@ from orchestration.catalog import server_spec
 from orchestration.mcp.pool import McpPool
 from orchestration.mcp.types import McpUnavailable, ServerSpec
 from permissions.models import McpServer
-from testing.mcp_servers import free_port
+from testing.mcp_servers import free_port, wait_listening
 
 pytestmark = pytest.mark.django_db(transaction=True)
 BASE_DIR = Path(settings.BASE_DIR)
@@ -65,25 +63,12 @@ def http_server(tmp_path_factory, django_db_setup):
         [sys.executable, "manage.py", "run_analytics_mcp", "--transport", "http", "--port", str(port)],
         cwd=BASE_DIR, env=server_env(OMNI2_ANALYTICS_MCP_TOKEN=TOKEN), stdout=log, stderr=subprocess.STDOUT)
     try:
-        _wait_listening(process, port, log_path)
+        wait_listening(process, port, log_path, timeout=60)
         yield f"http://127.0.0.1:{port}/mcp"
     finally:
         process.terminate()
         process.wait(10)
         log.close()
-
-
-def _wait_listening(process, port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited: {log_path.read_text()}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.2)
-    raise AssertionError(f"server never listened: {log_path.read_text()}")
 
 
 def test_it_offers_exactly_the_eleven_tools_of_the_spec(pool, stdio_spec):

@@ -15,7 +15,9 @@ import psycopg
 import pymysql
 import pytest
 
-from .support import free_port, http_server_start, http_server_stop, stdio_session
+from testing.mcp_servers import free_port
+
+from .support import http_server_start, http_server_stop, stdio_session
 
 MYSQL_URL = os.environ.get("OMNI2_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
 POSTGRES_URL = os.environ.get("OMNI2_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")

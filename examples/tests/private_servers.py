@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pymysql
 
-from .support import free_port
+from testing.mcp_servers import free_port
 
 
 def _as_user(user: str, command: list[str]) -> list[str]:

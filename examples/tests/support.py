@@ -5,19 +5,18 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters, stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
+
+from testing.mcp_servers import wait_listening
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 CALL_TIMEOUT = 60
@@ -136,12 +135,6 @@ def http_session(url: str, *, token: str | None = None) -> McpSession:
     return McpSession(_Transport)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def http_server_start(module: str, *, env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
     log = open(log_path, "ab")
     process = subprocess.Popen(
@@ -151,21 +144,8 @@ def http_server_start(module: str, *, env: dict[str, str], port: int, log_path: 
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    _wait_listening(process, port, log_path)
+    wait_listening(process, port, log_path)
     return process
-
-
-def _wait_listening(process: subprocess.Popen, port: int, log_path: Path) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {log_path.read_text()}")
-        try:
-            httpx.get(f"http://127.0.0.1:{port}/mcp", timeout=1)
-            return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError(f"server did not listen on {port}: {log_path.read_text()}")
 
 
 def http_server_stop(process: subprocess.Popen) -> None:

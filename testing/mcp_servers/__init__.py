@@ -16,7 +16,6 @@ The tools mimic OMNI2's database MCP (health, top queries, plans, a dangerous
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import socket
@@ -186,6 +185,21 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def wait_listening(process: subprocess.Popen, port: int, log_path, timeout: float = 30.0) -> None:
+    """Wait until a server child accepts connections on ``port``; fail with its log if it exits
+    or never listens. One helper for every test that starts a server process."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited early: {Path(log_path).read_text(errors='replace')[-2000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"server did not listen on {port}: {Path(log_path).read_text(errors='replace')[-2000:]}")
+
+
 def _stdio_command(extra_env: dict[str, str]) -> tuple[str, tuple[str, ...], dict[str, str]]:
     env = {"PYTHONPATH": str(BASE_DIR), **extra_env}
     return sys.executable, ("-m", "testing.mcp_servers", "--transport", "stdio"), env
@@ -237,20 +251,8 @@ class ServerHandle:
              "--port", str(self.port), "--die-with-parent"],
             cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
-        self._wait_until_listening()
+        wait_listening(self.proc, self.port, self.log_path, timeout=20.0)
         return self
-
-    def _wait_until_listening(self, timeout: float = 20.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"test MCP server exited early; see {self.log_path}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
-                    return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"test MCP server did not listen on {self.port}; see {self.log_path}")
 
     def kill(self) -> None:
         """SIGKILL the server: no goodbye, like a crash."""
