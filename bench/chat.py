@@ -69,6 +69,7 @@ from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
 
 from bench._chat_timing import (Sample, Trace, TraceRoute, _connects, _traces, _traces_lock,  # noqa: E402
                                install_timers, sample_of, tag_in)
+from bench._serving import wait_until_up  # noqa: E402
 from bench._tool_catalog import THEMES, fake_tools, token_estimate  # noqa: E402
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 60))
@@ -167,17 +168,6 @@ def harness_first(pid: int) -> bool:
 def start_child(args: list[str], env: dict | None = None) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, __file__, *args], cwd=BASE_DIR, stdout=subprocess.PIPE, text=True,
                             env={**os.environ, **(env or {})})
-
-
-def wait_for(url: str, child: subprocess.Popen, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and child.poll() is None:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    raise SystemExit(f"chat bench: {url} did not come up")
 
 
 def llm_settings(url: str) -> dict:
@@ -481,7 +471,7 @@ def run(rows: Rows, children: list, mcp) -> None:
         alone_and_together(user, llm_url, runs)
     port = free_port()
     children.append(start_child(["--serve-web", str(port)], env={k: str(v) for k, v in llm_settings(llm_url).items()}))
-    wait_for(f"http://127.0.0.1:{port}/_bench/traces", children[-1])
+    wait_until_up(f"http://127.0.0.1:{port}/_bench/traces", children[-1], timeout=60)
     over_rest(f"http://127.0.0.1:{port}", api_key_create(user=user, name="bench")[1], runs)
     bodies = tokens_with_and_without_filter(rows, role)
     header(load_before, runs.harness_first)

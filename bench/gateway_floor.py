@@ -25,6 +25,7 @@ import httpx
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench._serving import wait_until_up  # noqa: E402
 from bench.mcp_calls import ARGS, DirectSession, concurrent_throughput, summary  # noqa: E402
 from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
 
@@ -53,6 +54,10 @@ def floor_app(mcp_url: str):
                     await holder.__aexit__(None, None, None)
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["method"] == "GET":  # readiness
+            await send({"type": "http.response.start", "status": 200, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+            return
         body, more = b"", True
         while more:
             message = await receive()
@@ -92,13 +97,7 @@ def main() -> None:
         proc = subprocess.Popen([sys.executable, __file__, "--serve", server.url, str(port)], cwd=BASE_DIR)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 30
-            while time.monotonic() < deadline:
-                try:
-                    httpx.post(f"{base}/call", json={"arguments": ARGS}, timeout=5).raise_for_status()
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.2)
+            wait_until_up(f"{base}/ready", proc)
             direct = DirectSession(server.url)
             with httpx.Client(base_url=base, timeout=30) as client:
                 floor_round(client, 50)

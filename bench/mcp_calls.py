@@ -35,6 +35,7 @@ sys.path.insert(0, str(BASE_DIR))
 
 from mcp import Client, StdioServerParameters  # noqa: E402
 
+from bench._serving import wait_until_up  # noqa: E402
 from orchestration.mcp import McpPool, PoolConfig  # noqa: E402
 from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
 
@@ -186,13 +187,7 @@ SERVERS = {
 def omni2_server(env: dict, port: int, workers: int, server: str):
     proc = subprocess.Popen(SERVERS[server](port, workers), cwd=BASE_DIR, env=env)
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/api/me", timeout=5).status_code == 401:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        wait_until_up(f"http://127.0.0.1:{port}/api/me", proc, status=401)  # up, and asking for a key
         yield f"http://127.0.0.1:{port}"
     finally:
         proc.terminate()

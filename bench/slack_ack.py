@@ -13,7 +13,6 @@ the dedupe keys it wrote are removed at the end. BENCH_RATE / BENCH_SECONDS over
 import asyncio
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -26,19 +25,15 @@ import httpx
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
+from bench._serving import wait_until_up  # noqa: E402
 from testing.fake_slack import sign_request  # noqa: E402
+from testing.mcp_servers import free_port  # noqa: E402
 
 RATE = int(os.environ.get("BENCH_RATE", 50))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 20))
 WARMUP = 50
 SECRET = "bench-signing-secret-0123456789"
 RUN_ID = uuid.uuid4().hex[:8].upper()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_server(port: int, queue: str) -> subprocess.Popen:
@@ -50,18 +45,6 @@ def start_server(port: int, queue: str) -> subprocess.Popen:
          "--workers", "1", "--no-access-log", "--log-level", "warning"],
         cwd=BASE_DIR, env=env,
     )
-
-
-def wait_until_up(server: subprocess.Popen, url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline and server.poll() is None:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"server did not come up at {url}")
 
 
 def event_request(n: int) -> dict:
@@ -130,7 +113,7 @@ def main() -> None:
     port, queue = free_port(), f"bench-slack-ack-{RUN_ID}"
     server = start_server(port, queue)
     try:
-        wait_until_up(server, f"http://127.0.0.1:{port}/bench/bare")
+        wait_until_up(f"http://127.0.0.1:{port}/bench/bare", server)
         print(f"Slack acknowledgement: {RATE} requests/s for {SECONDS} s each, uvicorn (1 process) on loopback")
         for name, latencies, failures in asyncio.run(bench(f"http://127.0.0.1:{port}")):
             print(summary(name, latencies, failures))
