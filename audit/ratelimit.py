@@ -67,15 +67,34 @@ def redis_key(key: str) -> str:
     return f"omni2:ratelimit:{key}"
 
 
+def _redis_args(key: str, limit: int, window_seconds: int) -> tuple:
+    return (1, redis_key(key), window_seconds * 1000, limit, secrets.token_hex(8))
+
+
+def _redis_result(reply, limit: int) -> RateLimitResult:
+    allowed, used, retry_ms = reply
+    return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
+
+
 def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
     client = get_redis_connection("default")
-    args = (1, redis_key(key), window_seconds * 1000, limit, secrets.token_hex(8))
+    args = _redis_args(key, limit, window_seconds)
     try:
-        allowed, used, retry_ms = client.evalsha(_LUA_SHA, *args)
+        reply = client.evalsha(_LUA_SHA, *args)
     except NoScriptError:  # first use, or Redis restarted: load once, then EVALSHA again
         client.script_load(_LUA)
-        allowed, used, retry_ms = client.evalsha(_LUA_SHA, *args)
-    return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
+        reply = client.evalsha(_LUA_SHA, *args)
+    return _redis_result(reply, limit)
+
+
+async def _redis_ahit(client, key: str, limit: int, window_seconds: int) -> RateLimitResult:
+    args = _redis_args(key, limit, window_seconds)
+    try:
+        reply = await client.evalsha(_LUA_SHA, *args)
+    except NoScriptError:
+        await client.script_load(_LUA)
+        reply = await client.evalsha(_LUA_SHA, *args)
+    return _redis_result(reply, limit)
 
 
 def _lock_key(key: str, *, own_transaction: bool) -> None:
@@ -121,17 +140,38 @@ def rate_limit_hit(*, key: str, limit: int | None, window_seconds: int = 3600) -
     try:
         return _redis_hit(key, limit, window_seconds)
     except RedisError:
-        # Fail open: an outage of the limiter's store must not take the product down with it.
-        logger.exception("Rate limiter unavailable; letting %s through", key)
-        return RateLimitResult(allowed=True, used=0, limit=limit, retry_after_seconds=0)
+        return _fail_open(key, limit)
+
+
+def _fail_open(key: str, limit: int) -> RateLimitResult:
+    # An outage of the limiter's store must not take the product down with it.
+    logger.exception("Rate limiter unavailable; letting %s through", key)
+    return RateLimitResult(allowed=True, used=0, limit=limit, retry_after_seconds=0)
+
+
+def _user_limit(user) -> tuple[str, int | None]:
+    """The key and hourly limit of ``user``'s role; admins and super admins are unlimited."""
+    role = user.role
+    limit = None if role.is_admin or role.is_super_admin else role.requests_per_hour
+    return f"user:{user.pk}", limit
 
 
 def rate_limit_user(*, user) -> RateLimitResult:
     """The role's hourly limit for ``user``; admins and super admins are unlimited."""
-    role = user.role
-    limit = None if role.is_admin or role.is_super_admin else role.requests_per_hour
-    return rate_limit_hit(key=f"user:{user.pk}", limit=limit,
-                          window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+    key, limit = _user_limit(user)
+    return rate_limit_hit(key=key, limit=limit, window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+
+
+async def rate_limit_auser(redis, *, user) -> RateLimitResult:
+    """``rate_limit_user`` for code on an event loop, on ``redis`` (a ``redis.asyncio`` client of
+    the same server): the same script, key and window, so both paths share one count."""
+    key, limit = _user_limit(user)
+    if limit is None:
+        return UNLIMITED
+    try:
+        return await _redis_ahit(redis, key, limit, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+    except RedisError:
+        return _fail_open(key, limit)
 
 
 def rate_limit_message(result: RateLimitResult) -> str:

@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 
 from .cost import cost_usd
 from .models import AuditLog, Source, Status, ToolCallLog, ToolCallStatus
@@ -122,6 +122,32 @@ def audit_record(*, user, source: str, message: str, status: str, answer: str = 
     ``usage`` has the keys of SPEC §6 (input_tokens, output_tokens, cache_read_tokens,
     cache_write_tokens). A success whose model has no price but spent tokens becomes a warning.
     """
+    log, rows = audit_rows(
+        user=user, source=source, message=message, status=status, answer=answer, error=error,
+        duration_ms=duration_ms, iterations=iterations, model=model, usage=usage,
+        tool_calls=tool_calls, slack=slack, ip_address=ip_address, request_id=request_id)
+    _save(log, rows)
+    return log
+
+
+async def audit_arecord(db, **fields) -> AuditLog:
+    """``audit_record`` for code on an event loop, on PostgreSQL: the same one statement, sent
+    on ``db`` (a psycopg ``AsyncConnectionPool``, see ``omni2.aio``). Same keyword arguments."""
+    log, rows = audit_rows(**fields)
+    sql, values = _insert_postgresql_statement(log, rows)
+    async with db.connection() as conn, conn.cursor() as cursor:
+        await cursor.execute(sql, values)
+        log.pk = (await cursor.fetchone())[0]
+    _saved(log, rows)
+    return log
+
+
+def audit_rows(*, user, source: str, message: str, status: str, answer: str = "",
+               error: str = "", duration_ms: int = 0, iterations: int = 0, model: str = "",
+               usage: dict | None = None, tool_calls: Iterable[ToolCallRecord] = (),
+               slack: dict | None = None, ip_address: str | None = None,
+               request_id: str = "") -> tuple[AuditLog, list[ToolCallLog]]:
+    """The unsaved audit row and its tool-call rows, validated and cleaned; no I/O."""
     calls = list(tool_calls)
     rows = [_tool_call_row(call) for call in calls]  # validated before anything is written
     log = AuditLog(
@@ -133,8 +159,7 @@ def audit_record(*, user, source: str, message: str, status: str, answer: str = 
         **_identity_fields(user), **_tool_fields(calls), **_slack_fields(slack),
         **_outcome_fields(model, usage, _choice(status, Status, "status"), str(error or "")),
     )
-    _save(log, rows)
-    return log
+    return log, rows
 
 
 def _save(log: AuditLog, rows: list[ToolCallLog]) -> None:
@@ -156,14 +181,24 @@ def _insert_postgresql(log: AuditLog, rows: list[ToolCallLog]) -> None:
     No model signals are sent (nothing listens to audit rows); values go through each field's
     own ``pre_save``/``get_db_prep_save``, as the ORM would do.
     """
-    values = _db_values(log, _fields(AuditLog))
+    sql, values = _insert_postgresql_statement(log, rows)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        log.pk = cursor.fetchone()[0]
+    _saved(log, rows)
+
+
+def _insert_postgresql_statement(log: AuditLog, rows: list[ToolCallLog]) -> tuple[str, list]:
+    ops = connections[DEFAULT_DB_ALIAS]  # for its operations only: nothing here opens it
+    values = _db_values(log, _fields(AuditLog), ops)
     for row in rows:
         row.created_at = log.created_at  # set by the parent's auto_now_add just above
-        values += _db_values(row, _fields(ToolCallLog, skip=("audit",)))
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(len(rows)), values)
-        log.pk = cursor.fetchone()[0]
-    log._state.adding, log._state.db = False, connection.alias
+        values += _db_values(row, _fields(ToolCallLog, skip=("audit",)), ops)
+    return _insert_sql(len(rows)), values
+
+
+def _saved(log: AuditLog, rows: list[ToolCallLog]) -> None:
+    log._state.adding, log._state.db = False, DEFAULT_DB_ALIAS
     for row in rows:
         row.audit = log
 
@@ -172,8 +207,8 @@ def _fields(model, skip: tuple[str, ...] = ()) -> list:
     return [f for f in model._meta.concrete_fields if not f.primary_key and f.name not in skip]
 
 
-def _db_values(obj, fields) -> list:
-    return [f.get_db_prep_save(f.pre_save(obj, add=True), connection) for f in fields]
+def _db_values(obj, fields, conn) -> list:
+    return [f.get_db_prep_save(f.pre_save(obj, add=True), conn) for f in fields]
 
 
 @functools.cache

@@ -84,6 +84,12 @@ def catalog(snapshot: PolicySnapshot | None = None) -> Catalog:
         return _current
 
 
+def catalog_memoised(version: str) -> Catalog | None:
+    """This process's catalog if it was built for policy ``version``; no I/O."""
+    current = _current
+    return current if current is not None and current.version == version else None
+
+
 def _catalog_build(version: str) -> Catalog:
     servers = list(McpServer.objects.filter(enabled=True))
     tools = DiscoveredTool.objects.filter(mcp__enabled=True).select_related("mcp")

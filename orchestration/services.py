@@ -5,13 +5,13 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from audit.models import Status
-from audit.ratelimit import rate_limit_enforce
-from audit.services import audit_record
+from audit.ratelimit import RateLimited, rate_limit_auser, rate_limit_enforce, rate_limit_message
+from audit.services import audit_arecord, audit_record
 from omni2.errors import ApiError
-from permissions.policy import permitted_tools
+from permissions.policy import PolicySnapshot, UserPolicy, permitted_tools
 from permissions.selectors import policy_snapshot, user_policy_for
 
-from .catalog import catalog
+from .catalog import Catalog, catalog
 from .chat import chat_ask
 from .discovery import mcp_health_list
 from .health import HEALTH_MAX_AGE_SECONDS
@@ -19,7 +19,7 @@ from .jobs import chat_job_submit
 from .llm import LlmError
 from .models import ChatJob
 from .threads import thread_key_for_api
-from .toolcalls import ToolCallOutcome, tool_call_execute
+from .toolcalls import ToolCallOutcome, tool_call_aexecute, tool_call_execute
 
 _HTTP_STATUS = {
     "not_found": 404,
@@ -40,17 +40,42 @@ def tool_call_direct(*, user, mcp: str, tool: str, arguments: dict, source: str 
     snapshot = policy_snapshot()
     outcome = tool_call_execute(snapshot=snapshot, catalog=catalog(snapshot),
                                 user=user_policy_for(user, snapshot), mcp=mcp, tool=tool, arguments=arguments)
-    log = audit_record(
-        user=user, source=source, message=message, status=_audit_status(outcome),
-        error=outcome.message if outcome.is_error else "", duration_ms=outcome.duration_ms,
-        tool_calls=[outcome.record], ip_address=ip_address, request_id=request_id,
-        answer="" if outcome.result is None else outcome.result.text,
-    )
+    log = audit_record(**_tool_call_audit(outcome, user=user, source=source, message=message,
+                                          ip_address=ip_address, request_id=request_id))
+    return _tool_call_answer(outcome, log.pk)
+
+
+async def tool_call_adirect(*, aio, user, user_policy: UserPolicy, snapshot: PolicySnapshot, catalog: Catalog,
+                            mcp: str, tool: str, arguments: dict, source: str = "api",
+                            ip_address: str | None = None, request_id: str = "") -> dict:
+    """``tool_call_direct`` on an event loop (``orchestration.asgi``), for a caller whose policy,
+    catalog and user the process already holds: the same limiter, checks, call and audit
+    statement, on the async clients of ``aio`` (``omni2.aio``), without a thread hop."""
+    message = f"{mcp}.{tool}"
+    context = {"user": user, "source": source, "message": message, "ip_address": ip_address,
+               "request_id": request_id}
+    limit = await rate_limit_auser(aio.redis, user=user)
+    if not limit.allowed:
+        log = await audit_arecord(aio.db, status=Status.RATE_LIMITED, error=rate_limit_message(limit), **context)
+        raise RateLimited(limit, audit_id=log.pk)
+    outcome = await tool_call_aexecute(snapshot=snapshot, catalog=catalog, user=user_policy, mcp=mcp,
+                                       tool=tool, arguments=arguments)
+    log = await audit_arecord(aio.db, **_tool_call_audit(outcome, **context))
+    return _tool_call_answer(outcome, log.pk)
+
+
+def _tool_call_audit(outcome: ToolCallOutcome, **context) -> dict:
+    return {"status": _audit_status(outcome), "error": outcome.message if outcome.is_error else "",
+            "duration_ms": outcome.duration_ms, "tool_calls": [outcome.record],
+            "answer": "" if outcome.result is None else outcome.result.text, **context}
+
+
+def _tool_call_answer(outcome: ToolCallOutcome, audit_id: int) -> dict:
     if outcome.error_code:
         raise ApiError(outcome.message, code=outcome.error_code, status=_HTTP_STATUS[outcome.error_code],
-                       extra=_error_extra(outcome, log.pk))
+                       extra=_error_extra(outcome, audit_id))
     return {"success": not outcome.result.is_error, "result": outcome.result_json(),
-            "duration_ms": outcome.duration_ms, "audit_id": log.pk}
+            "duration_ms": outcome.duration_ms, "audit_id": audit_id}
 
 
 def _audit_status(outcome: ToolCallOutcome) -> str:

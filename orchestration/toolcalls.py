@@ -19,7 +19,7 @@ from permissions.policy import Decision, PolicySnapshot, UserPolicy, decide
 
 from .catalog import Catalog
 from .mcp.pool import get_pool
-from .mcp.types import McpError, McpTimeout, ToolResult
+from .mcp.types import McpError, McpTimeout, ServerSpec, ToolResult
 
 Status = ToolCallStatus
 
@@ -90,9 +90,17 @@ def arguments_problem(catalog: Catalog, mcp: str, tool: str, arguments: dict) ->
     return f"{where}: {error.message}"[:500]
 
 
-def tool_call_execute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
-                      tool: str, arguments: dict) -> ToolCallOutcome:
-    started = time.perf_counter()
+@dataclass(frozen=True, slots=True)
+class Approved:
+    """A call that passed every check: where to send it, and the decision that let it."""
+
+    spec: ServerSpec
+    decision: Decision
+
+
+def tool_call_approve(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
+                      tool: str, arguments: dict, started: float) -> Approved | ToolCallOutcome:
+    """Policy, allowed databases and the input schema; a refusal is the call's outcome."""
     decision = decide(snapshot, user, mcp, tool, arguments)
     info = catalog.tools.get((mcp, tool))
     spec = catalog.servers.get(mcp)
@@ -107,7 +115,36 @@ def tool_call_execute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserP
         return _outcome(mcp, tool, arguments, Status.ERROR, started=started,
                         error_code="invalid_request", message=f"Invalid arguments: {problem}",
                         decision=decision)
-    return _call(spec, mcp, tool, arguments, decision, started)
+    return Approved(spec, decision)
+
+
+def tool_call_execute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
+                      tool: str, arguments: dict) -> ToolCallOutcome:
+    started = time.perf_counter()
+    checked = tool_call_approve(snapshot=snapshot, catalog=catalog, user=user, mcp=mcp, tool=tool,
+                                arguments=arguments, started=started)
+    if isinstance(checked, ToolCallOutcome):
+        return checked
+    try:
+        result = get_pool().call_tool(checked.spec, tool, arguments)
+    except McpError as exc:
+        return _failed(mcp, tool, arguments, checked.decision, started, exc)
+    return _completed(mcp, tool, arguments, checked.decision, started, result)
+
+
+async def tool_call_aexecute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
+                             tool: str, arguments: dict) -> ToolCallOutcome:
+    """``tool_call_execute`` for code on an event loop: the same checks, the call awaited."""
+    started = time.perf_counter()
+    checked = tool_call_approve(snapshot=snapshot, catalog=catalog, user=user, mcp=mcp, tool=tool,
+                                arguments=arguments, started=started)
+    if isinstance(checked, ToolCallOutcome):
+        return checked
+    try:
+        result = await get_pool().acall_tool(checked.spec, tool, arguments)
+    except McpError as exc:
+        return _failed(mcp, tool, arguments, checked.decision, started, exc)
+    return _completed(mcp, tool, arguments, checked.decision, started, result)
 
 
 def tool_call_refused(*, mcp: str, tool: str, arguments: dict, reason: str) -> ToolCallOutcome:
@@ -116,15 +153,16 @@ def tool_call_refused(*, mcp: str, tool: str, arguments: dict, reason: str) -> T
                     error_code="permission_denied", message=reason)
 
 
-def _call(spec, mcp, tool, arguments, decision, started) -> ToolCallOutcome:
-    try:
-        result = get_pool().call_tool(spec, tool, arguments)
-    except McpTimeout as exc:
+def _failed(mcp, tool, arguments, decision, started, exc: McpError) -> ToolCallOutcome:
+    if isinstance(exc, McpTimeout):
         return _outcome(mcp, tool, arguments, Status.TIMEOUT, started=started, error_code="mcp_timeout",
                         message=exc.message, decision=decision)
-    except McpError as exc:  # unreachable, circuit open, or a protocol error from the server
-        return _outcome(mcp, tool, arguments, Status.UNAVAILABLE, started=started,
-                        error_code="mcp_unavailable", message=exc.message, decision=decision)
+    # Unreachable, circuit open, or a protocol error from the server.
+    return _outcome(mcp, tool, arguments, Status.UNAVAILABLE, started=started,
+                    error_code="mcp_unavailable", message=exc.message, decision=decision)
+
+
+def _completed(mcp, tool, arguments, decision, started, result: ToolResult) -> ToolCallOutcome:
     size = len(json.dumps(result.to_json(), default=str))
     status = Status.ERROR if result.is_error else Status.SUCCESS
     return _outcome(mcp, tool, arguments, status, started=started, result=result, decision=decision,

@@ -100,6 +100,12 @@ def policy_snapshot() -> PolicySnapshot:
     return snapshot
 
 
+def policy_snapshot_memoised(token: str) -> PolicySnapshot | None:
+    """This process's compiled snapshot if it is the one of ``token``; no I/O."""
+    memo = _memo
+    return memo[1] if memo is not None and memo[0] == token else None
+
+
 def _policy_data(token: str) -> dict:
     data = cache.get(DATA_KEY.format(token))
     if data is None:

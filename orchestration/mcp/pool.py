@@ -2,7 +2,8 @@
 
 Django views, Celery tasks and management commands call the sync methods; code
 already running on another event loop awaits the ``a*`` methods, which hop onto the
-pool's loop. Sessions are opened lazily, one per server, reused by every call, and
+pool's loop. An ASGI server hands the pool its own loop at start-up (``adopt_running_loop``):
+the fast tool-call path then awaits sessions with no thread hop at all. Sessions are opened lazily, one per server, reused by every call, and
 re-opened once when they break. A circuit breaker per server skips a server that
 keeps failing. State is touched only on the loop thread, so nothing is locked
 across I/O and one slow server never holds up calls to the others.
@@ -70,6 +71,7 @@ class McpPool:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._closed = False
+        self._adopted = False  # the loop is an ASGI server's, not a thread of ours
         # Loop-thread-only state:
         self._connections: dict[str, ServerConnection] = {}
         self._breakers: dict[str, CircuitBreaker] = {}
@@ -113,6 +115,9 @@ class McpPool:
             loop, thread = self._loop, self._thread
         if loop is None or thread is None:
             return
+        if self._adopted:
+            self._close_adopted(loop, thread, timeout, log)
+            return
         if threading.current_thread() is thread:
             raise RuntimeError("McpPool.close() cannot run on the pool's own loop")
         try:
@@ -124,6 +129,55 @@ class McpPool:
                 logger.warning("MCP pool: sessions did not close within %ss", timeout)
         loop.call_soon_threadsafe(loop.stop)
         thread.join(timeout=5)
+
+    def _close_adopted(self, loop, thread, timeout: float, log: bool) -> None:
+        """close() of a borrowed loop: close the sessions if the loop still runs, never stop it.
+        Once the server's loop has ended (interpreter exit), the sessions ended with it."""
+        if threading.current_thread() is thread or loop.is_closed() or not loop.is_running():
+            return
+        try:
+            asyncio.run_coroutine_threadsafe(self._close_all(), loop).result(timeout)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            if log:
+                logger.warning("MCP pool: sessions did not close within %ss", timeout)
+
+    @property
+    def adopted(self) -> bool:
+        """Whether the pool runs on a borrowed loop (an ASGI server's) rather than its own thread."""
+        return self._adopted
+
+    def _loop_ended(self) -> bool:
+        return self._adopted and self._loop is not None and self._loop.is_closed()
+
+    def adopt_running_loop(self) -> bool:
+        """Own no thread: use the caller's running loop (an ASGI server's, at start-up).
+
+        True when the pool now runs on it; False when it already had a loop of its own with
+        sessions on it, which it keeps (callers on this loop then hop onto that one).
+        """
+        loop = asyncio.get_running_loop()
+        with self._start_lock:
+            if self._pid != os.getpid():
+                self._reset_state()
+            if self._closed:
+                return False
+            if self._loop is None:
+                self._loop, self._thread, self._adopted = loop, threading.current_thread(), True
+            return self._loop is loop
+
+    async def aclose(self) -> None:
+        """close() for code on an event loop (an ASGI server's shutdown)."""
+        with self._start_lock:
+            adopted = self._adopted and self._loop is asyncio.get_running_loop()
+            if adopted:
+                if self._closed or self._pid != os.getpid():
+                    return
+                self._closed = True
+        if not adopted:
+            await asyncio.to_thread(self.close)
+            return
+        closed = await self._close_all()
+        logger.info("MCP pool closed (%d sessions)", closed)
 
     # --- async API (callers on another event loop, or on the pool's loop) --------------------
 
@@ -147,6 +201,9 @@ class McpPool:
                 self._reset_state()
             if self._closed:
                 raise McpUnavailable("the MCP pool is closed", permanent=True)
+            if self._loop_ended():
+                # The server whose loop it was has stopped without closing the pool.
+                raise McpUnavailable("the MCP pool's event loop has ended", permanent=True)
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
                 started = threading.Event()
@@ -388,7 +445,7 @@ def get_pool() -> McpPool:
     """This process's pool (a fresh one after fork or after close)."""
     global _pool
     with _pool_lock:
-        if _pool is None or _pool._closed or _pool._pid != os.getpid():
+        if _pool is None or _pool._closed or _pool._pid != os.getpid() or _pool._loop_ended():
             _pool = McpPool()
         return _pool
 

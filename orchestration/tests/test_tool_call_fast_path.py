@@ -1,0 +1,211 @@
+"""POST /api/mcp/tools/call served on uvicorn's event loop (``orchestration.asgi``), over real HTTP.
+
+A real uvicorn runs ``omni2.asgi.application`` (lifespan included) in a thread of this process,
+against the test database, the test Redis and real MCP servers. Every test of
+``test_tool_call_api`` runs again through it; a call the fast path should take is checked to
+have taken it, the rest to have reached Django.
+"""
+
+import json
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+import uvicorn
+from django.conf import settings
+from django.core.cache import cache
+from django.db import connection
+
+from audit.models import AuditLog
+from orchestration import asgi as fast
+from orchestration.mcp.pool import close_pool, get_pool
+from orchestration.tests import test_tool_call_api as base
+from permissions.selectors import VERSION_KEY
+from testing.mcp_servers import free_port
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql" or not settings.REDIS_URL,
+                       reason="the fast path needs PostgreSQL and Redis"),
+]
+
+# Every endpoint test again, through the live ASGI server (``authed_client`` below).
+globals().update({name: test for name, test in vars(base).items() if name.startswith("test_")})
+call, error_code, calls_of = base.call, base.error_code, base.calls_of
+
+
+@pytest.fixture(scope="module")
+def asgi_server(django_db_setup, django_db_blocker):
+    """``omni2.asgi.application`` under uvicorn in a thread; yields its base URL."""
+    from omni2.asgi import application
+
+    close_pool()  # a fresh pool, so the server's loop becomes its loop
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on",
+                                           log_level="warning", access_log=False))
+    with django_db_blocker.unblock():
+        thread = threading.Thread(target=server.run, name="asgi-test-server", daemon=True)
+        thread.start()
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+            time.sleep(0.02)
+        assert application.clients is not None, "the fast path did not start"
+        yield f"http://127.0.0.1:{port}"
+        server.should_exit = True
+        thread.join(timeout=20)
+    assert application.clients is None  # closed at shutdown
+
+
+class LiveClient:
+    """What the endpoint tests use of DRF's APIClient, over HTTP to the live server. Before a
+    tool call it asks for the tool list, which compiles the caller's key, the policy and the
+    catalog into the process's memo as any earlier request would: a well-formed call must
+    then take the fast path."""
+
+    def __init__(self, base_url: str):
+        self.http = httpx.Client(base_url=base_url, timeout=60, headers={"Content-Type": "application/json"})
+        self.user = None
+
+    def credentials(self, HTTP_AUTHORIZATION: str) -> None:  # noqa: N803  (APIClient's name)
+        self.http.headers["Authorization"] = HTTP_AUTHORIZATION
+
+    def get(self, path: str):
+        return self.http.get(path)
+
+    def post(self, path: str, data=None, format: str = "json"):  # noqa: A002
+        if path != fast.ToolCallEndpoint.path:
+            return self.http.post(path, json=data)
+        assert self.get("/api/mcp/tools/list").status_code == 200
+        before = fast.stats["fast"]
+        response = self.http.post(path, content=json.dumps(data))
+        took_fast = fast.stats["fast"] == before + 1
+        assert took_fast == _well_formed(data), (data, response.text)
+        return response
+
+
+def _well_formed(data) -> bool:
+    return (isinstance(data, dict) and isinstance(data.get("tool"), str)
+            and isinstance(data.get("arguments", {}), dict)
+            and fast._MCP_NAME.fullmatch(str(data.get("mcp"))) is not None
+            and len(json.dumps(data)) <= settings.OMNI2_MAX_BODY_BYTES)
+
+
+@pytest.fixture
+def authed_client(make_user, asgi_server):
+    from permissions.services import api_key_create
+
+    def make(user=None, role: str = "read_only"):
+        user = user or make_user(role=role)
+        _, raw = api_key_create(user=user)
+        client = LiveClient(asgi_server)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+        client.user = user
+        return client
+
+    return make
+
+
+def test_the_pool_runs_on_the_servers_loop(asgi_server):
+    assert get_pool().adopted
+
+
+def test_fast_and_django_calls_share_one_session(mcp_server, register_mcp, authed_client):
+    from orchestration.catalog import catalog
+
+    handle = mcp_server("http")
+    register_mcp("test_mcp", handle)
+    client = authed_client(role="dba")
+    for i in range(5):
+        assert call(client, "test_mcp", "echo", {"text": str(i)}).status_code == 200
+    # A sync caller (a Django view, the chat loop) hands its call to the same loop and session.
+    get_pool().call_tool(catalog().servers["test_mcp"], "echo", {"text": "sync"})
+    stats = handle.stats()
+    assert stats["sessions_initialized"] == 1 and stats["tool_calls"]["echo"] == 6
+
+
+@pytest.mark.parametrize("tool, arguments, status", [
+    ("echo", {"text": "hi"}, 200), ("drop_table", {"name": "users"}, 403), ("add", {"a": "x", "b": 1}, 400),
+    ("no_such_tool", {}, 404),
+])
+def test_the_fast_path_answers_like_django(shared_mcp_servers, register_mcp, authed_client, tool, arguments,
+                                           status):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    body = json.dumps({"mcp": "test_mcp", "tool": tool, "arguments": arguments})
+    before = dict(fast.stats)
+    cold = client.http.post("/api/mcp/tools/call", content=body)  # nothing memoised yet: Django
+    warm = client.http.post("/api/mcp/tools/call", content=body)
+    assert fast.stats["django"] == before.get("django", 0) + 1 and fast.stats["fast"] == before.get("fast", 0) + 1
+    assert cold.status_code == warm.status_code == status
+    cold_body, warm_body = cold.json(), warm.json()
+    cold_body = cold_body.get("error", cold_body)
+    warm_body = warm_body.get("error", warm_body)
+    assert cold_body.pop("audit_id") != warm_body.pop("audit_id")
+    cold_body.pop("duration_ms", None), warm_body.pop("duration_ms", None)
+    assert cold_body == warm_body
+    assert set(cold.headers) == set(warm.headers)
+    for header in set(cold.headers) - {"date", "content-length"}:
+        assert cold.headers[header] == warm.headers[header], header
+
+
+def test_a_revoked_key_is_refused_on_the_next_call(shared_mcp_servers, register_mcp, authed_client):
+    from permissions.models import ApiKey
+    from permissions.services import api_key_revoke
+
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    assert call(client, "test_mcp", "echo", {"text": "ok"}).status_code == 200
+    api_key_revoke(key=ApiKey.objects.get(user=client.user))
+    response = client.http.post("/api/mcp/tools/call", json={"mcp": "test_mcp", "tool": "echo",
+                                                             "arguments": {"text": "no"}})
+    assert response.status_code == 401 and response.json()["error"]["code"] == "unauthenticated"
+
+
+def test_both_paths_share_one_rate_limit_count(shared_mcp_servers, register_mcp, authed_client, make_user):
+    from permissions.models import Role
+
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    Role.objects.create(name="tiny", requests_per_hour=3)
+    client = authed_client(user=make_user(role="tiny"))
+    body = json.dumps({"mcp": "test_mcp", "tool": "echo", "arguments": {"text": "x"}})
+    before = fast.stats["fast"]
+    statuses = [client.http.post("/api/mcp/tools/call", content=body).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
+    assert fast.stats["fast"] == before + 3  # the first call was Django's, then three fast ones
+    refused = client.http.post("/api/mcp/tools/call", content=body)
+    error = refused.json()["error"]
+    assert error["code"] == "rate_limited" and error["limit"] == 3 and int(refused.headers["retry-after"]) >= 1
+    assert AuditLog.objects.get(pk=error["audit_id"]).status == "rate_limited"
+
+
+def test_without_the_cached_policy_version_django_answers(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    assert call(client, "test_mcp", "echo", {"text": "warm"}).status_code == 200
+    cache.delete(VERSION_KEY)  # expired, or a Redis blip at commit
+    before = dict(fast.stats)
+    response = client.http.post("/api/mcp/tools/call", json={"mcp": "test_mcp", "tool": "echo",
+                                                             "arguments": {"text": "x"}})
+    assert response.status_code == 200 and response.json()["success"]
+    assert fast.stats["django"] == before.get("django", 0) + 1 and fast.stats["fast"] == before.get("fast", 0)
+
+
+def test_concurrent_fast_calls_each_get_their_answer_and_audit_row(shared_mcp_servers, register_mcp,
+                                                                   authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    assert call(client, "test_mcp", "echo", {"text": "warm"}).status_code == 200
+
+    def one(i):
+        with httpx.Client(base_url=str(client.http.base_url), headers=client.http.headers, timeout=30) as own:
+            return own.post("/api/mcp/tools/call", json={"mcp": "test_mcp", "tool": "echo",
+                                                         "arguments": {"text": f"n{i}"}}).json()
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(one, range(32)))
+    assert all(f'"n{i}"' in json.dumps(answer["result"]) for i, answer in enumerate(answers))
+    rows = AuditLog.objects.filter(pk__in=[a["audit_id"] for a in answers])
+    assert rows.count() == 32 and {row.status for row in rows} == {"success"}
