@@ -60,6 +60,10 @@ redis.call('PEXPIRE', KEYS[1], window)
 return {1, used + 1, 0}
 """
 _LUA_SHA = hashlib.sha1(_LUA.encode()).hexdigest()
+# The same, counted only while the policy a process compiled is still the live one: KEYS[2] is
+# the cache's policy version, ARGV[4] its stored bytes. One round trip does both checks.
+_GUARDED_LUA = "if redis.call('GET', KEYS[2]) ~= ARGV[4] then return {-1, 0, 0} end\n" + _LUA
+_GUARDED_LUA_SHA = hashlib.sha1(_GUARDED_LUA.encode()).hexdigest()
 _ADVISORY_NAMESPACE = 0x0A0D17  # first half of the two-int advisory lock key: "ours"
 
 
@@ -87,14 +91,16 @@ def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
     return _redis_result(reply, limit)
 
 
-async def _redis_ahit(client, key: str, limit: int, window_seconds: int) -> RateLimitResult:
-    args = _redis_args(key, limit, window_seconds)
+async def _redis_ahit_guarded(client, key: str, limit: int, window_seconds: int,
+                              guard: tuple[str, bytes]) -> RateLimitResult | None:
+    _, hits_key, window_ms, limit, member = _redis_args(key, limit, window_seconds)
+    args = (2, hits_key, guard[0], window_ms, limit, member, guard[1])
     try:
-        reply = await client.evalsha(_LUA_SHA, *args)
+        reply = await client.evalsha(_GUARDED_LUA_SHA, *args)
     except NoScriptError:
-        await client.script_load(_LUA)
-        reply = await client.evalsha(_LUA_SHA, *args)
-    return _redis_result(reply, limit)
+        await client.script_load(_GUARDED_LUA)
+        reply = await client.evalsha(_GUARDED_LUA_SHA, *args)
+    return None if reply[0] == -1 else _redis_result(reply, limit)
 
 
 def _lock_key(key: str, *, own_transaction: bool) -> None:
@@ -162,16 +168,22 @@ def rate_limit_user(*, user) -> RateLimitResult:
     return rate_limit_hit(key=key, limit=limit, window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
 
 
-async def rate_limit_auser(redis, *, user) -> RateLimitResult:
+async def rate_limit_auser(redis, *, user, guard: tuple[str, bytes]) -> RateLimitResult | None:
     """``rate_limit_user`` for code on an event loop, on ``redis`` (a ``redis.asyncio`` client of
-    the same server): the same script, key and window, so both paths share one count."""
+    the same server): the same script, key and window, so both paths share one count.
+
+    ``guard`` is (key, value): the hit is counted, in the same round trip, only while that key
+    holds that value (the policy version the caller checked its user against); None when it
+    does not, or when Redis cannot be asked, and then nothing was counted.
+    """
     key, limit = _user_limit(user)
-    if limit is None:
-        return UNLIMITED
     try:
-        return await _redis_ahit(redis, key, limit, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+        if limit is None:
+            return UNLIMITED if await redis.get(guard[0]) == guard[1] else None
+        return await _redis_ahit_guarded(redis, key, limit, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS, guard)
     except RedisError:
-        return _fail_open(key, limit)
+        logger.warning("Rate limiter unreachable from the event loop; the call goes the sync way", exc_info=True)
+        return None
 
 
 def rate_limit_message(result: RateLimitResult) -> str:

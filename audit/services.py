@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
 
 from .cost import cost_usd
 from .models import AuditLog, Source, Status, ToolCallLog, ToolCallStatus
@@ -34,8 +34,13 @@ class ToolCallRecord:
         return f"{self.mcp}.{self.tool}"
 
 
+@functools.cache
+def _values_of(choices: type) -> frozenset[str]:
+    return frozenset(choices.values)
+
+
 def _choice(value: str, choices: type, what: str) -> str:
-    if value not in choices.values:
+    if value not in _values_of(choices):
         raise ValueError(f"Unknown audit {what} {value!r}; expected one of {', '.join(choices.values)}.")
     return value
 
@@ -203,12 +208,23 @@ def _saved(log: AuditLog, rows: list[ToolCallLog]) -> None:
         row.audit = log
 
 
-def _fields(model, skip: tuple[str, ...] = ()) -> list:
-    return [f for f in model._meta.concrete_fields if not f.primary_key and f.name not in skip]
+@functools.cache
+def _fields(model, skip: tuple[str, ...] = ()) -> tuple:
+    return tuple(f for f in model._meta.concrete_fields if not f.primary_key and f.name not in skip)
+
+
+# Fields whose value, as audit_rows leaves it (a str, an int, a bool), is what the database gets:
+# their pre_save/get_db_prep_save would hand it back unchanged, so it is read directly. The
+# rest (JSON, inet, the timestamp, the decimal cost, the user) go through their field, as the
+# ORM would. Exact classes: a subclass may prepare its value differently.
+_PLAIN_FIELDS = frozenset({models.CharField, models.TextField, models.EmailField, models.IntegerField,
+                           models.SmallIntegerField, models.PositiveIntegerField,
+                           models.PositiveSmallIntegerField, models.BooleanField})
 
 
 def _db_values(obj, fields, conn) -> list:
-    return [f.get_db_prep_save(f.pre_save(obj, add=True), conn) for f in fields]
+    return [getattr(obj, f.attname) if type(f) in _PLAIN_FIELDS else f.get_db_prep_save(f.pre_save(obj, add=True), conn)
+            for f in fields]
 
 
 @functools.cache

@@ -171,27 +171,41 @@ def _gateway_rows(server_url: str) -> str:
     return api_key_create(user=user)[1]
 
 
+def _uvicorn(port: int, workers: int) -> list[str]:
+    return [sys.executable, "-m", "omni2.web", "omni2.asgi:application", "--port", str(port),
+            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+
+
+# name -> (command, extra environment)
 SERVERS = {
-    # The production shape (docker-compose): WSGI threads keep their database connections.
-    "gunicorn": lambda port, workers: [sys.executable, "-m", "gunicorn", "omni2.wsgi:application",
-                                       "-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "8",
-                                       "-w", str(workers), "--log-level", "warning"],
-    # `make run`: uvicorn serving the ASGI app (each request's sync code runs in a fresh thread).
-    "uvicorn": lambda port, workers: [sys.executable, "-m", "omni2.web", "omni2.asgi:application",
-                                      "--port", str(port), "--workers", str(workers), "--no-access-log",
-                                      "--log-level", "warning"],
+    # WSGI threads keep their database connections; every call is Django's.
+    "gunicorn": (lambda port, workers: [sys.executable, "-m", "gunicorn", "omni2.wsgi:application",
+                                        "-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "8",
+                                        "-w", str(workers), "--log-level", "warning"], {}),
+    # The ASGI app with the fast path off: Django serves the call (its sync code in a thread).
+    "uvicorn-django": (_uvicorn, {"OMNI2_FAST_PATH": "false"}),
+    # `make run` and the Dockerfile: a known caller's call on the server's event loop.
+    "uvicorn": (_uvicorn, {}),
 }
 
 
 @contextmanager
 def omni2_server(env: dict, port: int, workers: int, server: str):
-    proc = subprocess.Popen(SERVERS[server](port, workers), cwd=BASE_DIR, env=env)
-    try:
-        wait_until_up(f"http://127.0.0.1:{port}/api/me", proc, status=401)  # up, and asking for a key
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    command, extra = SERVERS[server]
+    with tempfile.TemporaryFile() as log:
+        proc = subprocess.Popen(command(port, workers), cwd=BASE_DIR, env={**env, **extra}, stderr=log)
+        try:
+            wait_until_up(f"http://127.0.0.1:{port}/api/me", proc, status=401)  # up, and asking for a key
+            yield f"http://127.0.0.1:{port}"
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+            log.seek(0)
+            output = log.read().decode(errors="replace")
+            # Which path served the calls, as each worker reports at shutdown.
+            for line in output.splitlines():
+                if "Fast tool-call path served" in line or "Traceback" in line or "ERROR" in line:
+                    print(f"    [{server}] {line.split(': ', 1)[-1]}")
 
 
 def rest_round(client: httpx.Client, calls: int) -> list[float]:
@@ -304,7 +318,8 @@ def main() -> None:
     parser.add_argument("--gateway-calls", type=int, default=500, help="calls for part 1 (each path)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for part 1")
     parser.add_argument("--workers", default="1,2", help="web worker processes for part 1 (one run each)")
-    parser.add_argument("--servers", default="gunicorn,uvicorn", help="web servers for part 1")
+    parser.add_argument("--servers", default="gunicorn,uvicorn-django,uvicorn",
+                        help=f"web servers for part 1, of {', '.join(SERVERS)}")
     parser.add_argument("--skip-gateway", action="store_true")
     parser.add_argument("--skip-lifecycle", action="store_true")
     args = parser.parse_args()

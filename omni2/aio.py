@@ -32,12 +32,11 @@ class AsyncClients:
     redis: Any  # redis.asyncio.Redis
     db: Any  # psycopg_pool.AsyncConnectionPool
     version_key: str  # the cache's key of the policy version token
-    decode: Callable[[bytes], Any]  # the cache's own decoding of a stored value
+    encode: Callable[[Any], bytes]  # the cache's own encoding of a stored value
 
-    async def policy_version(self) -> str | None:
-        """The cache's copy of the live policy token; None when absent (Django refills it)."""
-        raw = await self.redis.get(self.version_key)
-        return None if raw is None else self.decode(raw)
+    def policy_guard(self, token: str) -> tuple[str, bytes]:
+        """(key, value) that holds while ``token`` is the live policy version in the cache."""
+        return self.version_key, self.encode(token)
 
 
 def fast_path_possible() -> bool:
@@ -68,7 +67,7 @@ async def async_clients_open() -> AsyncClients | None:
     await db.open(wait=False)
     client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     return AsyncClients(redis=client, db=db, version_key=cache.make_key(VERSION_KEY),
-                        decode=cache.client.decode)
+                        encode=cache.client.encode)
 
 
 async def async_clients_close(clients: AsyncClients | None) -> None:
@@ -106,8 +105,11 @@ class Omni2Asgi:
         logger.info("Fast tool-call path %s", "on" if self.clients else "off (needs Redis and PostgreSQL)")
 
     async def shutdown(self) -> None:
+        from orchestration.asgi import stats
         from orchestration.mcp.pool import get_pool
 
+        if self.clients is not None:
+            logger.info("Fast tool-call path served %d calls; %d went to Django", stats["fast"], stats["django"])
         clients, self.clients = self.clients, None
         await async_clients_close(clients)
         await get_pool().aclose()

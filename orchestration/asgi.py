@@ -71,40 +71,41 @@ class ToolCallEndpoint:
         except _Disconnected:
             return
         call = _parse(scope, body) if complete else None
-        known = await _known_caller(clients, call) if call is not None else None
-        if known is None:
+        known = _known_caller(call) if call is not None else None
+        answer = await _answer(clients, call, known) if known is not None else None
+        if answer is None:  # not ours: nothing was counted, called or audited
             stats["django"] += 1
             await self.app.django_app(scope, _replay(body, complete, receive), send)
             return
         stats["fast"] += 1
-        user, user_policy, snapshot, catalog = known
-        try:
-            status, payload, headers = 200, await tool_call_adirect(
-                aio=clients, user=user, user_policy=user_policy, snapshot=snapshot, catalog=catalog,
-                mcp=call.mcp, tool=call.tool, arguments=call.arguments, ip_address=call.ip_address,
-                request_id=call.request_id), {}
-        except ApiError as exc:
-            status, payload, headers = exc.status_code, error_body(exc.code, exc.message, **exc.extra), exc.headers
-        except Exception:
-            logger.exception("Unhandled error in the fast tool-call path")
-            status, payload, headers = 500, error_body("internal_error", "Something went wrong on our side."), {}
-        await _respond(send, status, payload, headers, secure=call.secure)
+        await _respond(send, *answer, secure=call.secure)
 
 
-async def _known_caller(clients, call: _Call):
-    """(user, user policy, snapshot, catalog) when all are in this process's memo under the
-    live policy version; None otherwise (Django then answers, and fills the memo)."""
+async def _answer(clients, call: _Call, known) -> tuple[int, dict, dict] | None:
+    user, user_policy, snapshot, catalog = known
     try:
-        token = await clients.policy_version()
-    except Exception:  # Redis down: Django's path knows how to carry on without the cache
-        logger.warning("Policy version unreadable on the fast path; handing the call to Django", exc_info=True)
+        payload = await tool_call_adirect(
+            aio=clients, user=user, user_policy=user_policy, snapshot=snapshot, catalog=catalog,
+            mcp=call.mcp, tool=call.tool, arguments=call.arguments, ip_address=call.ip_address,
+            request_id=call.request_id)
+    except ApiError as exc:
+        return exc.status_code, error_body(exc.code, exc.message, **exc.extra), exc.headers
+    except Exception:
+        logger.exception("Unhandled error in the fast tool-call path")
+        return 500, error_body("internal_error", "Something went wrong on our side."), {}
+    return None if payload is None else (200, payload, {})
+
+
+def _known_caller(call: _Call):
+    """(user, user policy, snapshot, catalog) when this process holds all four compiled under one
+    policy version; None otherwise (Django then answers, and fills the memo). Whether that
+    version is still the live one is checked with the rate limit, in the same round trip."""
+    memo = api_key_memoised(raw=call.api_key)
+    if memo is None:
         return None
-    if not token:
-        return None
-    user = api_key_memoised(raw=call.api_key, token=token)
-    snapshot = policy_snapshot_memoised(token)
-    catalog = catalog_memoised(token)
-    if user is None or snapshot is None or catalog is None:
+    token, user = memo
+    snapshot, catalog = policy_snapshot_memoised(token), catalog_memoised(token)
+    if snapshot is None or catalog is None:
         return None
     user_policy = snapshot.users_by_email.get(user.email.lower())
     return None if user_policy is None else (user, user_policy, snapshot, catalog)

@@ -47,14 +47,18 @@ def tool_call_direct(*, user, mcp: str, tool: str, arguments: dict, source: str 
 
 async def tool_call_adirect(*, aio, user, user_policy: UserPolicy, snapshot: PolicySnapshot, catalog: Catalog,
                             mcp: str, tool: str, arguments: dict, source: str = "api",
-                            ip_address: str | None = None, request_id: str = "") -> dict:
-    """``tool_call_direct`` on an event loop (``orchestration.asgi``), for a caller whose policy,
-    catalog and user the process already holds: the same limiter, checks, call and audit
-    statement, on the async clients of ``aio`` (``omni2.aio``), without a thread hop."""
+                            ip_address: str | None = None, request_id: str = "") -> dict | None:
+    """``tool_call_direct`` on an event loop (``orchestration.asgi``), for a caller whose user,
+    policy and catalog the process holds compiled under ``snapshot.version``: the same limiter,
+    checks, call and audit statement, on the async clients of ``aio`` (``omni2.aio``), with no
+    thread hop. None, with nothing counted or called, when that version is no longer the live
+    one (or Redis cannot tell): the caller then takes the sync path."""
     message = f"{mcp}.{tool}"
     context = {"user": user, "source": source, "message": message, "ip_address": ip_address,
                "request_id": request_id}
-    limit = await rate_limit_auser(aio.redis, user=user)
+    limit = await rate_limit_auser(aio.redis, user=user, guard=aio.policy_guard(snapshot.version))
+    if limit is None:
+        return None
     if not limit.allowed:
         log = await audit_arecord(aio.db, status=Status.RATE_LIMITED, error=rate_limit_message(limit), **context)
         raise RateLimited(limit, audit_id=log.pk)

@@ -73,16 +73,17 @@ def api_key_authenticate(*, raw: str) -> User | None:
     return key.user
 
 
-def api_key_memoised(*, raw: str, token: str) -> User | None:
-    """The user behind a raw key from this process's memo, without any I/O; None when the key
-    is not memoised under ``token`` or its ``last_used_at`` is due (``api_key_authenticate``
-    does both). For the event-loop path, which hands anything else to the full check."""
+def api_key_memoised(*, raw: str) -> tuple[str, User] | None:
+    """(policy token, user) for a raw key from this process's memo, without any I/O; None when
+    it is not memoised or its ``last_used_at`` is due (``api_key_authenticate`` does both). The
+    user is valid only while that token is the live one: the caller checks it (one Redis round
+    trip on the event-loop path, with the rate limit) and otherwise takes the full check."""
     if not raw.startswith(API_KEY_PREFIX) or len(raw) > 128:
         return None
     hit = _authenticated.get(hash_api_key(raw))
-    if hit is None or hit[0] != token or time.monotonic() - hit[3] > _TOUCH_EVERY_SECONDS:
+    if hit is None or time.monotonic() - hit[3] > _TOUCH_EVERY_SECONDS:
         return None
-    return copy.copy(hit[1])
+    return hit[0], copy.copy(hit[1])
 
 
 def _touch(digest: str, hit: tuple[str, User, int, float]) -> None:
