@@ -64,6 +64,7 @@ class ToolCallEndpoint:
     async def __call__(self, scope, receive, send) -> None:
         clients = self.app.clients
         if clients is None:
+            stats["django"] += 1
             await self.app.django_app(scope, receive, send)
             return
         try:

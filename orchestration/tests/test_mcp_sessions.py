@@ -91,3 +91,44 @@ def test_the_process_pool_is_one_per_process_and_fresh_after_close():
     first.close()
     assert get_pool() is not first
     get_pool().close()
+
+
+def test_a_pool_on_a_borrowed_loop_serves_that_loop_and_other_threads_then_closes_there(mcp_server):
+    from orchestration.mcp import McpPool, PoolConfig
+
+    server = mcp_server("http")
+    spec = server.spec("db")
+    pool = McpPool(PoolConfig())
+    loop = asyncio.new_event_loop()
+    from_thread = []
+
+    async def serve():  # what an ASGI server's lifespan and requests do
+        assert pool.adopt_running_loop() and pool.adopted
+        direct = await pool.acall_tool(spec, "echo", {"text": "on the loop"})
+        worker = threading.Thread(target=lambda: from_thread.append(pool.call_tool(spec, "echo", {"text": "sync"})))
+        worker.start()
+        while worker.is_alive():  # the sync caller's call runs on this loop: keep it turning
+            await asyncio.sleep(0.01)
+        with pytest.raises(RuntimeError):  # a sync call on the loop itself would deadlock
+            pool.call_tool(spec, "echo", {"text": "x"})
+        await pool.aclose()
+        return direct
+
+    try:
+        assert loop.run_until_complete(serve()).text == "on the loop"
+    finally:
+        loop.close()
+    assert from_thread[0].text == "sync"
+    assert server.stats()["sessions_initialized"] == 1
+    pool.close()  # idempotent, and harmless once the borrowed loop is gone
+
+
+def test_a_pool_that_already_has_its_own_loop_keeps_it(mcp_pool, mcp_server):
+    spec = mcp_server("http").spec("db")
+    mcp_pool.call_tool(spec, "echo", {"text": "starts the pool's thread"})
+
+    async def adopt():
+        return mcp_pool.adopt_running_loop(), await mcp_pool.acall_tool(spec, "echo", {"text": "hop"})
+
+    adopted, result = asyncio.run(adopt())
+    assert not adopted and not mcp_pool.adopted and result.text == "hop"

@@ -7,13 +7,10 @@ have taken it, the rest to have reached Django.
 """
 
 import json
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import uvicorn
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -23,7 +20,7 @@ from orchestration import asgi as fast
 from orchestration.mcp.pool import close_pool, get_pool
 from orchestration.tests import test_tool_call_api as base
 from permissions.selectors import VERSION_KEY
-from testing.mcp_servers import free_port
+from testing.asgi import uvicorn_in_thread
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -42,20 +39,9 @@ def asgi_server(django_db_setup, django_db_blocker):
     from omni2.asgi import application
 
     close_pool()  # a fresh pool, so the server's loop becomes its loop
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(application, host="127.0.0.1", port=port, lifespan="on",
-                                           log_level="warning", access_log=False))
-    with django_db_blocker.unblock():
-        thread = threading.Thread(target=server.run, name="asgi-test-server", daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 20
-        while not server.started:
-            assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-            time.sleep(0.02)
+    with django_db_blocker.unblock(), uvicorn_in_thread(application) as base_url:
         assert application.clients is not None, "the fast path did not start"
-        yield f"http://127.0.0.1:{port}"
-        server.should_exit = True
-        thread.join(timeout=20)
+        yield base_url
     assert application.clients is None  # closed at shutdown
 
 
