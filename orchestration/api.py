@@ -1,5 +1,7 @@
 """REST endpoints for MCP tools (SPEC §9). Views validate, call one service, answer."""
 
+import re
+
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers
@@ -17,10 +19,15 @@ from .services import chat_ask_api, chat_job_submit_api, servers_for, tool_call_
 
 
 
+# Shared with the fast path (orchestration.asgi), which must accept exactly what this accepts.
+MCP_NAME = re.compile(r"^[a-z0-9_]{1,100}$")
+TOOL_NAME_MAX_LENGTH = 200
+
+
 class ToolCallApi(APIView):
     class InputSerializer(serializers.Serializer):
-        mcp = serializers.RegexField(r"^[a-z0-9_]{1,100}$")
-        tool = serializers.CharField(max_length=200)
+        mcp = serializers.RegexField(MCP_NAME)
+        tool = serializers.CharField(max_length=TOOL_NAME_MAX_LENGTH)
         arguments = serializers.DictField(required=False, default=dict)
 
     @extend_schema(

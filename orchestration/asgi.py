@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -28,6 +27,7 @@ from omni2.errors import ApiError, error_body
 from permissions.selectors import policy_snapshot_memoised
 from permissions.services import api_key_memoised
 
+from .api import MCP_NAME, TOOL_NAME_MAX_LENGTH
 from .catalog import catalog_memoised
 from .services import tool_call_adirect
 
@@ -36,7 +36,6 @@ logger = logging.getLogger(__name__)
 # How many calls each path took in this process (read by tests and the benchmark).
 stats: Counter[str] = Counter()
 
-_MCP_NAME = re.compile(r"[a-z0-9_]{1,100}")
 _RENDER = JSONRenderer().render
 
 
@@ -133,7 +132,7 @@ def _parse(scope, body: bytes) -> _Call | None:
     if not isinstance(data, dict):
         return None
     mcp, tool, arguments = data.get("mcp"), data.get("tool"), data.get("arguments", {})
-    if not (_clean_string(mcp, 100) and _MCP_NAME.fullmatch(mcp) and _clean_string(tool, 200)
+    if not (_clean_string(mcp, 100) and MCP_NAME.fullmatch(mcp) and _clean_string(tool, TOOL_NAME_MAX_LENGTH)
             and isinstance(arguments, dict)):
         return None
     client = scope.get("client")

@@ -17,6 +17,7 @@ from django.db import connection
 
 from audit.models import AuditLog
 from orchestration import asgi as fast
+from orchestration.api import MCP_NAME
 from orchestration.mcp.pool import close_pool, get_pool
 from orchestration.tests import test_tool_call_api as base
 from permissions.selectors import VERSION_KEY
@@ -75,7 +76,7 @@ class LiveClient:
 def _well_formed(data) -> bool:
     return (isinstance(data, dict) and isinstance(data.get("tool"), str)
             and isinstance(data.get("arguments", {}), dict)
-            and fast._MCP_NAME.fullmatch(str(data.get("mcp"))) is not None
+            and MCP_NAME.fullmatch(str(data.get("mcp"))) is not None
             and len(json.dumps(data)) <= settings.OMNI2_MAX_BODY_BYTES)
 
 
