@@ -192,7 +192,7 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = OMNI2_MAX_BODY_BYTES
 # Under ASGI (uvicorn), POST /api/mcp/tools/call from a known caller is served on the server's
 # event loop (omni2.aio, orchestration.asgi); needs REDIS_URL and PostgreSQL. Off: Django serves it.
 OMNI2_FAST_PATH = env.bool("OMNI2_FAST_PATH", default=True)
-OMNI2_FAST_PATH_DB_POOL_MAX = env.int("OMNI2_FAST_PATH_DB_POOL_MAX", default=8)
+OMNI2_FAST_PATH_DB_POOL_MAX = env.int("OMNI2_FAST_PATH_DB_POOL_MAX", default=4)
 
 # --- Static files, i18n ---------------------------------------------------------------
 STATIC_URL = "static/"

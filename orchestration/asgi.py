@@ -113,7 +113,9 @@ def _known_caller(call: _Call):
 
 def _parse(scope, body: bytes) -> _Call | None:
     """The call, if the request is one Django would accept as it stands; None otherwise."""
-    headers = {name: value for name, value in scope["headers"]}
+    headers = dict(scope["headers"])
+    if len(headers) != len(scope["headers"]):
+        return None  # a repeated header: Django joins them, and decides what that means
     secure = _is_secure(scope, headers)
     if settings.SECURE_SSL_REDIRECT and not secure:
         return None

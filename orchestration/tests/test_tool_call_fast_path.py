@@ -196,3 +196,17 @@ def test_concurrent_fast_calls_each_get_their_answer_and_audit_row(shared_mcp_se
     assert all(f'"n{i}"' in json.dumps(answer["result"]) for i, answer in enumerate(answers))
     rows = AuditLog.objects.filter(pk__in=[a["audit_id"] for a in answers])
     assert rows.count() == 32 and {row.status for row in rows} == {"success"}
+
+
+def test_a_repeated_authorization_header_is_left_to_django(shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    assert call(client, "test_mcp", "echo", {"text": "warm"}).status_code == 200
+    key = client.http.headers["Authorization"]
+    before = dict(fast.stats)
+    with httpx.Client(base_url=str(client.http.base_url), timeout=30) as raw:
+        response = raw.post("/api/mcp/tools/call", content=json.dumps({"mcp": "test_mcp", "tool": "echo"}),
+                            headers=[("Content-Type", "application/json"), ("Authorization", key),
+                                     ("Authorization", key)])
+    assert response.status_code == 401  # Django joins the two values, which is no key at all
+    assert fast.stats["django"] == before.get("django", 0) + 1 and fast.stats["fast"] == before.get("fast", 0)
