@@ -214,7 +214,11 @@ def rate_limit_enforce(*, user, source: str, message: str, slack: dict | None = 
     result = rate_limit_user(user=user)
     if result.allowed:
         return result
-    log = audit_record(user=user, source=source, message=message, status=Status.RATE_LIMITED,
-                       error=rate_limit_message(result), slack=slack, ip_address=ip_address,
-                       request_id=request_id)
+    log = audit_record(user=user, source=source, message=message, slack=slack, ip_address=ip_address,
+                       request_id=request_id, **rate_limited_audit(result))
     raise RateLimited(result, audit_id=log.pk)
+
+
+def rate_limited_audit(result: RateLimitResult) -> dict:
+    """The audit fields of a request refused by the limiter (either path)."""
+    return {"status": Status.RATE_LIMITED, "error": rate_limit_message(result)}

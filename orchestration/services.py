@@ -5,7 +5,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from audit.models import Status
-from audit.ratelimit import RateLimited, rate_limit_auser, rate_limit_enforce, rate_limit_message
+from audit.ratelimit import RateLimited, rate_limit_auser, rate_limit_enforce, rate_limited_audit
 from audit.services import audit_arecord, audit_record
 from omni2.errors import ApiError
 from permissions.policy import PolicySnapshot, UserPolicy, permitted_tools
@@ -60,7 +60,7 @@ async def tool_call_adirect(*, aio, user, user_policy: UserPolicy, snapshot: Pol
     if limit is None:
         return None
     if not limit.allowed:
-        log = await audit_arecord(aio.db, status=Status.RATE_LIMITED, error=rate_limit_message(limit), **context)
+        log = await audit_arecord(aio.db, **rate_limited_audit(limit), **context)
         raise RateLimited(limit, audit_id=log.pk)
     outcome = await tool_call_aexecute(snapshot=snapshot, catalog=catalog, user=user_policy, mcp=mcp,
                                        tool=tool, arguments=arguments)
