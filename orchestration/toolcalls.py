@@ -92,15 +92,37 @@ def arguments_problem(catalog: Catalog, mcp: str, tool: str, arguments: dict) ->
 
 @dataclass(frozen=True, slots=True)
 class Approved:
-    """A call that passed every check: where to send it, and the decision that let it."""
+    """A call that passed every check: where to send it, and how to turn what came back into
+    its outcome (the same for the sync and the async call)."""
 
     spec: ServerSpec
     decision: Decision
+    mcp: str
+    tool: str
+    arguments: dict
+    started: float
+
+    def completed(self, result: ToolResult) -> ToolCallOutcome:
+        size = len(json.dumps(result.to_json(), default=str))
+        status = Status.ERROR if result.is_error else Status.SUCCESS
+        return self._outcome(status, result=result, message=result.text[:500] if result.is_error else "",
+                             result_size=size)
+
+    def failed(self, exc: McpError) -> ToolCallOutcome:
+        if isinstance(exc, McpTimeout):
+            return self._outcome(Status.TIMEOUT, error_code="mcp_timeout", message=exc.message)
+        # Unreachable, circuit open, or a protocol error from the server.
+        return self._outcome(Status.UNAVAILABLE, error_code="mcp_unavailable", message=exc.message)
+
+    def _outcome(self, status, **fields) -> ToolCallOutcome:
+        return _outcome(self.mcp, self.tool, self.arguments, status, started=self.started,
+                        decision=self.decision, **fields)
 
 
 def tool_call_approve(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
-                      tool: str, arguments: dict, started: float) -> Approved | ToolCallOutcome:
+                      tool: str, arguments: dict) -> Approved | ToolCallOutcome:
     """Policy, allowed databases and the input schema; a refusal is the call's outcome."""
+    started = time.perf_counter()
     decision = decide(snapshot, user, mcp, tool, arguments)
     info = catalog.tools.get((mcp, tool))
     spec = catalog.servers.get(mcp)
@@ -115,55 +137,32 @@ def tool_call_approve(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserP
         return _outcome(mcp, tool, arguments, Status.ERROR, started=started,
                         error_code="invalid_request", message=f"Invalid arguments: {problem}",
                         decision=decision)
-    return Approved(spec, decision)
+    return Approved(spec, decision, mcp, tool, arguments, started)
 
 
-def tool_call_execute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
-                      tool: str, arguments: dict) -> ToolCallOutcome:
-    started = time.perf_counter()
-    checked = tool_call_approve(snapshot=snapshot, catalog=catalog, user=user, mcp=mcp, tool=tool,
-                                arguments=arguments, started=started)
+def tool_call_execute(**call) -> ToolCallOutcome:
+    """Check, then call on the pooled session; keyword arguments of ``tool_call_approve``."""
+    checked = tool_call_approve(**call)
     if isinstance(checked, ToolCallOutcome):
         return checked
     try:
-        result = get_pool().call_tool(checked.spec, tool, arguments)
+        return checked.completed(get_pool().call_tool(checked.spec, checked.tool, checked.arguments))
     except McpError as exc:
-        return _failed(mcp, tool, arguments, checked.decision, started, exc)
-    return _completed(mcp, tool, arguments, checked.decision, started, result)
+        return checked.failed(exc)
 
 
-async def tool_call_aexecute(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
-                             tool: str, arguments: dict) -> ToolCallOutcome:
+async def tool_call_aexecute(**call) -> ToolCallOutcome:
     """``tool_call_execute`` for code on an event loop: the same checks, the call awaited."""
-    started = time.perf_counter()
-    checked = tool_call_approve(snapshot=snapshot, catalog=catalog, user=user, mcp=mcp, tool=tool,
-                                arguments=arguments, started=started)
+    checked = tool_call_approve(**call)
     if isinstance(checked, ToolCallOutcome):
         return checked
     try:
-        result = await get_pool().acall_tool(checked.spec, tool, arguments)
+        return checked.completed(await get_pool().acall_tool(checked.spec, checked.tool, checked.arguments))
     except McpError as exc:
-        return _failed(mcp, tool, arguments, checked.decision, started, exc)
-    return _completed(mcp, tool, arguments, checked.decision, started, result)
+        return checked.failed(exc)
 
 
 def tool_call_refused(*, mcp: str, tool: str, arguments: dict, reason: str) -> ToolCallOutcome:
     """A call refused before any check ran (e.g. over the per-request cap)."""
     return _outcome(mcp, tool, arguments, Status.DENIED, started=time.perf_counter(),
                     error_code="permission_denied", message=reason)
-
-
-def _failed(mcp, tool, arguments, decision, started, exc: McpError) -> ToolCallOutcome:
-    if isinstance(exc, McpTimeout):
-        return _outcome(mcp, tool, arguments, Status.TIMEOUT, started=started, error_code="mcp_timeout",
-                        message=exc.message, decision=decision)
-    # Unreachable, circuit open, or a protocol error from the server.
-    return _outcome(mcp, tool, arguments, Status.UNAVAILABLE, started=started,
-                    error_code="mcp_unavailable", message=exc.message, decision=decision)
-
-
-def _completed(mcp, tool, arguments, decision, started, result: ToolResult) -> ToolCallOutcome:
-    size = len(json.dumps(result.to_json(), default=str))
-    status = Status.ERROR if result.is_error else Status.SUCCESS
-    return _outcome(mcp, tool, arguments, status, started=started, result=result, decision=decision,
-                    message=result.text[:500] if result.is_error else "", result_size=size)
