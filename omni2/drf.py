@@ -1,6 +1,42 @@
 """Project-wide DRF pieces shared by every app's API."""
 
+from rest_framework import parsers
+from rest_framework.exceptions import ParseError
 from rest_framework.permissions import BasePermission
+
+# No request of this API nests JSON deeper; far deeper input would exhaust Python's recursion
+# (the decoder's, or later the schema check's and the audit's) and answer 500.
+MAX_JSON_DEPTH = 64
+
+
+def json_too_deep(value, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether ``value`` nests objects/arrays more than ``limit`` levels deep (iterative)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
+class JSONParser(parsers.JSONParser):
+    """DRF's strict JSON parser, refusing nesting deeper than ``MAX_JSON_DEPTH`` with a 400."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            data = super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from None
+        if json_too_deep(data):
+            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
+        return data
 
 
 def is_omni_admin(user) -> bool:

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
+from omni2.drf import json_too_deep
 from omni2.errors import ApiError, error_body
 from permissions.selectors import policy_snapshot_memoised
 from permissions.services import api_key_memoised
@@ -129,9 +130,9 @@ def _parse(scope, body: bytes) -> _Call | None:
         return None
     try:
         data = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or json_too_deep(data):
         return None
     mcp, tool, arguments = data.get("mcp"), data.get("tool"), data.get("arguments", {})
     if not (_clean_string(mcp, 100) and MCP_NAME.fullmatch(mcp) and _clean_string(tool, TOOL_NAME_MAX_LENGTH)

@@ -133,6 +133,22 @@ def test_malformed_requests_are_400(authed_client, body):
     assert response.status_code == 400 and error_code(response) == "invalid_request"
 
 
+def test_json_nested_deeper_than_the_limit_is_400(authed_client):
+    from omni2.drf import MAX_JSON_DEPTH
+
+    arguments = inner = {}
+    for _ in range(MAX_JSON_DEPTH + 1):
+        inner["a"] = inner = {}
+    response = call(authed_client(role="dba"), "test_mcp", "echo", arguments)
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+
+
+def test_json_nested_beyond_pythons_recursion_is_400_not_500(authed_client):
+    body = '{"mcp": "test_mcp", "tool": "echo", "arguments": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    response = authed_client(role="dba").post("/api/mcp/tools/call", body, content_type="application/json")
+    assert response.status_code == 400 and error_code(response) == "invalid_request"
+
+
 def test_huge_arguments_are_413(authed_client):
     response = call(authed_client(role="dba"), "test_mcp", "echo", {"text": "x" * (2 * 1024 * 1024)})
     assert response.status_code == 413

@@ -16,6 +16,7 @@ from django.core.cache import cache
 from django.db import connection
 
 from audit.models import AuditLog
+from omni2.drf import json_too_deep
 from orchestration import asgi as fast
 from orchestration.api import MCP_NAME
 from orchestration.mcp.pool import close_pool, get_pool
@@ -62,7 +63,9 @@ class LiveClient:
     def get(self, path: str):
         return self.http.get(path)
 
-    def post(self, path: str, data=None, format: str = "json"):  # noqa: A002
+    def post(self, path: str, data=None, format: str = "json", content_type: str | None = None):  # noqa: A002
+        if content_type is not None:  # a raw body, sent as it is
+            return self.http.post(path, content=data, headers={"Content-Type": content_type})
         if path != fast.ToolCallEndpoint.path:
             return self.http.post(path, json=data)
         assert self.get("/api/mcp/tools/list").status_code == 200
@@ -74,7 +77,7 @@ class LiveClient:
 
 
 def _well_formed(data) -> bool:
-    return (isinstance(data, dict) and isinstance(data.get("tool"), str)
+    return (isinstance(data, dict) and isinstance(data.get("tool"), str) and not json_too_deep(data)
             and isinstance(data.get("arguments", {}), dict)
             and MCP_NAME.fullmatch(str(data.get("mcp"))) is not None
             and len(json.dumps(data)) <= settings.OMNI2_MAX_BODY_BYTES)
