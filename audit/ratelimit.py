@@ -71,10 +71,6 @@ def redis_key(key: str) -> str:
     return f"omni2:ratelimit:{key}"
 
 
-def _redis_args(key: str, limit: int, window_seconds: int) -> tuple:
-    return (1, redis_key(key), window_seconds * 1000, limit, secrets.token_hex(8))
-
-
 def _redis_result(reply, limit: int) -> RateLimitResult:
     allowed, used, retry_ms = reply
     return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
@@ -82,7 +78,7 @@ def _redis_result(reply, limit: int) -> RateLimitResult:
 
 def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
     client = get_redis_connection("default")
-    args = _redis_args(key, limit, window_seconds)
+    args = (1, redis_key(key), window_seconds * 1000, limit, secrets.token_hex(8))
     try:
         reply = client.evalsha(_LUA_SHA, *args)
     except NoScriptError:  # first use, or Redis restarted: load once, then EVALSHA again
@@ -93,8 +89,8 @@ def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
 
 async def _redis_ahit_guarded(client, key: str, limit: int, window_seconds: int,
                               guard: tuple[str, bytes]) -> RateLimitResult | None:
-    _, hits_key, window_ms, limit, member = _redis_args(key, limit, window_seconds)
-    args = (2, hits_key, guard[0], window_ms, limit, member, guard[1])
+    # KEYS: the hits, the policy version; ARGV: the plain script's three, then the expected version.
+    args = (2, redis_key(key), guard[0], window_seconds * 1000, limit, secrets.token_hex(8), guard[1])
     try:
         reply = await client.evalsha(_GUARDED_LUA_SHA, *args)
     except NoScriptError:

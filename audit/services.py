@@ -183,8 +183,8 @@ def _insert_postgresql(log: AuditLog, rows: list[ToolCallLog]) -> None:
 
     A data-modifying CTE inserts the parent and hands its id to the children. On the hot path
     (every direct tool call) it replaces BEGIN, two ORM INSERTs and COMMIT: 0.69 vs 1.26 ms.
-    No model signals are sent (nothing listens to audit rows); values go through each field's
-    own ``pre_save``/``get_db_prep_save``, as the ORM would do.
+    No model signals are sent (nothing listens to audit rows); values are prepared as the ORM
+    would prepare them (``_db_values``).
     """
     sql, values = _insert_postgresql_statement(log, rows)
     with connection.cursor() as cursor:

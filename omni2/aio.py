@@ -1,7 +1,7 @@
 """The ASGI application: Django, plus hot paths served on the server's own event loop.
 
-``omni2.asgi.application`` is an :class:`Omni2Asgi`. Every request goes to Django except the
-routes of ``HOT_PATHS`` (``POST /api/mcp/tools/call``), whose endpoints answer the common case
+``omni2.asgi.application`` is an :class:`Omni2Asgi`. Every request goes to Django except its
+``hot_paths`` (``POST /api/mcp/tools/call``), whose endpoints answer the common case
 themselves and hand everything else to Django untouched. At start-up (ASGI lifespan) each
 server process:
 

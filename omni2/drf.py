@@ -33,8 +33,8 @@ class JSONParser(parsers.JSONParser):
         try:
             data = super().parse(stream, media_type, parser_context)
         except RecursionError:
-            raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.") from None
-        if json_too_deep(data):
+            data = None
+        if data is None or json_too_deep(data):
             raise ParseError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels.")
         return data
 

@@ -75,8 +75,8 @@ def catalog(snapshot: PolicySnapshot | None = None) -> Catalog:
     version = snapshot.version
     if version in ("uncommitted", "uncached", ""):
         return _catalog_build(version)
-    current = _current
-    if current is not None and current.version == version:
+    current = catalog_memoised(version)
+    if current is not None:
         return current
     with _lock:
         if _current is None or _current.version != version:

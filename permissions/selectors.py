@@ -92,9 +92,9 @@ def policy_snapshot() -> PolicySnapshot:
     except Exception:  # a cache outage costs speed, never correctness
         logger.warning("Policy cache unavailable; building the snapshot from the database.", exc_info=True)
         return snapshot_build(policy_data_load(), version="uncached")
-    memo = _memo
-    if memo is not None and memo[0] == token:
-        return memo[1]
+    snapshot = policy_snapshot_memoised(token)
+    if snapshot is not None:
+        return snapshot
     snapshot = snapshot_build(_policy_data(token), version=token)
     _memo = (token, snapshot)
     return snapshot

@@ -51,7 +51,7 @@ def api_key_authenticate(*, raw: str) -> User | None:
     Lookups are memoised per process under the policy token, which any change to a key, a
     user or a role replaces (``permissions.signals``): a revoked key fails everywhere at once.
     """
-    if not raw.startswith(API_KEY_PREFIX) or len(raw) > 128:
+    if not _plausible_key(raw):
         return None
     digest, token = hash_api_key(raw), policy_memo_token()
     hit = _authenticated.get(digest)
@@ -78,12 +78,16 @@ def api_key_memoised(*, raw: str) -> tuple[str, User] | None:
     it is not memoised or its ``last_used_at`` is due (``api_key_authenticate`` does both). The
     user is valid only while that token is the live one: the caller checks it (one Redis round
     trip on the event-loop path, with the rate limit) and otherwise takes the full check."""
-    if not raw.startswith(API_KEY_PREFIX) or len(raw) > 128:
+    if not _plausible_key(raw):
         return None
     hit = _authenticated.get(hash_api_key(raw))
     if hit is None or time.monotonic() - hit[3] > _TOUCH_EVERY_SECONDS:
         return None
     return hit[0], copy.copy(hit[1])
+
+
+def _plausible_key(raw: str) -> bool:
+    return raw.startswith(API_KEY_PREFIX) and len(raw) <= 128
 
 
 def _touch(digest: str, hit: tuple[str, User, int, float]) -> None:

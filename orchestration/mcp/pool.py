@@ -3,8 +3,8 @@
 Django views, Celery tasks and management commands call the sync methods; code
 already running on another event loop awaits the ``a*`` methods, which hop onto the
 pool's loop. An ASGI server hands the pool its own loop at start-up (``adopt_running_loop``):
-the fast tool-call path then awaits sessions with no thread hop at all. Sessions are opened lazily, one per server, reused by every call, and
-re-opened once when they break. A circuit breaker per server skips a server that
+the fast tool-call path then awaits sessions with no thread hop at all. Sessions are opened
+lazily, one per server, reused by every call, and re-opened once when they break. A circuit breaker per server skips a server that
 keeps failing. State is touched only on the loop thread, so nothing is locked
 across I/O and one slow server never holds up calls to the others.
 """
