@@ -57,8 +57,38 @@ class ToolCallStatus(models.TextChoices):
     UNAVAILABLE = "unavailable"
 
 
+class AuditRequest(AppendOnlyModel):
+    """A request recorded durably before anything runs (no record, no call).
+
+    Its outcome is the ``AuditLog`` row that names it (``AuditLog.request_record``). A request
+    with no outcome ran into an outage or a crash after it was recorded: what it asked for is
+    known, what came of it is not (admin lists them).
+    """
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
+        db_constraint=False, db_index=False, related_name="+",
+    )
+    user_email = models.CharField(max_length=254, blank=True)
+    source = models.CharField(max_length=8, choices=Source.choices)
+    message = models.TextField(blank=True, help_text='The question, or "mcp.tool" of a direct call.')
+    mcp = models.CharField(max_length=100, blank=True)
+    tool = models.CharField(max_length=200, blank=True)
+    arguments = models.JSONField(default=dict, blank=True, help_text="Secrets redacted.")
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+    request_id = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = "audit request"
+
+    def __str__(self):
+        return f"request #{self.pk} {self.user_email or 'anonymous'} {self.message[:60]}"
+
+
 class AuditLog(AppendOnlyModel):
-    """One chat request, direct tool call, denial or rate-limit refusal."""
+    """One chat request, direct tool call, denial or rate-limit refusal: its outcome."""
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # No database constraint and DO_NOTHING: deleting a user must neither cascade nor
@@ -90,6 +120,11 @@ class AuditLog(AppendOnlyModel):
     slack_thread_ts = models.CharField(max_length=32, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    # The durable record written before the request ran; empty for rows written before it
+    # existed and for refusals that never reached the point of recording (none today).
+    request_record = models.OneToOneField(
+        AuditRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="outcome",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

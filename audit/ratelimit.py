@@ -205,13 +205,15 @@ class RateLimited(ApiError):
 
 
 def rate_limit_enforce(*, user, source: str, message: str, slack: dict | None = None,
-                       ip_address: str | None = None, request_id: str = "") -> RateLimitResult:
-    """Count this request against ``user``'s limit; on refusal audit it and raise RateLimited."""
+                       ip_address: str | None = None, request_id: str = "",
+                       request_record=None) -> RateLimitResult:
+    """Count this request against ``user``'s limit; on refusal audit it (as the outcome of
+    ``request_record`` when the request was recorded first) and raise RateLimited."""
     result = rate_limit_user(user=user)
     if result.allowed:
         return result
     log = audit_record(user=user, source=source, message=message, slack=slack, ip_address=ip_address,
-                       request_id=request_id, **rate_limited_audit(result))
+                       request_id=request_id, request_record=request_record, **rate_limited_audit(result))
     raise RateLimited(result, audit_id=log.pk)
 
 

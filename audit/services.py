@@ -5,11 +5,15 @@ import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import psycopg
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models, transaction
+from django.db import DEFAULT_DB_ALIAS, InterfaceError, OperationalError, connection, connections, models
+from django.db import transaction
+
+from omni2.errors import ApiError
 
 from .cost import cost_usd
-from .models import AuditLog, Source, Status, ToolCallLog, ToolCallStatus
+from .models import AuditLog, AuditRequest, Source, Status, ToolCallLog, ToolCallStatus
 from .redaction import clean_text, stored_arguments
 
 _USAGE_KEYS = ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
@@ -32,6 +36,21 @@ class ToolCallRecord:
     @property
     def name(self) -> str:
         return f"{self.mcp}.{self.tool}"
+
+
+class AuditUnavailable(ApiError):
+    """The audit trail cannot be written: 503, and nothing may run (no record, no call)."""
+
+    status_code = 503
+    default_code = "service_unavailable"
+
+    def __init__(self, message: str = "The audit trail cannot be written right now; nothing was run. "
+                                      "Try again shortly.", **kwargs):
+        super().__init__(message, **kwargs)
+
+
+# What an unreachable or failing database raises: through Django, and on the async pool.
+_OUTAGES = (OperationalError, InterfaceError, psycopg.OperationalError, psycopg.InterfaceError)
 
 
 @functools.cache
@@ -117,21 +136,81 @@ def _tool_call_row(call: ToolCallRecord) -> ToolCallLog:
     )
 
 
+def audit_request_record(*, user, source: str, message: str, mcp: str = "", tool: str = "",
+                         arguments: dict | None = None, ip_address: str | None = None,
+                         request_id: str = "") -> AuditRequest:
+    """Record a request durably before anything of it runs: Vault's rule, no record, no call.
+
+    One INSERT, committed on its own when the caller holds no transaction (the request paths
+    hold none: a caller's transaction could still roll the record back). Raises AuditUnavailable (503) when the database cannot take it; the caller
+    must then run nothing. The outcome follows as ``audit_record(..., request_record=...)``.
+    """
+    record = audit_request_row(user=user, source=source, message=message, mcp=mcp, tool=tool,
+                               arguments=arguments, ip_address=ip_address, request_id=request_id)
+    try:
+        if connection.vendor == "postgresql":
+            _insert_one(record)
+        else:
+            record.save()
+    except _OUTAGES as exc:
+        raise AuditUnavailable() from exc
+    return record
+
+
+async def audit_arequest_record(db, **fields) -> AuditRequest:
+    """``audit_request_record`` on an event loop (PostgreSQL, ``db`` a psycopg async pool)."""
+    record = audit_request_row(**fields)
+    try:
+        await _ainsert(db, _insert_sql(AuditRequest, 0), _db_values(record, _fields(AuditRequest), connections[DEFAULT_DB_ALIAS]), record)
+    except _OUTAGES as exc:
+        raise AuditUnavailable() from exc
+    return record
+
+
+def audit_request_row(*, user, source: str, message: str, mcp: str = "", tool: str = "",
+                      arguments: dict | None = None, ip_address: str | None = None,
+                      request_id: str = "") -> AuditRequest:
+    """The unsaved request record, validated and cleaned (arguments redacted); no I/O."""
+    identity = _identity_fields(user)
+    return AuditRequest(
+        user=identity["user"], user_email=identity["user_email"],
+        source=_choice(source, Source, "source"),
+        message=clean_text(message, settings.OMNI2_AUDIT_MESSAGE_MAX_CHARS),
+        mcp=str(mcp)[:100], tool=str(tool)[:200],
+        arguments=stored_arguments(arguments or {}, string_limit=settings.OMNI2_AUDIT_ARGUMENT_MAX_CHARS,
+                                   total_limit=settings.OMNI2_AUDIT_ARGUMENTS_MAX_CHARS),
+        ip_address=_ip_or_none(ip_address), request_id=str(request_id or "")[:64],
+    )
+
+
+def audit_request_of(pk: int) -> AuditRequest:
+    """A request record known by id (e.g. handed from the fast path to Django), without a read."""
+    record = AuditRequest(pk=pk)
+    record._state.adding, record._state.db = False, DEFAULT_DB_ALIAS
+    return record
+
+
 def audit_record(*, user, source: str, message: str, status: str, answer: str = "",
                  error: str = "", duration_ms: int = 0, iterations: int = 0, model: str = "",
                  usage: dict | None = None, tool_calls: Iterable[ToolCallRecord] = (),
                  slack: dict | None = None, ip_address: str | None = None,
-                 request_id: str = "") -> AuditLog:
+                 request_id: str = "", request_record: AuditRequest | None = None) -> AuditLog:
     """Write one audit row and one child row per tool call, in one transaction.
 
     ``usage`` has the keys of SPEC §6 (input_tokens, output_tokens, cache_read_tokens,
     cache_write_tokens). A success whose model has no price but spent tokens becomes a warning.
+    ``request_record`` is the request's durable record written before it ran, if any.
+    Raises AuditUnavailable (503) when the database cannot take the row.
     """
     log, rows = audit_rows(
         user=user, source=source, message=message, status=status, answer=answer, error=error,
         duration_ms=duration_ms, iterations=iterations, model=model, usage=usage,
-        tool_calls=tool_calls, slack=slack, ip_address=ip_address, request_id=request_id)
-    _save(log, rows)
+        tool_calls=tool_calls, slack=slack, ip_address=ip_address, request_id=request_id,
+        request_record=request_record)
+    try:
+        _save(log, rows)
+    except _OUTAGES as exc:
+        raise AuditUnavailable(_outcome_lost(request_record)) from exc
     return log
 
 
@@ -140,22 +219,39 @@ async def audit_arecord(db, **fields) -> AuditLog:
     on ``db`` (a psycopg ``AsyncConnectionPool``, see ``omni2.aio``). Same keyword arguments."""
     log, rows = audit_rows(**fields)
     sql, values = _insert_postgresql_statement(log, rows)
-    async with db.connection() as conn, conn.cursor() as cursor:
-        await cursor.execute(sql, values)
-        log.pk = (await cursor.fetchone())[0]
+    try:
+        await _ainsert(db, sql, values, log)
+    except _OUTAGES as exc:
+        raise AuditUnavailable(_outcome_lost(fields.get("request_record"))) from exc
     _saved(log, rows)
     return log
+
+
+def _outcome_lost(request_record: AuditRequest | None) -> str:
+    if request_record is None:
+        return "The audit trail cannot be written right now. Try again shortly."
+    return (f"The audit trail cannot be written right now: request #{request_record.pk} is recorded "
+            "but its outcome is not. Try again shortly.")
+
+
+async def _ainsert(db, sql: str, values: list, obj) -> None:
+    async with db.connection() as conn, conn.cursor() as cursor:
+        await cursor.execute(sql, values)
+        obj.pk = (await cursor.fetchone())[0]
+    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
 
 
 def audit_rows(*, user, source: str, message: str, status: str, answer: str = "",
                error: str = "", duration_ms: int = 0, iterations: int = 0, model: str = "",
                usage: dict | None = None, tool_calls: Iterable[ToolCallRecord] = (),
                slack: dict | None = None, ip_address: str | None = None,
-               request_id: str = "") -> tuple[AuditLog, list[ToolCallLog]]:
+               request_id: str = "", request_record: AuditRequest | None = None,
+               ) -> tuple[AuditLog, list[ToolCallLog]]:
     """The unsaved audit row and its tool-call rows, validated and cleaned; no I/O."""
     calls = list(tool_calls)
     rows = [_tool_call_row(call) for call in calls]  # validated before anything is written
     log = AuditLog(
+        request_record=request_record,
         source=_choice(source, Source, "source"), model=(model or "")[:100],
         message=clean_text(message, settings.OMNI2_AUDIT_MESSAGE_MAX_CHARS),
         answer_preview=clean_text(answer, settings.OMNI2_AUDIT_PREVIEW_MAX_CHARS),
@@ -176,6 +272,14 @@ def _save(log: AuditLog, rows: list[ToolCallLog]) -> None:
         for row in rows:
             row.audit, row.created_at = log, log.created_at
         ToolCallLog.objects.bulk_create(rows)
+
+
+def _insert_one(obj) -> None:
+    """One row of ``obj``'s model in one INSERT … RETURNING id, values prepared as the ORM would."""
+    with connection.cursor() as cursor:
+        cursor.execute(_insert_sql(type(obj), 0), _db_values(obj, _fields(type(obj)), connections[DEFAULT_DB_ALIAS]))
+        obj.pk = cursor.fetchone()[0]
+    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
 
 
 def _insert_postgresql(log: AuditLog, rows: list[ToolCallLog]) -> None:
@@ -199,7 +303,7 @@ def _insert_postgresql_statement(log: AuditLog, rows: list[ToolCallLog]) -> tupl
     for row in rows:
         row.created_at = log.created_at  # set by the parent's auto_now_add just above
         values += _db_values(row, _fields(ToolCallLog, skip=("audit",)), ops)
-    return _insert_sql(len(rows)), values
+    return _insert_sql(AuditLog, len(rows)), values
 
 
 def _saved(log: AuditLog, rows: list[ToolCallLog]) -> None:
@@ -228,12 +332,13 @@ def _db_values(obj, fields, conn) -> list:
 
 
 @functools.cache
-def _insert_sql(children: int) -> str:
+def _insert_sql(model, children: int) -> str:
+    """INSERT of one ``model`` row RETURNING its id; for AuditLog, with ``children`` tool-call rows."""
     def columns(fields):
         return ", ".join(connection.ops.quote_name(f.column) for f in fields)
 
-    parent, child = _fields(AuditLog), _fields(ToolCallLog, skip=("audit",))
-    insert_parent = (f"INSERT INTO {connection.ops.quote_name(AuditLog._meta.db_table)} "
+    parent, child = _fields(model), _fields(ToolCallLog, skip=("audit",))
+    insert_parent = (f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} "
                      f"({columns(parent)}) VALUES ({', '.join(['%s'] * len(parent))}) RETURNING id")
     if not children:
         return insert_parent

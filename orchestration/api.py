@@ -22,6 +22,8 @@ from .services import chat_ask_api, chat_job_submit_api, servers_for, tool_call_
 # Shared with the fast path (orchestration.asgi), which must accept exactly what this accepts.
 MCP_NAME = re.compile(r"^[a-z0-9_]{1,100}$")
 TOOL_NAME_MAX_LENGTH = 200
+# The ASGI scope key under which the fast path hands over a request it recorded but did not run.
+AUDIT_REQUEST_SCOPE_KEY = "omni2.audit_request"
 
 
 class ToolCallApi(APIView):
@@ -40,8 +42,14 @@ class ToolCallApi(APIView):
         data = _valid(self.InputSerializer, request.data)
         result = tool_call_direct(user=request.user, mcp=data["mcp"], tool=data["tool"],
                                   arguments=data["arguments"], ip_address=client_ip(request),
-                                  request_id=request_id(request))
+                                  request_id=request_id(request),
+                                  recorded_request_id=_recorded_request_id(request))
         return Response(result)
+
+
+def _recorded_request_id(request) -> int | None:
+    # Only OMNI2's own ASGI router sets this scope key; under WSGI there is no scope.
+    return getattr(request._request, "scope", {}).get(AUDIT_REQUEST_SCOPE_KEY)
 
 
 class ToolListApi(APIView):

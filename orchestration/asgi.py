@@ -23,12 +23,13 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
+from audit.models import AuditRequest
 from omni2.drf import json_too_deep
 from omni2.errors import ApiError, error_body
 from permissions.selectors import policy_snapshot_memoised
 from permissions.services import api_key_memoised
 
-from .api import MCP_NAME, TOOL_NAME_MAX_LENGTH
+from .api import AUDIT_REQUEST_SCOPE_KEY, MCP_NAME, TOOL_NAME_MAX_LENGTH
 from .catalog import catalog_memoised
 from .services import tool_call_adirect
 
@@ -74,7 +75,11 @@ class ToolCallEndpoint:
         call = _parse(scope, body) if complete else None
         known = _known_caller(call) if call is not None else None
         answer = await _answer(clients, call, known) if known is not None else None
-        if answer is None:  # not ours: nothing was counted, called or audited
+        if answer is None or isinstance(answer, AuditRequest):
+            # Not ours: nothing was counted or called. A request already recorded goes on with
+            # its record (a key only this process sets; no client can put it in the scope).
+            if answer is not None:
+                scope = {**scope, AUDIT_REQUEST_SCOPE_KEY: answer.pk}
             stats["django"] += 1
             await self.app.django_app(scope, _replay(body, complete, receive), send)
             return
@@ -82,7 +87,7 @@ class ToolCallEndpoint:
         await _respond(send, *answer, secure=call.secure)
 
 
-async def _answer(clients, call: _Call, known) -> tuple[int, dict, dict] | None:
+async def _answer(clients, call: _Call, known) -> tuple[int, dict, dict] | AuditRequest:
     user, user_policy, snapshot, catalog = known
     try:
         payload = await tool_call_adirect(
@@ -94,7 +99,7 @@ async def _answer(clients, call: _Call, known) -> tuple[int, dict, dict] | None:
     except Exception:
         logger.exception("Unhandled error in the fast tool-call path")
         return 500, error_body("internal_error", "Something went wrong on our side."), {}
-    return None if payload is None else (200, payload, {})
+    return payload if isinstance(payload, AuditRequest) else (200, payload, {})
 
 
 def _known_caller(call: _Call):

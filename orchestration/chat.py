@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import transaction
 
 from audit.models import Status
-from audit.services import audit_record
+from audit.services import audit_record, audit_request_record
 from permissions.selectors import policy_snapshot, user_policy_for
 
 from .catalog import catalog
@@ -53,9 +53,12 @@ def chat_ask(*, user, message: str, thread_key: str | None = None, source: str =
              model: str | None = None, slack: dict | None = None,
              on_progress: Callable[[str], None] | None = None, ip_address: str | None = None,
              request_id: str = "") -> dict:
-    """Answer one question; always writes one audit row. Raises only for a bad model or no LLM."""
+    """Answer one question; always writes one audit row. Raises only for a bad model or no LLM,
+    and AuditUnavailable (503) when the question cannot be recorded before it runs."""
     started = time.perf_counter()
     model_name, provider = chat_prepare(user=user, model=model)
+    request_record = audit_request_record(user=user, source=source, message=message,
+                                          ip_address=ip_address, request_id=request_id)
     snapshot = policy_snapshot()
     tools_catalog = catalog(snapshot)
     policy = user_policy_for(user, snapshot)
@@ -75,7 +78,7 @@ def chat_ask(*, user, message: str, thread_key: str | None = None, source: str =
             error=run.error, duration_ms=int((time.perf_counter() - started) * 1000),
             iterations=run.iterations, model=model_name, usage=run.usage.as_dict(),
             tool_calls=[o.record for o in run.outcomes], slack=slack, ip_address=ip_address,
-            request_id=request_id,
+            request_id=request_id, request_record=request_record,
         )
         if run.status != Status.ERROR:
             thread_remember(thread_key=thread_key, question=message, answer=run.answer)

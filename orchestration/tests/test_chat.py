@@ -142,15 +142,17 @@ def test_another_user_cannot_read_a_thread_by_naming_its_id(fake_llm, authed_cli
 
 @pytest.mark.parametrize("status, code", [(401, "llm_auth_failed"), (429, "llm_rate_limited"),
                                           (529, "llm_overloaded")])
-def test_provider_failures_give_an_error_result_and_an_audit_row(fake_llm, authed_client, status, code,
-                                                                 settings):
+def test_provider_failures_are_502_llm_unavailable_with_an_audit_row(fake_llm, authed_client, status,
+                                                                      code, settings):
     settings.OMNI2_LLM_MAX_RETRIES = 1
     fake_llm.respond_with(error(status, retry_after_ms=1))
     response = ask(authed_client(), "hi")
-    assert response.status_code == 200
-    body = response.json()
-    assert body["success"] is False and body["error"]
-    assert AuditLog.objects.get(pk=body["audit_id"]).status == "error"
+    assert response.status_code == 502
+    body = response.json()["error"]
+    assert body["code"] == "llm_unavailable" and body["message"]
+    log = AuditLog.objects.get(pk=body["audit_id"])
+    assert log.status == "error" and log.error == body["message"]
+    assert log.request_record is not None  # recorded before the first LLM turn
     expected = 1 if status == 401 else 2  # 401 is permanent: never retried
     assert len(fake_llm.requests_to("/v1/messages")) == expected
 
@@ -161,12 +163,14 @@ def test_an_overloaded_provider_is_retried_then_answers(fake_llm, authed_client)
     assert body["success"] is True and body["answer"] == "made it"
 
 
-def test_a_provider_timeout_is_an_error_result(fake_llm, authed_client, settings):
+def test_a_provider_timeout_is_502_llm_unavailable(fake_llm, authed_client, settings):
     settings.OMNI2_LLM_TIMEOUT_SECONDS = 0.3
     settings.OMNI2_LLM_MAX_RETRIES = 0
     fake_llm.script(text("too late", delay_ms=2000))
-    body = ask(authed_client(), "hi").json()
-    assert body["success"] is False and "tim" in body["error"].lower()
+    response = ask(authed_client(), "hi")
+    assert response.status_code == 502
+    body = response.json()["error"]
+    assert body["code"] == "llm_unavailable" and "tim" in body["message"].lower()
 
 
 def test_no_llm_configured_is_503_and_tools_still_work(settings, test_mcp, authed_client):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from audit.models import AuditLog
+from audit.models import AuditLog, AuditRequest
 from orchestration.tests.conftest_mcp import TEST_TOKEN
 
 pytestmark = pytest.mark.django_db
@@ -60,6 +60,21 @@ def test_a_tool_that_reports_an_error_is_a_200_with_success_false(shared_mcp_ser
     assert response.status_code == 200
     assert response.json()["success"] is False
     assert "disk on fire" in json.dumps(response.json()["result"])
+
+
+def test_each_call_is_recorded_before_it_runs_and_its_outcome_names_the_record(
+        shared_mcp_servers, register_mcp, authed_client):
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    ok = call(client, "test_mcp", "echo", {"text": "hi"}).json()
+    denied = call(client, "test_mcp", "drop_table", {"name": "users"}).json()["error"]
+    for audit_id, status in ((ok["audit_id"], "success"), (denied["audit_id"], "denied")):
+        outcome = AuditLog.objects.select_related("request_record").get(pk=audit_id)
+        record = outcome.request_record
+        assert outcome.status == status and record is not None
+        assert (record.user_id, record.source, record.mcp) == (client.user.pk, "api", "test_mcp")
+        assert record.created_at <= outcome.created_at
+    assert AuditRequest.objects.get(outcome__pk=ok["audit_id"]).arguments == {"text": "hi"}
 
 
 def calls_of(handle, tool) -> int:

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
-from audit.models import AuditLog
+from audit.models import AuditLog, AuditRequest
 from omni2.drf import json_too_deep
 from orchestration import asgi as fast
 from orchestration.api import MCP_NAME
@@ -169,6 +169,9 @@ def test_both_paths_share_one_rate_limit_count(shared_mcp_servers, register_mcp,
     error = refused.json()["error"]
     assert error["code"] == "rate_limited" and error["limit"] == 3 and int(refused.headers["retry-after"]) >= 1
     assert AuditLog.objects.get(pk=error["audit_id"]).status == "rate_limited"
+    # Recorded in parallel with the limit: the refusal is the outcome of its own request record.
+    assert AuditLog.objects.get(pk=error["audit_id"]).request_record.mcp == "test_mcp"
+    assert AuditRequest.objects.filter(user=client.user, outcome__isnull=True).count() == 0
 
 
 def test_without_the_cached_policy_version_django_answers(shared_mcp_servers, register_mcp, authed_client):
@@ -181,6 +184,10 @@ def test_without_the_cached_policy_version_django_answers(shared_mcp_servers, re
                                                              "arguments": {"text": "x"}})
     assert response.status_code == 200 and response.json()["success"]
     assert fast.stats["django"] == before.get("django", 0) + 1 and fast.stats["fast"] == before.get("fast", 0)
+    # The fast path had recorded the request before it knew; Django finished it on that record.
+    assert AuditLog.objects.get(pk=response.json()["audit_id"]).request_record is not None
+    assert AuditRequest.objects.filter(user=client.user).count() == 2  # warm-up + this one
+    assert AuditRequest.objects.filter(user=client.user, outcome__isnull=True).count() == 0
 
 
 def test_concurrent_fast_calls_each_get_their_answer_and_audit_row(shared_mcp_servers, register_mcp,
