@@ -9,9 +9,11 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.utils import timezone
 from django.utils.functional import cached_property
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.text import Truncator
 
-from .models import AuditLog, ToolCallLog
+from .models import AuditLog, AuditRequest, ToolCallLog
 from .selectors import audit_totals
 
 RECENT_DAYS = 30  # filter choices come from recent rows: a DISTINCT over all history is slow
@@ -125,7 +127,7 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
                                        "tokens_output", "tokens_cache_read", "tokens_cache_write",
                                        "cost_usd", "tools_called", "mcps_accessed"]}),
         ("Origin", {"fields": ["slack_user_id", "slack_channel", "slack_message_ts",
-                               "slack_thread_ts", "ip_address", "request_id"]}),
+                               "slack_thread_ts", "ip_address", "request_id", "request_record"]}),
     ]
     # The user FK is left out on purpose: rows outlive users, and e-mail/role are the record.
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
@@ -162,3 +164,44 @@ class ToolCallLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     show_facets = admin.ShowFacets.NEVER
     fields = readonly_fields = ["audit", "created_at", "mcp", "tool", "status", "duration_ms",
                                 "result_size", "arguments", "denial_reason", "error"]
+
+
+class OutcomeFilter(admin.SimpleListFilter):
+    """Requests whose outcome was never written: an outage or a crash after they were recorded."""
+
+    title, parameter_name = "outcome", "outcome"
+
+    def lookups(self, request, model_admin):
+        return [("missing", "missing (outage or crash)"), ("written", "written")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("missing", "written"):
+            return queryset.filter(outcome__isnull=self.value() == "missing")
+        return queryset
+
+
+@admin.register(AuditRequest)
+class AuditRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Every request as recorded before it ran (no record, no call); its outcome is an audit log."""
+
+    list_display = ["created_at", "user_email", "source", "short_message", "outcome_link"]
+    list_filter = [OutcomeFilter, "source", ("created_at", admin.DateFieldListFilter)]
+    search_fields = ["user_email", "message", "=request_id"]
+    list_select_related = ["outcome"]
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+    fields = readonly_fields = ["created_at", "user_email", "source", "message", "mcp", "tool",
+                                "arguments", "ip_address", "request_id", "outcome_link"]
+
+    @admin.display(description="message")
+    def short_message(self, record: AuditRequest) -> str:
+        return Truncator(record.message).chars(80)
+
+    @admin.display(description="outcome")
+    def outcome_link(self, record: AuditRequest) -> str:
+        outcome = getattr(record, "outcome", None)
+        if outcome is None:
+            return "missing"
+        url = reverse("admin:audit_auditlog_change", args=[outcome.pk])
+        return format_html('<a href="{}">#{} {}</a>', url, outcome.pk, outcome.status)

@@ -70,3 +70,18 @@ def test_rows_outlive_their_user(log):
     log.user.delete()  # neither cascades nor UPDATEs (the trigger would refuse an UPDATE)
     survivor = AuditLog.objects.get(pk=log.pk)
     assert (survivor.user_id, survivor.user_email) == (user_id, email)
+
+
+@on_postgresql
+def test_request_records_refuse_raw_sql_update_and_delete(make_user):
+    from audit.models import AuditRequest
+    from audit.services import audit_request_record
+
+    record = audit_request_record(user=make_user(), source="api", message="m.t", mcp="m", tool="t")
+    for sql in ("UPDATE audit_auditrequest SET tool = 'other'", "DELETE FROM audit_auditrequest"):
+        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(sql)
+    assert AuditRequest.objects.get(pk=record.pk).tool == "t"
+    with pytest.raises(AppendOnlyError):
+        AuditRequest.objects.all().update(tool="other")

@@ -112,3 +112,22 @@ def test_the_unfiltered_count_is_the_planners_estimate_on_postgresql(logs, setti
         cursor.execute("SELECT reltuples FROM pg_class WHERE relname = 'audit_auditlog'")
         estimate = int(cursor.fetchone()[0])
     assert EstimatedCountPaginator(AuditLog.objects.all(), 10).count == estimate == 3
+
+
+def test_requests_without_an_outcome_are_listed_apart_and_read_only(superuser_client, make_user):
+    from audit.models import AuditRequest
+    from audit.services import audit_record, audit_request_record
+
+    user = make_user(email="carol@example.com")
+    finished = audit_request_record(user=user, source="api", message="db.echo", mcp="db", tool="echo",
+                                    arguments={"password": "hunter2", "text": "hi"})
+    audit_record(user=user, source="api", message="db.echo", status="success", request_record=finished)
+    lost = audit_request_record(user=user, source="api", message="db.slow", mcp="db", tool="slow")
+    requests = "/admin/audit/auditrequest/"
+    missing = superuser_client.get(requests + "?outcome=missing")
+    assert {r.pk for r in missing.context["cl"].result_list} == {lost.pk}
+    assert {r.pk for r in superuser_client.get(requests).context["cl"].result_list} == {finished.pk, lost.pk}
+    page = superuser_client.get(f"{requests}{finished.pk}/change/").content.decode()
+    assert "hunter2" not in page and "success" in page  # arguments redacted; the outcome linked
+    assert AuditRequest.objects.get(pk=finished.pk).arguments["text"] == "hi"
+    assert superuser_client.post(f"{requests}{lost.pk}/delete/").status_code == 403
