@@ -15,7 +15,10 @@ from permissions.services import user_create
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("permissions.migrations.0005_user_email_lower_unique")
+
+
+def migration():
+    return importlib.import_module("permissions.migrations.0005_user_email_lower_unique")
 
 
 INLINES_EMPTY = {f"{prefix}-{name}": 0 for prefix in ("overrides", "api_keys")
@@ -126,8 +129,8 @@ def test_the_migration_reports_clashing_emails_and_changes_nothing(make_user):
     make_user(email="contractor@partner.com")
     User.objects.create(email="Contractor@Partner.com", role=Role.objects.get(name="admin"))
     make_user(email="Solo@Partner.com")
-    with pytest.raises(migration.EmailCaseClash) as caught:
-        migration.emails_lowercase(apps, None)
+    with pytest.raises(migration().EmailCaseClash) as caught:
+        migration().emails_lowercase(apps, None)
     message = str(caught.value)
     assert "'Contractor@Partner.com', 'contractor@partner.com'" in message
     assert "Solo" not in message and "Nothing was changed" in message and "migrate" in message
@@ -138,6 +141,6 @@ def test_the_migration_reports_clashing_emails_and_changes_nothing(make_user):
 def test_the_migration_lower_cases_emails_that_do_not_clash(make_user):
     user = make_user(email="solo@partner.com")
     User.objects.filter(pk=user.pk).update(email=" Solo@Partner.COM")
-    migration.emails_lowercase(apps, None)
+    migration().emails_lowercase(apps, None)
     user.refresh_from_db()
     assert user.email == "solo@partner.com"
