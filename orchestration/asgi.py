@@ -113,7 +113,7 @@ def _known_caller(call: _Call):
     snapshot, catalog = policy_snapshot_memoised(token), catalog_memoised(token)
     if snapshot is None or catalog is None:
         return None
-    user_policy = snapshot.users_by_email.get(user.email.lower())
+    user_policy = snapshot.users_by_id.get(user.pk)
     return None if user_policy is None else (user, user_policy, snapshot, catalog)
 
 

@@ -6,9 +6,10 @@ from django.db.models import Count
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.cache import add_never_cache_headers
 
-from .forms import (AllowedDatabasesMixin, ExplainForm, GlobalPolicyForm, McpServerForm, RoleRestrictionForm,
-                    UserOverrideForm)
+from .forms import (AllowedDatabasesMixin, ExplainForm, GlobalPolicyForm, McpServerForm, RoleForm,
+                    RoleRestrictionForm, UserOverrideForm)
 from .models import ApiKey, DiscoveredTool, GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
 from .policy import explain
 from .selectors import policy_snapshot, user_policy_for
@@ -17,6 +18,7 @@ from .services import api_key_revoke, new_api_key_secret
 
 @admin.register(Role)
 class RoleAdmin(admin.ModelAdmin):
+    form = RoleForm
     list_display = ("name", "requests_per_hour", "is_admin", "is_super_admin", "default_model")
     list_filter = ("is_admin", "is_super_admin")
     search_fields = ("name", "description")
@@ -107,15 +109,18 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
-            raw = new_api_key_secret(obj)
-            super().save_model(request, obj, form, change)
-            self.message_user(
-                request,
-                f"New API key for {obj.user.email}: {raw} — copy it now, it will not be shown again.",
-                messages.WARNING,
-            )
-        else:
-            super().save_model(request, obj, form, change)
+            # Held on this request's instance only, for response_add; never stored or messaged.
+            obj.raw_key = new_api_key_secret(obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The new key on this one page: not in a message (a cookie or the session would keep
+        it), not in a redirect, and not cached by the browser."""
+        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "key": obj,
+                   "raw_key": obj.raw_key, "title": "New API key"}
+        response = TemplateResponse(request, "admin/permissions/apikey/created.html", context)
+        add_never_cache_headers(response)
+        return response
 
     @admin.action(description="Revoke selected keys")
     def revoke(self, request, queryset):

@@ -3,7 +3,7 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import GlobalPolicy, McpServer, RoleRestriction, User, UserOverride
+from .models import GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride, default_model_problem
 from .policy import pattern_problem
 
 
@@ -95,6 +95,18 @@ class McpServerForm(forms.ModelForm):
         if commit:
             server.save()
         return server
+
+
+class RoleForm(forms.ModelForm):
+    class Meta:
+        model = Role
+        fields = "__all__"
+
+    def clean_default_model(self) -> str:
+        model = self.cleaned_data["default_model"].strip()
+        if problem := default_model_problem(model):
+            raise ValidationError(f"The {problem}; a role's default must be one of the allowed models.")
+        return model
 
 
 class RoleRestrictionForm(forms.ModelForm):

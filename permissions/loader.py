@@ -52,7 +52,7 @@ def _overrides_by_user(user_ids: list[int] | None = None) -> defaultdict[int, di
 
 
 def user_data(user: User, overrides: dict) -> dict:
-    return {"email": user.email.lower(), "slack_user_id": user.slack_user_id, "role": user.role.name,
+    return {"id": user.pk, "email": user.email.lower(), "slack_user_id": user.slack_user_id, "role": user.role.name,
             "is_admin": user.role.is_admin, "is_super_admin": user.role.is_super_admin,
             "allowed_databases": user.allowed_databases, "overrides": overrides}
 

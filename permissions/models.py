@@ -3,10 +3,12 @@
 import hashlib
 import re
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from .crypto import secret_decrypt, secret_encrypt
@@ -42,6 +44,15 @@ def validate_mcp_url(value: str) -> None:
         raise ValidationError("Enter an http:// or https:// URL.")
 
 
+def default_model_problem(model: str) -> str | None:
+    """Why a role may not default to ``model``, or None. Every model a request runs on must be
+    on the allow-list, a role's default included (admin's role form and import_policy ask)."""
+    if model and model not in settings.OMNI2_ALLOWED_MODELS:
+        allowed = ", ".join(settings.OMNI2_ALLOWED_MODELS) or "none"
+        return f"model '{model}' is not in OMNI2_ALLOWED_MODELS ({allowed})"
+    return None
+
+
 class Role(models.Model):
     name = models.SlugField(max_length=64, unique=True)
     description = models.CharField(max_length=255, blank=True)
@@ -69,15 +80,22 @@ def default_allowed_databases() -> list[str]:
     return ["*"]
 
 
+def email_normalize(email: str) -> str:
+    """The one spelling of an e-mail OMNI2 stores and looks up: stripped, lower case. Two
+    spellings of one address must never be two users (two policies behind one person)."""
+    return (email or "").strip().lower()
+
+
 class UserManager(BaseUserManager):
     use_in_migrations = True
 
     def create_user(self, email, password=None, *, role=None, **fields):
+        email = email_normalize(email)
         if not email:
             raise ValueError("A user needs an e-mail address.")
         if role is None or isinstance(role, str):
             role = Role.objects.get(name=role or DEFAULT_ROLE)
-        user = self.model(email=self.normalize_email(email).lower(), role=role, **fields)
+        user = self.model(email=email, role=role, **fields)
         if password:
             user.set_password(password)
         else:
@@ -115,9 +133,23 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     class Meta:
         ordering = ["email"]
+        constraints = [
+            # E-mails are stored lower-cased (email_normalize); this holds even for a write that
+            # forgot to, so a case-insensitive lookup can never find two users.
+            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique",
+                                    violation_error_message="A user with this e-mail already exists."),
+        ]
 
     def __str__(self):
         return self.email
+
+    def clean(self):
+        super().clean()
+        self.email = email_normalize(self.email)  # every ModelForm (admin add and change) passes here
+
+    def validate_unique(self, exclude=None):
+        # The case-insensitive constraint (validate_constraints) covers e-mail; one error, not two.
+        super().validate_unique(exclude={*(exclude or ()), "email"})
 
 
 def hash_api_key(raw: str) -> str:

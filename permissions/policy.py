@@ -15,8 +15,11 @@ Policy data (what :func:`snapshot_build` reads)::
      "mcps": [{"name", "enabled", "tool_mode", "tool_patterns", "database_argument",
                "tools": [discovered names],
                "role_restrictions": {role: {"mode", "patterns"}}}],
-     "users": [{"email", "slack_user_id", "role", "is_admin", "is_super_admin",
+     "users": [{"id", "email", "slack_user_id", "role", "is_admin", "is_super_admin",
                 "allowed_databases", "overrides": {mcp: {"mode", "tools", "deny"}}}]}
+
+A user's policy is found by the user's id (``users_by_id``); e-mail and Slack id are only for
+naming a person from outside (a Slack event, ``validate_policy --user``).
 """
 
 from __future__ import annotations
@@ -194,6 +197,7 @@ class UserPolicy:
     allowed_databases: PatternSet
     overrides: Mapping[str, Override]
     slack_user_id: str | None = None
+    user_id: int | None = None  # None for the default user and for rows built without one
 
     @property
     def is_privileged(self) -> bool:
@@ -207,6 +211,7 @@ class PolicySnapshot:
     admin_only: PatternSet
     default_allow: bool
     mcps: Mapping[str, McpPolicy]
+    users_by_id: Mapping[int, UserPolicy]
     users_by_email: Mapping[str, UserPolicy]
     users_by_slack_id: Mapping[str, UserPolicy]
     default_user: UserPolicy
@@ -234,6 +239,7 @@ def snapshot_build(data: Mapping, *, version: str = "") -> PolicySnapshot:
         admin_only=admin_only,
         default_allow=rules.get("default_decision", "allow") == "allow",
         mcps={row["name"]: _mcp_build(row, blocked, admin_only) for row in data.get("mcps", ())},
+        users_by_id={user.user_id: user for user in users if user.user_id is not None},
         users_by_email={user.email: user for user in users},
         users_by_slack_id={user.slack_user_id: user for user in users if user.slack_user_id},
         default_user=user_policy_build({"email": "", **(data.get("default_user") or {})}),
@@ -256,6 +262,7 @@ def user_policy_build(row: Mapping) -> UserPolicy:
         allowed_databases=PatternSet.of(databases),
         overrides=overrides,
         slack_user_id=row.get("slack_user_id") or None,
+        user_id=row.get("id"),
     )
 
 

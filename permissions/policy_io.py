@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from .models import GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
+from .models import GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride, default_model_problem
 from .policy import ALL, ALLOW_ALL, ALLOW_ALL_EXCEPT, ALLOW_ONLY, CUSTOM
 from .policyfile import McpSpec, McpsFile, PolicyFileError, UserSpec, UsersFile
 from .selectors import policy_changed
@@ -44,6 +44,8 @@ def policy_import(*, mcps: McpsFile | None = None, users: UsersFile | None = Non
 
 def _roles_import(users: UsersFile, summary: ImportSummary) -> None:
     for spec in users.roles:
+        if problem := default_model_problem(spec.fields.get("default_model") or ""):
+            raise spec.where.error(problem, "default_model")
         role, created = Role.objects.get_or_create(name=spec.name, defaults=dict(spec.fields))
         if not created:
             for key, value in spec.fields.items():
@@ -121,7 +123,8 @@ def _user_import(spec: UserSpec, roles: dict[str, Role], servers: dict[str, McpS
         raise spec.where.error(f"unknown MCP '{unknown[0]}'", "allowed_mcps")
     user = User.objects.filter(email__iexact=spec.email).first()
     (summary.updated if user else summary.created).append(f"user {spec.email}")
-    user = user or User(email=spec.email)
+    user = user or User()
+    user.email = spec.email  # parsed lower-case: an older spelling of the same person is replaced
     if user.pk is None:
         user.set_unusable_password()
     _user_fields_apply(spec, user, roles)

@@ -156,7 +156,7 @@ def user_policy_for(user: User | None, snapshot: PolicySnapshot | None = None) -
     snapshot = snapshot or policy_snapshot()
     if user is None or not user.is_active:
         return snapshot.default_user
-    found = snapshot.users_by_email.get(user.email.lower())
+    found = snapshot.users_by_id.get(user.pk)  # by id: an e-mail names a person, never keys a policy
     # A user created a moment ago may not be in this process's snapshot yet.
     return found or user_policy_build(user_data_load(user))
 

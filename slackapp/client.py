@@ -92,4 +92,6 @@ def slack_user_email(*, slack_user_id: str) -> str | None:
             logger.info("slack: users.info for %s failed: %s", slack_user_id, exc.code)
             return None
         raise
-    return (data.get("user") or {}).get("profile", {}).get("email") or None
+    email = (data.get("user") or {}).get("profile", {}).get("email") or ""
+    # OMNI2 stores e-mails stripped and lower-cased; Slack keeps whatever the person typed.
+    return email.strip().lower() or None

@@ -67,16 +67,17 @@ def _openai(common: dict) -> LlmProvider:
 def model_resolve(*, requested: str | None, role_default: str | None) -> str:
     """The model for one request: the requested one (if allowed), the role's, or the default.
 
-    A request may name any model of ``OMNI2_ALLOWED_MODELS``, or the very model it would get
-    anyway; anything else raises :class:`ModelNotAllowed` (HTTP 400).
+    A request may name a model of ``OMNI2_ALLOWED_MODELS`` and nothing else, not even the one it
+    would get anyway (a role's default is held to the list when it is set); anything else
+    raises :class:`ModelNotAllowed` (HTTP 400).
     """
     fallback = role_default or settings.OMNI2_DEFAULT_MODEL
     requested = (requested or "").strip()
     if not requested:
         return fallback
-    allowed = [*settings.OMNI2_ALLOWED_MODELS, fallback]
+    allowed = settings.OMNI2_ALLOWED_MODELS
     if requested not in allowed:
         raise ModelNotAllowed(
-            f"Model {requested!r} is not allowed. Choose one of: {', '.join(sorted(set(allowed)))}."
+            f"Model {requested!r} is not allowed. Choose one of: {', '.join(sorted(set(allowed))) or 'none'}."
         )
     return requested

@@ -79,10 +79,28 @@ def test_it_takes_a_requested_model_from_the_allow_list(settings):
     assert model_resolve(requested="claude-opus-4-1", role_default="claude-haiku-4-5") == "claude-opus-4-1"
 
 
-def test_it_accepts_a_request_for_the_model_the_user_would_get_anyway(settings):
+def test_it_refuses_a_request_for_the_roles_default_model_when_it_is_not_on_the_allow_list(settings):
     settings.OMNI2_ALLOWED_MODELS = ["claude-haiku-4-5"]
 
-    assert model_resolve(requested="my-local-llama", role_default="my-local-llama") == "my-local-llama"
+    with pytest.raises(ModelNotAllowed):
+        model_resolve(requested="my-local-llama", role_default="my-local-llama")
+
+
+@pytest.mark.django_db
+def test_asking_for_the_roles_default_model_off_the_allow_list_is_a_400(settings, fake_llm, authed_client):
+    from permissions.models import Role
+
+    settings.OMNI2_ALLOWED_MODELS = ["claude-haiku-4-5"]
+    client = authed_client(role="dba")
+    Role.objects.filter(name="dba").update(default_model="my-local-llama")  # set before the rule existed
+    fake_llm.script(text("should not be asked"))
+
+    response = client.post("/api/chat/ask", {"message": "hi", "model": "my-local-llama"}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert response.json()["error"]["code"] == "invalid_request"
+    assert "my-local-llama" in response.json()["error"]["message"]
+    assert fake_llm.requests == []
 
 
 def test_it_refuses_a_model_outside_the_allow_list(settings):

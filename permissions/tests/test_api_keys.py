@@ -89,3 +89,25 @@ def test_a_key_revoked_after_it_was_used_stops_working_at_once(make_user):
     assert api_key_authenticate(raw=raw) is not None
     api_key_revoke(key=key)
     assert api_key_authenticate(raw=raw) is None
+
+
+def test_a_key_added_in_admin_is_shown_once_on_its_page_and_kept_nowhere(admin_client, make_user, api_client):
+    from django.contrib.messages import get_messages
+
+    user = make_user(role="dba")
+    response = admin_client.post("/admin/permissions/apikey/add/", {"user": user.pk, "name": "laptop"})
+
+    assert response.status_code == 200, response.content
+    body = response.content.decode()
+    raw = body.split('id="new-api-key" value="', 1)[1].split('"', 1)[0]
+    assert raw.startswith("omni2_") and body.count(raw) == 1
+    assert "no-store" in response["Cache-Control"]
+    # Not in a message, a cookie or the session: nothing keeps it after this response.
+    assert [m.message for m in get_messages(response.wsgi_request)] == []
+    assert all(raw not in morsel.value for morsel in response.cookies.values())
+    assert all(raw not in str(value) for value in admin_client.session.values())
+    assert raw not in admin_client.get("/admin/permissions/apikey/").content.decode()
+    key = ApiKey.objects.get(user=user)
+    assert raw not in admin_client.get(f"/admin/permissions/apikey/{key.pk}/change/").content.decode()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    assert api_client.get("/api/me").json()["email"] == user.email

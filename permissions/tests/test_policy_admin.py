@@ -2,7 +2,7 @@
 
 import pytest
 
-from permissions.models import GlobalPolicy, McpServer, RoleRestriction, User, UserOverride
+from permissions.models import GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
 from permissions.services import discovered_tools_sync
 
 pytestmark = pytest.mark.django_db
@@ -170,3 +170,16 @@ def test_a_stdio_server_without_a_command_is_refused(admin_client):
         "tools-TOTAL_FORMS": "0", "tools-INITIAL_FORMS": "0"})
     assert response.status_code == 200 and "needs a command" in response.content.decode()
     assert not McpServer.objects.filter(name="bad_mcp").exists()
+
+
+def test_a_role_default_model_off_the_allow_list_is_refused(admin_client, settings):
+    settings.OMNI2_ALLOWED_MODELS = ["claude-haiku-4-5"]
+    role = {"name": "auditor", "description": "", "requests_per_hour": "5"}
+
+    refused = admin_client.post("/admin/permissions/role/add/", {**role, "default_model": "my-local-llama"})
+    assert refused.status_code == 200
+    assert "model &#x27;my-local-llama&#x27; is not in OMNI2_ALLOWED_MODELS" in refused.content.decode()
+    assert not Role.objects.filter(name="auditor").exists()
+    assert admin_client.post("/admin/permissions/role/add/", {**role, "default_model": "claude-haiku-4-5"}
+                             ).status_code == 302
+    assert Role.objects.get(name="auditor").default_model == "claude-haiku-4-5"

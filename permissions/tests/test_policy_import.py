@@ -92,6 +92,8 @@ REFUSALS = [
     ("users", GOOD_USERS.replace("allowed_mcps:", "allowed_mcp:"), "users[1] (bob@x.com)", "unknown key 'allowed_mcp'"),
     ("users", GOOD_USERS + "  - email: ann@x.com\n    role: dba\n", "users[2] (ann@x.com)", "listed twice"),
     ("users", GOOD_USERS + "  - name: nobody\n    role: dba\n", "users[2]", "missing email"),
+    ("users", "roles:\n  auditor: {default_model: my-local-llama}\n" + GOOD_USERS, "roles.auditor",
+     "default_model: model 'my-local-llama' is not in OMNI2_ALLOWED_MODELS"),
 ]
 
 
@@ -110,6 +112,12 @@ def test_a_bad_file_is_refused_whole_naming_file_entry_and_problem(write_yaml, w
     assert message.startswith(f"{write_yaml(f'{which}.yaml', text)}: ")
     assert entry in message and problem in message, message
     assert policy_rows() == before
+
+
+def test_a_role_default_model_from_the_allow_list_is_imported(write_yaml, settings):
+    settings.OMNI2_ALLOWED_MODELS = ["claude-haiku-4-5", "claude-sonnet-4-5"]
+    import_files(write_yaml, GOOD_MCPS, "roles:\n  auditor: {default_model: claude-sonnet-4-5}\n" + GOOD_USERS)
+    assert Role.objects.get(name="auditor").default_model == "claude-sonnet-4-5"
 
 
 def test_an_error_in_a_late_entry_leaves_the_earlier_entries_unwritten(write_yaml):

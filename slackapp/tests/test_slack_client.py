@@ -4,7 +4,7 @@ import pytest
 
 from django.core.cache import cache
 
-from slackapp.client import BOT_USER_CACHE_KEY, SlackError, slack_bot_user_id, slack_call
+from slackapp.client import BOT_USER_CACHE_KEY, SlackError, slack_bot_user_id, slack_call, slack_user_email
 from slackapp.services import slack_user_resolve
 from testing.fake_slack import BOT_USER_ID
 
@@ -71,6 +71,13 @@ def test_the_slack_email_identifies_the_user_and_the_id_is_then_stored(fake_slac
     assert user.slack_user_id == "U0BOB"
     assert slack_user_resolve(slack_user_id="U0BOB") == user
     assert len(fake_slack.calls_to("users.info")) == 1
+
+
+def test_the_slack_profile_email_is_read_in_omni2s_one_spelling(fake_slack, make_user):
+    user = make_user(role="dba", email="carol@example.com")
+    fake_slack.add_user("U0CAROL", email="  Carol@Example.COM ")
+    assert slack_user_email(slack_user_id="U0CAROL") == "carol@example.com"
+    assert slack_user_resolve(slack_user_id="U0CAROL") == user
 
 
 @pytest.mark.parametrize("email", [None, "stranger@example.com"])

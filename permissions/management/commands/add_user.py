@@ -1,6 +1,8 @@
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
+from django.core.validators import validate_email
 
-from permissions.models import Role, User
+from permissions.models import Role, User, email_normalize
 from permissions.policy import pattern_problem
 from permissions.services import user_create
 
@@ -17,6 +19,11 @@ class Command(BaseCommand):
                             help="Comma-separated database patterns (default: *, every database).")
 
     def handle(self, *args, email, role, name, slack_id, databases, **options):
+        email = email_normalize(email)
+        try:
+            validate_email(email)
+        except ValidationError:
+            raise CommandError(f"--email: {email!r} is not an e-mail address.") from None
         if not Role.objects.filter(name=role).exists():
             roles = ", ".join(Role.objects.values_list("name", flat=True))
             raise CommandError(f"Unknown role {role!r}. Roles: {roles}.")
