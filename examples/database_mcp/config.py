@@ -129,7 +129,8 @@ def _entry_fields(index: int, entry) -> tuple[str, str, str, str]:
 def _entry_schemas(index: int, name: str, schemas) -> tuple[str, ...]:
     if schemas is None:
         return ()
-    if not isinstance(schemas, list) or not schemas or not all(isinstance(s, str) and NAME_RE.match(s) for s in schemas):
+    names_ok = isinstance(schemas, list) and all(isinstance(s, str) and NAME_RE.match(s) for s in schemas)
+    if not names_ok or not schemas:
         raise ValueError(f"entry {index} ({name}): 'schemas' must be a non-empty list of names")
     return tuple(schemas)
 

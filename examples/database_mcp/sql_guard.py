@@ -179,10 +179,10 @@ class _Walker:
         """``token`` is followed by '(': a function call unless the syntax says otherwise."""
         if token.kind is Kind.WORD and token.upper in KEYWORDS_BEFORE_PAREN:
             return
-        after_as = before is not None and (before.upper == "AS" or (before.kind is Kind.OPERATOR and before.text == "::"))
-        cte_name = level.with_list and before is not None and (before.upper in ("WITH", "RECURSIVE") or before.is_punct(","))
-        if after_as or cte_name:  # a type's modifiers, an alias's or a CTE's column list
-            return
+        if before is not None and (before.upper == "AS" or (before.kind is Kind.OPERATOR and before.text == "::")):
+            return  # a type's modifiers or an alias's column list: CAST(x AS DECIMAL(10,2)), x::numeric(5), AS t(a, b)
+        if level.with_list and before is not None and (before.upper in ("WITH", "RECURSIVE") or before.is_punct(",")):
+            return  # a CTE's column list: WITH n (i) AS (…)
         if token.kind is not Kind.WORD:
             raise QueryRejected(f"{token.text[:40]}(…) is not accepted: a function name must be a plain word")
         if before is not None and before.is_punct("."):
