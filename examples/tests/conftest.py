@@ -53,6 +53,8 @@ def _mysql_connect(url: str, database: str | None = None):
 
 
 MYSQL_SETUP = [
+    # MySQL 8 logs binary by default and then refuses a function that modifies data (error 1418).
+    "SET SESSION sql_log_bin = 0",
     "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50), category INT, "
     "KEY idx_category (category)) ENGINE=InnoDB",
     "INSERT INTO items (name, category) WITH RECURSIVE seq (n) AS "
@@ -124,6 +126,12 @@ def mysql_databases():
 @pytest.fixture(scope="session")
 def mysql_dsn(mysql_databases):
     return mysql_databases[0]
+
+
+@pytest.fixture(scope="session")
+def mysql_dsns(mysql_databases, mysql8_dsn) -> dict[str, str | None]:
+    """The DSN behind each MySQL-flavoured database entry of the test config."""
+    return {"maria": mysql_databases[0], "maria_monitor": mysql_databases[1], "mysql8": mysql8_dsn}
 
 
 @pytest.fixture(scope="session")

@@ -32,8 +32,8 @@ def _extractvalue_attack(hr: str) -> str:
 
 
 @pytest.mark.parametrize("database", MYSQL_TARGETS)
-def test_the_extractvalue_attack_returns_no_secret_and_no_server_text(database_mcp, mysql_dsn, database):
-    attack = _extractvalue_attack(_hr(mysql_dsn))
+def test_the_extractvalue_attack_returns_no_secret_and_no_server_text(database_mcp, mysql_dsns, database):
+    attack = _extractvalue_attack(_hr(mysql_dsns[database]))
 
     result = database_mcp.call("analyze_mysql_query", {"database": database, "query": attack})
 
@@ -151,8 +151,8 @@ ANALYTIC_POSTGRES = [
     [pytest.param("maria_monitor", id="mariadb-monitor"), *MYSQL_TARGETS],
 )
 @pytest.mark.parametrize("query", ANALYTIC_MYSQL)
-def test_ordinary_analytic_queries_still_analyse_on_mysql(database_mcp, mysql_dsn, database, query):
-    db = urlsplit(mysql_dsn).path.lstrip("/")
+def test_ordinary_analytic_queries_still_analyse_on_mysql(database_mcp, mysql_dsns, database, query):
+    db = urlsplit(mysql_dsns[database]).path.lstrip("/")
 
     result = database_mcp.call("analyze_mysql_query", {"database": database, "query": query.format(db=db)})
 
