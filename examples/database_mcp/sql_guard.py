@@ -33,10 +33,11 @@ WRITE_WORDS = frozenset(
     """.split()
 )
 LOCK_FOLLOWERS = {"UPDATE", "SHARE", "NO", "KEY"}  # FOR UPDATE / FOR SHARE / FOR NO KEY UPDATE / FOR KEY SHARE
-# Keywords that end a FROM list at their nesting level.
-CLAUSE_WORDS = frozenset(
-    "WHERE GROUP HAVING ORDER LIMIT OFFSET FETCH UNION INTERSECT EXCEPT MINUS WINDOW FOR LOCK QUALIFY".split()
-)
+# Keywords that end a FROM list at their nesting level: only words reserved in both servers, so
+# an alias can never pass for one (`FROM items offset, hr.salaries`). GROUP/ORDER after FOR are an
+# index hint (USE INDEX FOR ORDER BY (i)) and end nothing. Ending a list too late only refuses a
+# qualified name after a comma; ending it too early would let a table through unchecked.
+CLAUSE_WORDS = frozenset("WHERE GROUP HAVING ORDER LIMIT".split())
 TABLE_MODIFIERS = frozenset({"LATERAL", "ONLY"})
 # PostgreSQL's object-identifier types turn a string into a catalog lookup while planning.
 POSTGRES_REG_TYPES = frozenset(
@@ -148,11 +149,15 @@ class _Walker:
             if not level.expect_table:
                 self._table_reference(index)
         if after is not None and after.is_punct("(") and token.kind is not Kind.OPERATOR:
-            self._call(token, before, level)
+            self._call(index, token, before, level)
+        if token.kind is Kind.QUOTED and self.dialect == "postgres" and token.name in POSTGRES_REG_TYPES:
+            raise QueryRejected(f"{token.name} is not accepted: it looks names up in the system catalogs")
         if token.kind is Kind.WORD:
-            self._word(token, before, after, level)
+            self._word(index, token, after, level)
 
-    def _word(self, token: Token, before: Token | None, after: Token | None, level: _Level) -> None:
+    def _word(self, index: int, token: Token, after: Token | None, level: _Level) -> None:
+        before = self.code[index - 1].upper if index else ""
+        before_that = self.code[index - 2].upper if index > 1 else ""
         word, following = token.upper, after.upper if after is not None else ""
         if word in WRITE_WORDS and not (after is not None and after.is_punct("(")):
             raise QueryRejected(f"{word} is not accepted: only read-only SELECT statements can be analysed")
@@ -166,23 +171,26 @@ class _Walker:
             level.with_list = True
         elif word == "SELECT":
             level.select_seen, level.from_list, level.expect_table, level.with_list = True, False, False, False
-        elif word == "FROM" and level.select_seen and (before is None or before.upper != "DISTINCT"):
-            level.from_list = level.expect_table = True
+        elif word == "FROM" and level.select_seen and not (before == "DISTINCT" and before_that in ("IS", "NOT")):
+            level.from_list = level.expect_table = True  # (not a IS [NOT] DISTINCT FROM b)
         elif word in ("JOIN", "STRAIGHT_JOIN"):
             level.from_list = level.expect_table = True
         elif word == "TABLE":  # TABLE name, a SELECT * FROM name of its own (PostgreSQL, MySQL 8)
             level.expect_table = True
-        elif word in CLAUSE_WORDS:
+        elif word in CLAUSE_WORDS and before != "FOR":
             level.from_list = level.expect_table = level.with_list = False
 
-    def _call(self, token: Token, before: Token | None, level: _Level) -> None:
+    def _call(self, index: int, token: Token, before: Token | None, level: _Level) -> None:
         """``token`` is followed by '(': a function call unless the syntax says otherwise."""
         if token.kind is Kind.WORD and token.upper in KEYWORDS_BEFORE_PAREN:
             return
-        if before is not None and (before.upper == "AS" or (before.kind is Kind.OPERATOR and before.text == "::")):
-            return  # a type's modifiers or an alias's column list: CAST(x AS DECIMAL(10,2)), x::numeric(5), AS t(a, b)
-        if level.with_list and before is not None and (before.upper in ("WITH", "RECURSIVE") or before.is_punct(",")):
-            return  # a CTE's column list: WITH n (i) AS (…)
+        cast = before is not None and before.kind is Kind.OPERATOR and before.text == "::"
+        after_as = before is not None and (before.upper == "AS" or cast)
+        cte = level.with_list and before is not None and (before.upper in ("WITH", "RECURSIVE") or before.is_punct(","))
+        if (after_as or cte) and self._plain_list(index + 1):
+            # A type's modifiers, an alias's or a CTE's column list: CAST(x AS DECIMAL(10,2)),
+            # x::numeric(5), AS t(a, b), WITH n (i) AS (…). Names and numbers only, so nothing runs.
+            return
         if token.kind is not Kind.WORD:
             raise QueryRejected(f"{token.text[:40]}(…) is not accepted: a function name must be a plain word")
         if before is not None and before.is_punct("."):
@@ -192,6 +200,15 @@ class _Walker:
                 f"{token.text}() is not accepted: it is not on the list of functions a query may use here "
                 "(aggregates, window, string, number, date and cast functions; see docs/MCP_SERVERS.md)"
             )
+
+    def _plain_list(self, start: int) -> bool:
+        """The parenthesis at ``start`` holds only names, numbers and commas."""
+        for token in self.code[start + 1 :]:
+            if token.is_punct(")"):
+                return True
+            if not (token.kind in (Kind.WORD, Kind.QUOTED) or token.is_punct(",")):
+                return False
+        return False
 
     def _table_reference(self, index: int) -> None:
         parts = self._name_chain(index)

@@ -120,6 +120,14 @@ def test_a_hash_is_an_operator_on_postgres_and_a_comment_on_mysql():
         ("mysql", "SELECT * FROM items WHERE EXISTS (SELECT 1 FROM mysql.user)"),
         ("mysql", "SELECT * FROM items WHERE id IN (TABLE hr.salaries)"),
         ("mysql", "SELECT * FROM items WHERE id IN (SELECT id FROM hr . salaries)"),
+        ("mysql", "SELECT * FROM items offset, hr.salaries"),  # a non-reserved word as an alias
+        ("mysql", "SELECT * FROM items minus, hr.salaries"),
+        ("mysql", "SELECT * FROM items USE INDEX FOR ORDER BY (PRIMARY), hr.salaries"),
+        ("mysql", "SELECT * FROM items IGNORE INDEX FOR GROUP BY (idx) JOIN hr.salaries"),
+        ("postgres", "SELECT * FROM items lock, hr.salaries"),
+        ("postgres", "SELECT * FROM items window, hr.salaries"),
+        ("postgres", "SELECT ALL FROM hr.salaries"),
+        ("postgres", "SELECT 'pg_authid'::\"regclass\""),
         ("postgres", "SELECT * FROM items WHERE id IN (SELECT id FROM hr.salaries)"),
         ("postgres", 'SELECT * FROM items LEFT JOIN LATERAL (SELECT 1 FROM "hr"."salaries") s ON true'),
         ("postgres", "WITH s AS (SELECT * FROM hr.salaries) SELECT * FROM s"),
@@ -148,6 +156,8 @@ def test_the_guard_refuses_a_table_of_another_schema_anywhere(dialect, sql):
         "SELECT date_trunc('day', now()), row_number() OVER (PARTITION BY category ORDER BY id) FROM items "
         "WHERE id = ANY (ARRAY[1, 2]) AND EXISTS (SELECT 1 FROM items x WHERE x.id = items.id)",
         "SELECT * FROM generate_series(1, 3) AS g(n)",
+        "SELECT a.id FROM items a, items b WHERE a.id = b.id GROUP BY a.id, b.name ORDER BY a.id, b.name",
+        "SELECT * FROM items WHERE name IS NOT DISTINCT FROM 'x' AND id IS DISTINCT FROM 3",
         "SELECT 1 - -1",
     ],
 )
