@@ -5,16 +5,20 @@ and, for the layer behind the guard, straight into ``plan_fetch`` as root and as
 least-privilege monitoring account of docs/MCP_SERVERS.md.
 """
 
+import functools
+import json
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import psycopg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from examples.database_mcp.config import DatabaseSpec
 from examples.database_mcp.connections import DatabaseError
-from examples.database_mcp.explain import plan_fetch
-from examples.database_mcp.sql_guard import SafeSelect
+from examples.database_mcp.explain import plan_explain, plan_fetch
+from examples.database_mcp.sql_guard import QueryRejected, SafeSelect
 
 from .conftest import MYSQL_MONITOR_GRANTS, MYSQL_TARGETS, POSTGRES_MONITOR_GRANTS, SECRET
 
@@ -208,3 +212,74 @@ def test_the_docs_show_the_grants_the_tests_use():
 
     for statement in MYSQL_MONITOR_GRANTS + POSTGRES_MONITOR_GRANTS:
         assert statement.format(**names) + ";" in docs
+
+
+def _attacks(hr: str):
+    """Statements built from the issue's attack parts, joined by whitespace or comment tricks."""
+    table = st.sampled_from([f"{hr}.salaries", f"`{hr}`.`salaries`", f"{hr} . salaries", "items"])
+    scalar = st.deferred(
+        lambda: st.sampled_from(["1", "id", "'x'"])
+        | st.builds("(SELECT secret FROM {} LIMIT 1)".format, table)
+        | st.builds("EXTRACTVALUE(1, CONCAT(0x7e, {}))".format, scalar)
+        | st.builds("UPDATEXML(1, CONCAT(0x7e, {}), 1)".format, scalar)
+        | st.builds("CAST({} AS SIGNED)".format, scalar)
+        | st.builds("CONCAT({}, 'x')".format, scalar)
+    )
+    gap = st.sampled_from([" ", "\n", " --1\n", " #\n", " /*! */ ", " -- \n", "/**/"])
+    where = st.builds("SELECT{0}*{0}FROM{0}{1}{0}WHERE{0}id{0}={0}{2}".format, gap, table, scalar)
+    return where | st.builds("SELECT {} FROM items WHERE {} IS NOT NULL".format, scalar, scalar)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_no_generated_attack_shows_the_secret_even_to_a_root_account(mysql_dsn, data):
+    # Root can read hr, so only the guard and the error boundary stand between the secret and the caller.
+    query = data.draw(_attacks(_hr(mysql_dsn)))
+    try:
+        shown = json.dumps(plan_explain(spec=DatabaseSpec(name="maria", engine="mysql", dsn=mysql_dsn), query=query))
+    except (QueryRejected, DatabaseError) as refused:
+        shown = str(refused)
+
+    assert SECRET not in shown, query
+
+
+POSTGRES_LEAKS = [
+    "current_setting('data_directory')::int",
+    "pg_catalog.current_setting('data_directory')::int",
+    "\"current_setting\"('data_directory')::int",
+    "CAST(current_setting('data_directory') AS int)",
+    "leaky_constant()",
+    "(SELECT secret FROM hr.salaries LIMIT 1)::int",
+    "(SELECT secret FROM \"hr\".salaries LIMIT 1)::int",
+    "1",
+]
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    value=st.sampled_from(POSTGRES_LEAKS),
+    shape=st.sampled_from(
+        [
+            "SELECT * FROM items WHERE id = {v}",
+            "SELECT {v} FROM items",
+            "SELECT * FROM items WHERE id IN (SELECT {v})",
+            "WITH x AS (SELECT {v} AS v) SELECT * FROM items, x WHERE items.id = x.v",
+        ]
+    ),
+    gap=st.sampled_from([" ", "\n", " -- x\n", " /* */ "]),
+)
+def test_no_generated_attack_shows_a_setting_or_the_secret_on_postgres(postgres_dsn, value, shape, gap):
+    query = shape.format(v=value).replace(" ", gap, 1)
+    try:
+        spec = DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn)
+        shown = json.dumps(plan_explain(spec=spec, query=query))
+    except (QueryRejected, DatabaseError) as refused:
+        shown = str(refused)
+
+    assert SECRET not in shown and _data_directory(postgres_dsn) not in shown, query
+
+
+@functools.cache
+def _data_directory(dsn: str) -> str:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SHOW data_directory").fetchone()[0]
