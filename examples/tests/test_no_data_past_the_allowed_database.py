@@ -283,3 +283,23 @@ def test_no_generated_attack_shows_a_setting_or_the_secret_on_postgres(postgres_
 def _data_directory(dsn: str) -> str:
     with psycopg.connect(dsn) as conn:
         return conn.execute("SHOW data_directory").fetchone()[0]
+
+
+@pytest.mark.parametrize(
+    "tool, database, query",
+    [
+        ("analyze_postgres_query", "pg", "SELECT * FROM items WHERE id = '{marker}'::int"),
+        ("analyze_mysql_query", "maria", "SELECT * FROM items WHERE {marker} = 1"),
+    ],
+)
+def test_the_servers_text_reaches_neither_the_caller_nor_the_default_log(
+    database_mcp, database_mcp_stderr, tool, database, query
+):
+    # The server echoes the marker in its error (invalid input syntax / unknown column); it passes the guard.
+    marker = f"marker_{SECRET.replace('-', '_')}"
+
+    result = database_mcp.call(tool, {"database": database, "query": query.format(marker=marker)})
+
+    assert result.is_error and "explain_failed:" in result.text
+    assert marker not in result.text
+    assert marker not in database_mcp_stderr.read_text()  # logged at DEBUG only; the server runs at INFO
