@@ -163,6 +163,8 @@ class _Walker:
             raise QueryRejected(f"{word} is not accepted: only read-only SELECT statements can be analysed")
         if word == "FOR" and following in LOCK_FOLLOWERS:
             raise QueryRejected(f"locking clauses (FOR {following} …) are not accepted: they take row locks")
+        if word == "VALUE" and following == "FOR":
+            raise QueryRejected("NEXT/PREVIOUS VALUE FOR is not accepted: it moves a sequence")
         if word == "LOCK" and following == "IN":
             raise QueryRejected("LOCK IN SHARE MODE is not accepted: it takes row locks")
         if self.dialect == "postgres" and token.text.lower() in POSTGRES_REG_TYPES:

@@ -71,8 +71,8 @@ def sql_tokenize(sql: str, *, dialect: str) -> list[Token]:
 
 
 def _check_characters(sql: str, dialect: str) -> None:
-    if any((ord(c) < 32 and c not in ALLOWED_CONTROL) or ord(c) == 127 for c in sql):
-        raise SqlSyntaxRefused("control characters are not accepted in a query")
+    if any((ord(c) < 32 and c not in ALLOWED_CONTROL) or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in sql):
+        raise SqlSyntaxRefused("control characters and lone surrogates are not accepted in a query")
     if "\\" in sql:
         raise SqlSyntaxRefused("backslashes are not accepted: the servers' escape rules depend on their settings")
 

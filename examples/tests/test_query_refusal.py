@@ -28,6 +28,8 @@ REFUSED = [
     ("SELECT 'a\\'; DELETE FROM items; -- '", "backslashes"),
     ("SELECT 'a", "quote is not closed"),
     ("SELECT 1\x00", "control characters"),
+    ("SELECT '\ud800'", "lone surrogates"),
+    ("SELECT NEXT VALUE FOR items_seq", "moves a sequence"),
     ("SELECT $$x$$", "'$' is not accepted"),
     ("SELECT `id` FROM items", "backquotes"),
     ("EXPLAIN ANALYZE SELECT 1", "got EXPLAIN"),
