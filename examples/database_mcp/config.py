@@ -18,7 +18,7 @@ DEFAULT_CONFIG_PATH = "config/databases.yaml"
 ENGINES = ("mysql", "postgres")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]+$")
 ENV_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-ALLOWED_KEYS = {"name", "engine", "dsn", "description"}
+ALLOWED_KEYS = {"name", "engine", "dsn", "description", "schemas"}
 
 
 @dataclass(frozen=True)
@@ -27,6 +27,16 @@ class DatabaseSpec:
     engine: str
     dsn: str = field(repr=False)
     description: str = ""
+    extra_schemas: tuple[str, ...] = ()  # the YAML's `schemas:`
+
+    @property
+    def schemas(self) -> frozenset[str]:
+        """What an analysed query may qualify a table with: on MySQL the DSN's database plus the
+        entry's ``schemas:``; on PostgreSQL the entry's ``schemas:``, else ``public``."""
+        if self.engine == "postgres":
+            return frozenset(self.extra_schemas or ("public",))
+        database = unquote(urlsplit(self.dsn).path.lstrip("/"))
+        return frozenset(self.extra_schemas) | ({database} if database else set())
 
     @property
     def password(self) -> str:
@@ -87,6 +97,7 @@ def _specs(entries: list, environ) -> tuple[dict[str, DatabaseSpec], dict[str, s
     unavailable: dict[str, str] = {}
     for index, entry in enumerate(entries, start=1):
         name, engine, raw_dsn, description = _entry_fields(index, entry)
+        schemas = _entry_schemas(index, name, entry.get("schemas"))
         if name in specs or name in unavailable:
             raise ValueError(f"entry {index}: duplicate name {name!r}")
         missing = [var for var in ENV_RE.findall(raw_dsn) if not environ.get(var)]
@@ -95,7 +106,7 @@ def _specs(entries: list, environ) -> tuple[dict[str, DatabaseSpec], dict[str, s
             continue
         dsn = ENV_RE.sub(lambda m: environ[m.group(1)], raw_dsn)
         _check_dsn(index, engine, dsn)
-        specs[name] = DatabaseSpec(name=name, engine=engine, dsn=dsn, description=description)
+        specs[name] = DatabaseSpec(name=name, engine=engine, dsn=dsn, description=description, extra_schemas=schemas)
     return specs, unavailable
 
 
@@ -113,6 +124,15 @@ def _entry_fields(index: int, entry) -> tuple[str, str, str, str]:
     if not isinstance(dsn, str) or not dsn:
         raise ValueError(f"entry {index} ({name}): 'dsn' is required (e.g. dsn: ${{MY_DB_DSN}})")
     return name, engine, dsn, str(entry.get("description") or "")
+
+
+def _entry_schemas(index: int, name: str, schemas) -> tuple[str, ...]:
+    if schemas is None:
+        return ()
+    names_ok = isinstance(schemas, list) and all(isinstance(s, str) and NAME_RE.match(s) for s in schemas)
+    if not names_ok or not schemas:
+        raise ValueError(f"entry {index} ({name}): 'schemas' must be a non-empty list of names")
+    return tuple(schemas)
 
 
 def _check_dsn(index: int, engine: str, dsn: str) -> None:

@@ -12,15 +12,14 @@ import json
 
 from .config import DatabaseSpec
 from .connections import connection_open, is_mariadb, mysql_set_statement_timeout, postgres_set_statement_timeout
-from .sql_guard import select_validate
+from .sql_guard import SafeSelect, select_validate
 
 SAME_COST_TOLERANCE = 0.05  # within 5% the plans are called "about the same"
 
 
 def plan_explain(*, spec: DatabaseSpec, query: str) -> dict:
-    safe = select_validate(sql=query, dialect=spec.engine)
-    with connection_open(spec=spec) as conn:
-        plan = _mysql_plan(conn, safe.text) if spec.engine == "mysql" else _postgres_plan(conn, safe.text)
+    safe = select_validate(sql=query, dialect=spec.engine, schemas=spec.schemas)
+    plan = plan_fetch(spec=spec, safe=safe)
     summary = _mysql_summary(plan) if spec.engine == "mysql" else _postgres_summary(plan)
     return {
         "database": spec.name,
@@ -47,6 +46,12 @@ def plans_compare(*, spec: DatabaseSpec, query_1: str, query_2: str) -> dict:
         "query_2": {k: second[k] for k in ("query", "summary", "warnings")},
         "differences": _differences(first["summary"], second["summary"]),
     }
+
+
+def plan_fetch(*, spec: DatabaseSpec, safe: SafeSelect):
+    """The raw JSON plan of a validated statement; a failure is ``explain_failed`` with a fixed sentence."""
+    with connection_open(spec=spec, failure="explain_failed", doing="to plan the query") as conn:
+        return _mysql_plan(conn, safe.text) if spec.engine == "mysql" else _postgres_plan(conn, safe.text)
 
 
 def _mysql_plan(conn, text: str) -> dict:

@@ -102,7 +102,11 @@ class DatabaseTools:
         spec = self._spec(database, engine)
         try:
             return action(spec)
-        except (DatabaseError, QueryRejected, InvalidArgument) as exc:
+        except DatabaseError as exc:
+            raise ToolError(f"{exc.code}: {exc.message}") from None
+        except QueryRejected as exc:
+            raise ToolError(f"query_rejected: {exc}") from None
+        except InvalidArgument as exc:
             raise ToolError(str(exc)) from None
 
     def _spec(self, database: str, engine: str | None) -> DatabaseSpec:

@@ -6,6 +6,7 @@ so parallel runs never touch each other's tables.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 from pathlib import Path
@@ -20,6 +21,13 @@ from testing.mcp_servers import free_port
 from .support import http_server_start, http_server_stop, stdio_session
 
 MYSQL_URL = os.environ.get("OMNI2_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/test")
+# MySQL 8 is not installable on every machine (it is not in Debian 12): its runs are skipped unless set.
+MYSQL8_URL = os.environ.get("OMNI2_TEST_MYSQL8_URL", "")
+# The MySQL-flavoured database entries the analyse/compare tests run on.
+MYSQL_TARGETS = [
+    pytest.param("maria", id="mariadb"),
+    pytest.param("mysql8", id="mysql8", marks=pytest.mark.skipif(not MYSQL8_URL, reason="OMNI2_TEST_MYSQL8_URL unset")),
+]
 POSTGRES_URL = os.environ.get("OMNI2_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 ITEM_ROWS = 500
 # The spawned server's statement timeout: a statement that really ran pg_sleep(30) would hit it.
@@ -45,6 +53,8 @@ def _mysql_connect(url: str, database: str | None = None):
 
 
 MYSQL_SETUP = [
+    # MySQL 8 logs binary by default and then refuses a function that modifies data (error 1418).
+    "SET SESSION sql_log_bin = 0",
     "CREATE TABLE items (id INT PRIMARY KEY AUTO_INCREMENT, name VARCHAR(50), category INT, "
     "KEY idx_category (category)) ENGINE=InnoDB",
     "INSERT INTO items (name, category) WITH RECURSIVE seq (n) AS "
@@ -56,22 +66,82 @@ MYSQL_SETUP = [
 ]
 
 
-@pytest.fixture(scope="session")
-def mysql_dsn():
-    """A fresh MariaDB/MySQL database with an items table and a side-effecting function."""
-    name = f"omni2_dbmcp_{secrets.token_hex(4)}"
-    admin = _mysql_connect(MYSQL_URL)
+HR_SETUP = [
+    "CREATE TABLE salaries (id INT PRIMARY KEY, secret VARCHAR(100))",
+    "INSERT INTO salaries VALUES (1, '{secret}')",
+]
+# The least-privilege monitoring account of docs/MCP_SERVERS.md, word for word.
+MYSQL_MONITOR_GRANTS = [
+    "CREATE USER '{user}'@'%' IDENTIFIED BY '{password}'",
+    "GRANT PROCESS ON *.* TO '{user}'@'%'",
+    "GRANT SELECT ON performance_schema.* TO '{user}'@'%'",
+    "GRANT SELECT, SHOW VIEW ON `{database}`.* TO '{user}'@'%'",
+]
+POSTGRES_MONITOR_GRANTS = [
+    "CREATE ROLE {user} LOGIN PASSWORD '{password}'",
+    "GRANT pg_read_all_stats TO {user}",
+    "GRANT CONNECT ON DATABASE {database} TO {user}",
+    "GRANT USAGE ON SCHEMA public TO {user}",
+    "GRANT SELECT ON ALL TABLES IN SCHEMA public TO {user}",
+]
+# A secret in a schema the monitored database entry does not allow (issue 13: hr.salaries).
+SECRET = f"s3cret-{secrets.token_hex(6)}"
+MONITOR_PASSWORD = f"Mon-{secrets.token_hex(8)}"
+
+
+@contextlib.contextmanager
+def _mysql_databases(url: str):
+    """A fresh database with items, a side-effecting function, an hr database and a monitor account."""
+    name, user = f"omni2_dbmcp_{secrets.token_hex(4)}", f"omni2_mon_{secrets.token_hex(4)}"
+    admin = _mysql_connect(url)
     try:
         with admin.cursor() as cur:
             cur.execute(f"CREATE DATABASE {name}")
+            cur.execute(f"CREATE DATABASE {name}_hr")
+            cur.execute(f"USE {name}_hr")
+            for statement in HR_SETUP:
+                cur.execute(statement.format(secret=SECRET))
             cur.execute(f"USE {name}")
             for statement in MYSQL_SETUP:
                 cur.execute(statement)
-        yield _with_database(MYSQL_URL, name)
+            for statement in MYSQL_MONITOR_GRANTS:
+                cur.execute(statement.format(user=user, password=MONITOR_PASSWORD, database=name))
+        monitor = urlsplit(url)._replace(netloc=f"{user}:{MONITOR_PASSWORD}@{urlsplit(url).netloc.split('@')[-1]}")
+        yield _with_database(url, name), _with_database(urlunsplit(monitor), name)
     finally:
         with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'%'")
+            cur.execute(f"DROP DATABASE IF EXISTS {name}_hr")
             cur.execute(f"DROP DATABASE IF EXISTS {name}")
         admin.close()
+
+
+@pytest.fixture(scope="session")
+def mysql_databases():
+    """(dsn as root, dsn as the least-privilege monitor) on the shared MariaDB."""
+    with _mysql_databases(MYSQL_URL) as dsns:
+        yield dsns
+
+
+@pytest.fixture(scope="session")
+def mysql_dsn(mysql_databases):
+    return mysql_databases[0]
+
+
+@pytest.fixture(scope="session")
+def mysql_dsns(mysql_databases, mysql8_dsn) -> dict[str, str | None]:
+    """The DSN behind each MySQL-flavoured database entry of the test config."""
+    return {"maria": mysql_databases[0], "maria_monitor": mysql_databases[1], "mysql8": mysql8_dsn}
+
+
+@pytest.fixture(scope="session")
+def mysql8_dsn():
+    """The same on a MySQL 8 server when OMNI2_TEST_MYSQL8_URL names one, else None."""
+    if not MYSQL8_URL:
+        yield None
+        return
+    with _mysql_databases(MYSQL8_URL) as dsns:
+        yield dsns[0]
 
 
 POSTGRES_SETUP = [
@@ -84,24 +154,39 @@ POSTGRES_SETUP = [
     # Lies about being IMMUTABLE, so the planner folds it (runs it) while planning: only the timeout stops it.
     "CREATE FUNCTION slow_constant() RETURNS int IMMUTABLE LANGUAGE plpgsql AS "
     "$$ BEGIN PERFORM pg_sleep(30); RETURN 1; END $$",
+    # Puts a value of another schema into its error while the planner folds it.
+    "CREATE SCHEMA hr",
+    "CREATE TABLE hr.salaries (id int PRIMARY KEY, secret text)",
+    "INSERT INTO hr.salaries VALUES (1, '{secret}')",
+    "CREATE FUNCTION leaky_constant() RETURNS int IMMUTABLE LANGUAGE plpgsql AS "
+    "$$ BEGIN RAISE EXCEPTION 'leaked: %', (SELECT secret FROM hr.salaries LIMIT 1); END $$",
     "ANALYZE items",
 ]
 
 
 @pytest.fixture(scope="session")
-def postgres_dsn():
-    """A fresh PostgreSQL database with an items table and a side-effecting function."""
-    name = f"omni2_dbmcp_{secrets.token_hex(4)}"
+def postgres_databases():
+    """(dsn as postgres, dsn as the least-privilege monitor): items, side effects, an hr schema."""
+    name, user = f"omni2_dbmcp_{secrets.token_hex(4)}", f"omni2_mon_{secrets.token_hex(4)}"
     with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
         admin.execute(f"CREATE DATABASE {name}")
+        dsn = _with_database(POSTGRES_URL, name)
         try:
-            dsn = _with_database(POSTGRES_URL, name)
             with psycopg.connect(dsn, autocommit=True) as conn:
                 for statement in POSTGRES_SETUP:
-                    conn.execute(statement)
-            yield dsn
+                    conn.execute(statement.replace("{secret}", SECRET))
+                for statement in POSTGRES_MONITOR_GRANTS:
+                    conn.execute(statement.format(user=user, password=MONITOR_PASSWORD, database=name))
+            monitor = urlsplit(dsn)._replace(netloc=f"{user}:{MONITOR_PASSWORD}@{urlsplit(dsn).netloc.split('@')[-1]}")
+            yield dsn, urlunsplit(monitor)
         finally:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+            admin.execute(f"DROP ROLE IF EXISTS {user}")
+
+
+@pytest.fixture(scope="session")
+def postgres_dsn(postgres_databases):
+    return postgres_databases[0]
 
 
 @pytest.fixture(scope="session")
@@ -110,13 +195,18 @@ def dbmcp_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def dbmcp_env(mysql_dsn, postgres_dsn, dbmcp_dir) -> dict[str, str]:
-    """Environment of a configured database_mcp: MariaDB, PostgreSQL, and one entry that cannot connect."""
+def dbmcp_env(mysql_databases, postgres_databases, mysql8_dsn, dbmcp_dir) -> dict[str, str]:
+    """Environment of a configured database_mcp: MariaDB and PostgreSQL (as root and as the
+    least-privilege monitor), MySQL 8 when available, and entries that cannot connect."""
+    (mysql_dsn, mysql_monitor), (postgres_dsn, postgres_monitor) = mysql_databases, postgres_databases
     config = dbmcp_dir / "databases.yaml"
     config.write_text(
         "databases:\n"
         "  - {name: maria, engine: mysql, dsn: '${TEST_MARIA_DSN}', description: test MariaDB}\n"
         "  - {name: pg, engine: postgres, dsn: '${TEST_PG_DSN}', description: test PostgreSQL}\n"
+        "  - {name: maria_monitor, engine: mysql, dsn: '${TEST_MARIA_MONITOR_DSN}'}\n"
+        "  - {name: pg_monitor, engine: postgres, dsn: '${TEST_PG_MONITOR_DSN}'}\n"
+        "  - {name: mysql8, engine: mysql, dsn: '${TEST_MYSQL8_DSN}'}\n"
         "  - {name: wrong_password, engine: mysql, dsn: '${TEST_WRONG_DSN}'}\n"
         "  - {name: not_set, engine: postgres, dsn: '${TEST_UNSET_DSN}'}\n"
     )
@@ -130,6 +220,9 @@ def dbmcp_env(mysql_dsn, postgres_dsn, dbmcp_dir) -> dict[str, str]:
         "DATABASE_MCP_STATEMENT_TIMEOUT": SERVER_STATEMENT_TIMEOUT,
         "TEST_MARIA_DSN": mysql_dsn,
         "TEST_PG_DSN": postgres_dsn,
+        "TEST_MARIA_MONITOR_DSN": mysql_monitor,
+        "TEST_PG_MONITOR_DSN": postgres_monitor,
+        "TEST_MYSQL8_DSN": mysql8_dsn or "",
         "TEST_WRONG_DSN": urlunsplit(wrong),
     }
 

@@ -45,3 +45,26 @@ def test_a_dsn_with_the_wrong_scheme_is_refused_without_echoing_it(tmp_path):
 
 def test_sizes_read_as_b_kb_and_mb():
     assert [size_human(n) for n in (0, 1023, 1536, 5 * 1024 * 1024)] == ["0 B", "1023 B", "1.5 KB", "5 MB"]
+
+
+def test_an_entry_may_read_its_own_database_or_the_schemas_it_lists(tmp_path):
+    path = tmp_path / "db.yaml"
+    path.write_text(
+        "databases:\n"
+        "  - {name: m, engine: mysql, dsn: 'mysql://u@h/app'}\n"
+        "  - {name: m2, engine: mysql, dsn: 'mysql://u@h/app', schemas: [reporting]}\n"
+        "  - {name: p, engine: postgres, dsn: 'postgres://u@h/db'}\n"
+        "  - {name: p2, engine: postgres, dsn: 'postgres://u@h/db', schemas: [sales, public]}\n"
+    )
+
+    dbs = config_load(path=str(path), environ={}).databases
+
+    assert dbs["m"].schemas == {"app"} and dbs["m2"].schemas == {"app", "reporting"}
+    assert dbs["p"].schemas == {"public"} and dbs["p2"].schemas == {"sales", "public"}
+
+
+def test_schemas_that_are_not_a_list_of_names_are_refused(tmp_path):
+    path = tmp_path / "db.yaml"
+    path.write_text("databases:\n  - {name: a, engine: mysql, dsn: 'mysql://u@h/app', schemas: 'hr; x'}\n")
+
+    assert "'schemas' must be a non-empty list of names" in config_load(path=str(path), environ={}).problem

@@ -11,9 +11,9 @@ def test_it_lists_the_usable_databases_and_why_others_are_not(database_mcp):
     assert not result.is_error
     assert result.data["configured"] is True
     names = {d["name"]: d["engine"] for d in result.data["databases"]}
-    assert names == {"maria": "mysql", "pg": "postgres", "wrong_password": "mysql"}
-    assert result.data["unavailable"] == [
-        {"name": "not_set", "reason": "environment variable TEST_UNSET_DSN is not set"}
+    assert {"maria": "mysql", "pg": "postgres", "wrong_password": "mysql"}.items() <= names.items()
+    assert {"name": "not_set", "reason": "environment variable TEST_UNSET_DSN is not set"} in result.data[
+        "unavailable"
     ]
 
 

@@ -1,6 +1,8 @@
-"""analyze_* and compare_*_query_plans: real EXPLAIN plans from MariaDB and PostgreSQL."""
+"""analyze_* and compare_*_query_plans: real EXPLAIN plans from MariaDB, MySQL 8 and PostgreSQL."""
 
 import pytest
+
+from .conftest import MYSQL_TARGETS
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -27,8 +29,9 @@ def test_it_warns_about_a_postgres_full_scan(database_mcp):
     assert "full table scan on items" in result.data["warnings"]
 
 
-def test_it_explains_a_mariadb_select(database_mcp):
-    result = database_mcp.call("analyze_mysql_query", {"database": "maria", "query": BY_ID})
+@pytest.mark.parametrize("database", MYSQL_TARGETS)
+def test_it_explains_a_mysql_select(database_mcp, database):
+    result = database_mcp.call("analyze_mysql_query", {"database": database, "query": BY_ID})
 
     assert not result.is_error, result
     tables = result.data["summary"]["tables"]
@@ -37,8 +40,9 @@ def test_it_explains_a_mariadb_select(database_mcp):
     assert "query_block" in result.data["plan"]
 
 
-def test_it_warns_about_a_mariadb_full_scan(database_mcp):
-    result = database_mcp.call("analyze_mysql_query", {"database": "maria", "query": BY_NAME})
+@pytest.mark.parametrize("database", MYSQL_TARGETS)
+def test_it_warns_about_a_mysql_full_scan(database_mcp, database):
+    result = database_mcp.call("analyze_mysql_query", {"database": database, "query": BY_NAME})
 
     assert not result.is_error, result
     assert result.data["summary"]["full_scans"] == ["items"]
@@ -54,8 +58,11 @@ def test_it_says_which_postgres_plan_looks_cheaper(database_mcp):
     assert "items: Seq Scan in query_1, Index Scan in query_2" in result.data["differences"]
 
 
-def test_it_says_which_mariadb_plan_looks_cheaper(database_mcp):
-    result = database_mcp.call("compare_mysql_query_plans", {"database": "maria", "query_1": BY_ID, "query_2": BY_NAME})
+@pytest.mark.parametrize("database", MYSQL_TARGETS)
+def test_it_says_which_mysql_plan_looks_cheaper(database_mcp, database):
+    result = database_mcp.call(
+        "compare_mysql_query_plans", {"database": database, "query_1": BY_ID, "query_2": BY_NAME}
+    )
 
     assert not result.is_error, result
     assert result.data["cheaper"] == "query_1"
@@ -70,14 +77,21 @@ def test_the_same_query_twice_is_about_the_same(database_mcp):
     assert result.data["verdict"].startswith("about the same")
 
 
-def test_a_query_on_a_missing_table_is_a_clear_tool_error(database_mcp):
-    result = database_mcp.call("analyze_postgres_query", {"database": "pg", "query": "SELECT * FROM no_such_table"})
+@pytest.mark.parametrize("tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")])
+def test_a_query_on_a_missing_table_is_a_clear_tool_error_without_the_servers_text(database_mcp, tool, database):
+    result = database_mcp.call(tool, {"database": database, "query": "SELECT * FROM no_such_table"})
 
     assert result.is_error
-    assert 'relation "no_such_table" does not exist' in result.text
+    assert "explain_failed:" in result.text
+    assert "names a table, column or function that does not exist here" in result.text
+    assert "no_such_table" not in result.text  # PostgreSQL: relation "…" does not exist; MariaDB: Table '…' doesn't
 
 
-@pytest.mark.parametrize("tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")])
+@pytest.mark.parametrize(
+    "tool, database",
+    [("analyze_postgres_query", "pg")]
+    + [pytest.param("analyze_mysql_query", *t.values, marks=t.marks, id=t.id) for t in MYSQL_TARGETS],
+)
 def test_a_percent_sign_in_the_query_is_plain_text(database_mcp, tool, database):
     result = database_mcp.call(tool, {"database": database, "query": "SELECT id FROM items WHERE name LIKE 'item1%'"})
 
