@@ -112,3 +112,40 @@ def test_it_refuses_a_superuser_or_the_owner_and_changes_nothing():
 def test_it_explains_that_sqlite_has_no_privileges():
     with pytest.raises(CommandError, match="PostgreSQL feature"):
         lockdown("--role", "omni2_app", "--print")
+
+
+def can(role: str, privilege: str, table: str = "audit_auditlog") -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [role, table, privilege])
+        return cursor.fetchone()[0]
+
+
+@on_postgresql
+def test_it_refuses_a_member_of_the_owner_and_changes_nothing(app_role):
+    role, _ = app_role
+    owner = connection.get_connection_params()["user"]
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT {owner} TO {role}")
+    with pytest.raises(CommandError, match="owns"):
+        lockdown("--role", role)
+    with connection.cursor() as cursor:
+        cursor.execute(f"REVOKE {owner} FROM {role}")
+    assert can(role, "UPDATE") and can(role, "TRUNCATE")
+
+
+@on_postgresql
+def test_it_undoes_everything_when_another_role_still_lends_update(app_role):
+    role, _ = app_role
+    lender = f"{role}_lender"
+    with connection.cursor() as cursor:
+        cursor.execute(f"CREATE ROLE {lender}")
+        cursor.execute(f"GRANT UPDATE ON audit_auditlog TO {lender}")
+        cursor.execute(f"GRANT {lender} TO {role}")
+    try:
+        with pytest.raises(CommandError, match=f"{role} may still UPDATE on audit_auditlog"):
+            lockdown("--role", role)
+        assert can(role, "DELETE") and can(role, "TRUNCATE")  # the REVOKEs were rolled back
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"DROP OWNED BY {lender}")
+            cursor.execute(f"DROP ROLE {lender}")
