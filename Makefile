@@ -6,6 +6,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: run test install migrate demo bench lint clean
 
+# The embedded demo asks for DEBUG (OMNI2's default is off): plain HTTP on 127.0.0.1, and
+# load_demo's well-known admin. An OMNI2_DEBUG in the environment wins.
+run demo: export OMNI2_DEBUG ?= true
+
 $(STAMP): requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip

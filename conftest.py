@@ -1,7 +1,22 @@
 """Fixtures shared by every app's tests."""
 
+import os
+import secrets
+
 import pytest
+from django.conf import settings
 from rest_framework.test import APIClient
+
+# Tests run on production's settings (DEBUG off, as OMNI2's default is) with two exceptions:
+# plain HTTP (the test client sends no HTTPS) and a strong secret key of their own (a new one per
+# run, unless the environment sets one), so the start-up check (omni2.checks) passes on
+# PostgreSQL as in a real deployment. Django read its settings before this file, so they are
+# set on both: child processes (Celery workers, stdio MCP servers, manage.py) read the environment.
+os.environ["OMNI2_SSL_REDIRECT"] = "false"
+settings.SECURE_SSL_REDIRECT = False
+if not os.environ.get("OMNI2_SECRET_KEY"):
+    os.environ["OMNI2_SECRET_KEY"] = secrets.token_urlsafe(50)
+settings.SECRET_KEY = os.environ["OMNI2_SECRET_KEY"]
 
 
 @pytest.fixture

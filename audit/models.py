@@ -93,9 +93,10 @@ class AuditLog(AppendOnlyModel):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     # No database constraint and DO_NOTHING: deleting a user must neither cascade nor
     # UPDATE these rows (the trigger would refuse); e-mail and role are kept as written.
+    # No index of its own: ``audit_user_time`` leads with the user and serves those lookups.
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
-        db_constraint=False, related_name="+",
+        db_constraint=False, db_index=False, related_name="+",
     )
     user_email = models.CharField(max_length=254, blank=True)
     user_role = models.CharField(max_length=64, blank=True)
@@ -119,7 +120,7 @@ class AuditLog(AppendOnlyModel):
     slack_message_ts = models.CharField(max_length=32, blank=True)
     slack_thread_ts = models.CharField(max_length=32, blank=True)
     ip_address = models.GenericIPAddressField(null=True, blank=True)
-    request_id = models.CharField(max_length=64, blank=True, db_index=True)
+    request_id = models.CharField(max_length=64, blank=True)
     # The durable record written before the request ran; empty for rows written before it
     # existed and for refusals that never reached the point of recording (none today).
     request_record = models.OneToOneField(
@@ -135,6 +136,9 @@ class AuditLog(AppendOnlyModel):
             models.Index(fields=["status", "created_at"], name="audit_status_time"),
             models.Index(fields=["source", "created_at"], name="audit_source_time"),
             models.Index(fields=["model", "created_at"], name="audit_model_time"),
+            # A plain b-tree: request ids are matched with "=" only, so PostgreSQL's extra
+            # varchar_pattern_ops copy that db_index=True adds (for LIKE) would be dead weight.
+            models.Index(fields=["request_id"], name="audit_request_id"),
         ]
 
     def __str__(self):

@@ -19,11 +19,12 @@ VAR_DIR = Path(env.str("OMNI2_VAR_DIR", default=str(BASE_DIR / "var")))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 # --- Django core -------------------------------------------------------------
-DEBUG = env.bool("OMNI2_DEBUG", default=True)
-SECRET_KEY = env.str(
-    "OMNI2_SECRET_KEY",
-    default="dev-only-insecure-key-change-me" if DEBUG else environ.Env.NOTSET,
-)
+# Off unless asked for: ``make run`` (the embedded demo) sets OMNI2_DEBUG=true.
+DEBUG = env.bool("OMNI2_DEBUG", default=False)
+# The embedded demo's key. On any database but the embedded SQLite, a start-up check
+# (omni2.checks) refuses it, a placeholder or a short key, and says what to set.
+DEV_SECRET_KEY = "dev-only-insecure-key-change-me"
+SECRET_KEY = env.str("OMNI2_SECRET_KEY", default="") or DEV_SECRET_KEY
 ALLOWED_HOSTS = env.list("OMNI2_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("OMNI2_CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
     "audit",
     "orchestration",
     "slackapp",
+    "omni2.apps.Omni2Config",
 ]
 
 MIDDLEWARE = [
@@ -208,6 +210,9 @@ USE_TZ = True
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("OMNI2_SSL_REDIRECT", default=True)
+    if not SECURE_SSL_REDIRECT:
+        # Turned off on purpose: the TLS proxy in front redirects (docs/CONFIGURATION.md).
+        SILENCED_SYSTEM_CHECKS = ["security.W008"]
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True

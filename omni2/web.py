@@ -4,12 +4,19 @@ With several workers uvicorn binds the listening socket itself, leaving its ``pr
 accepted connections inherit that, asyncio then skips TCP_NODELAY, and every keep-alive
 response waits on the client's delayed ACK: ~40 ms a request (uvicorn issue #3149, open).
 Setting the option on the listener fixes it, since Linux copies it to accepted sockets.
+
+Before uvicorn starts, Django's system checks run as they do for a management command, so an
+unsafe setting (a placeholder secret key, ``omni2.checks``) stops the server with its message.
 """
 
+import os
 import socket
 
+import django
 import uvicorn
 from uvicorn.config import Config
+
+from omni2.checks import checks_or_exit
 
 _bind_socket = Config.bind_socket
 
@@ -24,4 +31,7 @@ def _bind_socket_nodelay(self: Config) -> socket.socket:
 Config.bind_socket = _bind_socket_nodelay
 
 if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
+    django.setup()
+    checks_or_exit()
     uvicorn.main()

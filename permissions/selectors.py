@@ -1,12 +1,12 @@
 """Policy reads: the shared, cached snapshot and who a caller is.
 
 The snapshot's data sits in the Django cache (Redis, or the file cache every local
-process shares) under a *version token*. Once a change to a policy row commits, a new random
-token is stored (``PolicyVersion``) and copied to the cache (``permissions.signals``), so every
-process sees the change on its next read. The cached copy lives
-``OMNI2_POLICY_VERSION_CACHE_SECONDS``: if it could not be written at commit (a cache blip),
-the stored token takes over within that time. Each process keeps the compiled snapshot of the
-live token in memory, so a warm read costs one cache GET.
+process shares) under a *version token*. A change to a policy row stores a new random token
+(``PolicyVersion``) in the change's own transaction, and once that commits the token is copied to
+the cache (``permissions.signals``), so every process sees the change on its next read. The cached
+copy lives ``OMNI2_POLICY_VERSION_CACHE_SECONDS``: if it could not be written at commit (a cache
+blip, a crash), the stored token takes over within that time. Each process keeps the compiled
+snapshot of the live token in memory, so a warm read costs one cache GET.
 """
 
 import logging
@@ -57,7 +57,7 @@ def policy_version() -> str:
 def policy_pinned() -> Iterator[None]:
     """One policy version for a whole unit of work (an HTTP request): its API key check, its
     re-check and its tool listing all read the token once, not once each. A change committed
-    inside the block unpins it (``_publish_new_version``), so the block sees its own writes.
+    inside the block unpins it (``_publish_version``), so the block sees its own writes.
     """
     reset = _pinned.set("")
     try:
@@ -121,33 +121,46 @@ def _stored_version() -> str:
     return token
 
 
-def _publish_new_version() -> None:
+def _store_new_version() -> str:
     """A NEW random token, never an increment, so a slow reader that loaded old rows can only
-    ever file them under a dead token: stored first (the truth a reader falls back on when the
-    cache has no copy), then copied to the cache."""
+    ever file them under a dead token."""
     token = uuid.uuid4().hex
     if not PolicyVersion.objects.filter(pk=1).update(token=token):
         PolicyVersion.objects.update_or_create(pk=1, defaults={"token": token})
+    return token
+
+
+def _publish_version(token: str) -> None:
+    """Copy the stored token to the cache, where every request reads it."""
     connection.omni2_policy_dirty = False
     if _pinned.get() is not None:
         _pinned.set("")  # a request that changed the policy reads the new one
     cache.set(VERSION_KEY, token, timeout=settings.OMNI2_POLICY_VERSION_CACHE_SECONDS)
 
 
+def _publish_committed_version() -> None:
+    # Read back rather than remembered: a savepoint may have rolled back the last write.
+    _publish_version(_stored_version())
+
+
 def policy_changed() -> None:
     """Record that a policy row changed in the current transaction (called by the signals).
 
-    The new version is written once the change commits, in a statement of its own: holding
-    the version row inside policy transactions would make concurrent ones deadlock on it.
+    The new version is stored by the same transaction, so the change and its version commit or
+    roll back together: no crash or lost connection after the commit can leave a committed
+    change under the old version. Only the cache's copy waits for the commit. Concurrent policy
+    transactions queue on the one version row from their first change until they commit (policy
+    edits are rare; two that cross on the same rows may deadlock, and PostgreSQL then refuses one).
     """
     connection.omni2_policy_dirty = True
-    if not any(func is _publish_new_version for _, func, _ in connection.run_on_commit):
-        transaction.on_commit(_publish_new_version, robust=True)
+    _store_new_version()
+    if not any(func is _publish_committed_version for _, func, _ in connection.run_on_commit):
+        transaction.on_commit(_publish_committed_version, robust=True)
 
 
 def policy_invalidate() -> None:
     """Make every process rebuild its snapshot now (migrations, flushes, maintenance)."""
-    _publish_new_version()
+    _publish_version(_store_new_version())
 
 
 def user_policy_for(user: User | None, snapshot: PolicySnapshot | None = None) -> UserPolicy:

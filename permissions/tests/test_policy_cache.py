@@ -3,10 +3,12 @@
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache, caches
+from django.db import connection, transaction
 
 from permissions.models import GlobalPolicy, McpServer, PolicyVersion, User
 from permissions.selectors import (VERSION_KEY, policy_pinned, policy_snapshot, policy_version,
@@ -192,3 +194,62 @@ def test_an_inactive_or_missing_user_is_the_default_user():
     user = user_create(email="gone@x.com", role="admin")
     user.is_active = False
     assert user_policy_for(user).email == "" and user_policy_for(None).role == "read_only"
+
+
+def _stored_token_seen_by_another_connection() -> str:
+    seen = []
+
+    def read():
+        seen.append(PolicyVersion.objects.get().token)
+        connection.close()
+
+    thread = threading.Thread(target=read)
+    thread.start()
+    thread.join()
+    return seen[0]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
+def test_a_policy_change_stores_its_new_version_in_its_own_transaction():
+    before = PolicyVersion.objects.get().token
+    with transaction.atomic():
+        McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+        inside = PolicyVersion.objects.get().token
+        assert inside != before
+        if connection.vendor == "postgresql":  # SQLite's write lock would hold the reader back
+            assert _stored_token_seen_by_another_connection() == before
+    assert PolicyVersion.objects.get().token == inside == policy_version()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
+def test_a_rolled_back_policy_change_leaves_the_version_unchanged():
+    stored, cached = PolicyVersion.objects.get().token, policy_version()
+    with pytest.raises(RuntimeError), transaction.atomic():
+        McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+        raise RuntimeError("the admin form failed after the row was written")
+    assert (PolicyVersion.objects.get().token, policy_version()) == (stored, cached)
+    assert "a_mcp" not in policy_snapshot().mcps
+
+
+class ProcessDied(Exception):
+    pass
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
+def test_a_committed_change_is_versioned_even_if_nothing_runs_after_the_commit():
+    before = policy_version()
+    policy_snapshot()  # warm, under the old version
+
+    def die():
+        raise ProcessDied  # stands for a crash between the commit and the cache write
+
+    with pytest.raises(ProcessDied), transaction.atomic():
+        transaction.on_commit(die)  # runs first and stops every later after-commit step
+        McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+    assert policy_version() == before  # the cache's copy, for at most its lifetime
+    cache.delete(VERSION_KEY)  # what OMNI2_POLICY_VERSION_CACHE_SECONDS does
+    assert policy_version() != before
+    assert "a_mcp" in policy_snapshot().mcps

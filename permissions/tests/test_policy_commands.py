@@ -23,7 +23,8 @@ def run(*args, **options) -> list[str]:
 
 
 @pytest.fixture
-def demo():
+def demo(settings):
+    settings.DEBUG = True  # what `make run` sets for the demo
     call_command("load_demo", stdout=None)
     server = McpServer.objects.get(name="database_mcp")
     discovered_tools_sync(server=server, tools=[{"name": n} for n in (
@@ -68,7 +69,8 @@ def test_add_user_creates_a_user_and_refuses_duplicates_and_unknown_roles():
         run("add_user", email="new@x.com", role="analyst", databases="a b")
 
 
-def test_load_demo_fills_an_empty_database_once():
+def test_load_demo_fills_an_empty_database_once(settings):
+    settings.DEBUG = True  # what `make run` sets for the demo
     run("load_demo")
     admin = User.objects.get(email="admin@example.com")
     assert admin.check_password("admin") and admin.role.name == "super_admin" and admin.is_superuser
@@ -77,6 +79,14 @@ def test_load_demo_fills_an_empty_database_once():
     assert User.objects.filter(email__in=["junior.dba@company.com", "senior.dev@company.com",
                                           "contractor@partner.com", "dba@company.com"]).count() == 4
     assert run("load_demo") == ["Database already has users; demo data not loaded."]
+
+
+def test_load_demo_refuses_without_debug_and_creates_no_admin(settings):
+    settings.DEBUG = False  # a deployment's default
+    with pytest.raises(CommandError, match="only in the embedded demo"):
+        run("load_demo")
+    assert not User.objects.filter(email="admin@example.com").exists()
+    assert not McpServer.objects.exists()
 
 
 def test_the_demo_keeps_analytics_for_admins(demo):

@@ -178,7 +178,8 @@ def every_decision():
     }
 
 
-def test_export_then_import_gives_the_same_decisions(tmp_path, monkeypatch, write_yaml):
+def test_export_then_import_gives_the_same_decisions(tmp_path, monkeypatch, write_yaml, settings):
+    settings.DEBUG = True  # load_demo runs only where `make run` would
     call_command("load_demo")
     import_files(write_yaml, """
         global: {blocked_tools: [], admin_only_tools: ["compare_*"], default_decision: deny}
