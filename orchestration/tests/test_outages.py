@@ -1,10 +1,9 @@
 """Outages of Redis and PostgreSQL: clear 503s, rate limits still counted, nothing run unchecked.
 
 The shared servers are never stopped: the test's settings point at a closed port, or at a
-``testing.tcpproxy.TcpProxy`` the test cuts.
+``testing.tcpproxy.TcpProxy`` the test cuts. The fast path's side (its Redis unreachable) is in
+``test_tool_call_fast_path``.
 """
-
-import dataclasses
 
 import httpx
 import psycopg
@@ -127,28 +126,3 @@ def _terminate_other_backends() -> int:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()", [connection.settings_dict["NAME"]]).fetchall()
     return len(rows)
-
-
-def test_the_fast_path_hands_a_call_to_django_when_its_redis_cannot_be_asked():
-    """Checked end to end in test_tool_call_fast_path's outage test; here, the limiter's answer."""
-    import asyncio
-
-    import redis.asyncio
-
-    from audit.ratelimit import rate_limit_auser
-
-    class User:  # what _user_limit reads
-        pk = 1
-        role = dataclasses.make_dataclass("Role", [("is_admin", bool), ("is_super_admin", bool),
-                                                   ("requests_per_hour", int)])(False, False, 20)
-
-    async def ask():
-        from testing.outages import closed_port
-
-        client = redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0")
-        try:
-            return await rate_limit_auser(client, user=User(), guard=("k", b"v"))
-        finally:
-            await client.aclose()
-
-    assert asyncio.run(ask()) is None  # None: "not counted, take the sync path", never "allowed"
