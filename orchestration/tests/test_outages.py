@@ -8,12 +8,12 @@ The shared servers are never stopped: the test's settings point at a closed port
 import httpx
 import psycopg
 import pytest
-from django.conf import settings
 from django.db import connection
 
 from audit.models import AuditLog, RateLimitHit
 from audit.ratelimit import rate_limit_hit
 from omni2.errors import ServiceUnavailable
+from omni2.outages import outages
 from testing.asgi import uvicorn_in_thread
 from testing.outages import database_rerouted, redis_unreachable
 from testing.tcpproxy import TcpProxy
@@ -54,18 +54,23 @@ def test_with_redis_and_the_database_unreachable_a_tool_call_is_503_and_never_ru
 
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_unreachable_a_contractors_21st_tool_call_is_429_and_audited(
-        settings, shared_mcp_servers, register_mcp, authed_client):
+        settings, shared_mcp_servers, register_mcp, authed_client, monkeypatch, caplog):
     if not settings.REDIS_URL:
         pytest.skip("without REDIS_URL the database is the only store (test_rate_limit covers it)")
     register_mcp("test_mcp", shared_mcp_servers["http"])
     client = authed_client(role="contractor")
     redis_unreachable(settings)
+    monkeypatch.setattr(outages, "_last_logged", {})  # nothing logged yet in this test's minute
     answers = [call(client, "test_mcp", "echo", {"text": str(i)}) for i in range(21)]
     assert [a.status_code for a in answers] == [200] * 20 + [429], answers[-1].content
     assert RateLimitHit.objects.filter(key=f"user:{client.user.pk}").count() == 20
     refused = AuditLog.objects.get(pk=answers[-1].json()["error"]["audit_id"])
     assert refused.status == "rate_limited"
     assert AuditLog.objects.filter(user=client.user, status="success").count() == 20
+    # One line per backend for the 21 requests, and not a traceback among them.
+    assert sorted(r.getMessage().split(" is unavailable")[0] for r in caplog.records
+                  if r.name == "omni2.outages") == ["the policy cache", "the rate limiter's Redis"]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 @pytest.mark.django_db(transaction=True)
