@@ -123,7 +123,11 @@ def not_found(request, exception=None):
 
 def database_unavailable_response(exc: BaseException, response_class=JsonResponse):
     outages.down("the database", exc, meanwhile="requests that need it are answered 503")
-    return response_class(error_body("service_unavailable", SERVICE_UNAVAILABLE_MESSAGE), status=503)
+    response = response_class(error_body("service_unavailable", SERVICE_UNAVAILABLE_MESSAGE), status=503)
+    # The outage is logged once a minute above; Django's own "Service Unavailable: <path>" line
+    # per request would flood the log for as long as it lasts (the flag is what Django sets itself).
+    response._has_been_logged = True
+    return response
 
 
 def server_error(request):

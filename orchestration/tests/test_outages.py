@@ -75,7 +75,8 @@ def test_with_redis_unreachable_a_contractors_21st_tool_call_is_429_and_audited(
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("debug", [False, True])
-def test_an_unreachable_database_is_a_503_service_unavailable_not_a_500(settings, authed_client, client, debug):
+def test_an_unreachable_database_is_a_503_service_unavailable_not_a_500(settings, authed_client, client, debug,
+                                                                         caplog):
     api = authed_client(role="dba")
     client.force_login(api.user)
     settings.DEBUG = debug  # with DEBUG on, Django would otherwise show its own error page
@@ -84,6 +85,7 @@ def test_an_unreachable_database_is_a_503_service_unavailable_not_a_500(settings
     for name, response in answers.items():
         assert response.status_code == 503, (name, response.content[:300])
         assert response.json()["error"]["code"] == "service_unavailable", name
+    assert not [r for r in caplog.records if r.name == "django.request" or r.exc_info]  # omni2.outages says it
 
 
 @needs_postgresql
