@@ -111,10 +111,12 @@ def _result(allowed: bool, used: int, limit: int, retry_seconds: float) -> RateL
 
 
 class RateLimiterBackend:
-    """Where hits are counted. ``hit`` raises one of ``unavailable`` when the store cannot be asked."""
+    """Where hits are counted. ``hit`` raises one of ``unavailable`` when the store cannot be asked;
+    ``meanwhile`` says in the log what happens then."""
 
     name: str
     unavailable: tuple[type[Exception], ...]
+    meanwhile: str
 
     def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
         raise NotImplementedError
@@ -125,6 +127,7 @@ class RedisBackend(RateLimiterBackend):
 
     name = "the rate limiter's Redis"
     unavailable = (RedisError,)
+    meanwhile = "rate limits are counted in the database"
 
     def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
         client = get_redis_connection("default")
@@ -158,6 +161,7 @@ class DatabaseBackend(RateLimiterBackend):
 
     name = "the rate limiter's database"
     unavailable = (DatabaseError,)
+    meanwhile = "requests that need a rate-limit check are refused (503)"
 
     def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
         own_transaction = not connection.in_atomic_block
@@ -193,21 +197,16 @@ def rate_limit_hit(*, key: str, limit: int | None, window_seconds: int = 3600) -
     """
     if limit is None:
         return UNLIMITED
-    backends = _backends()
-    for backend in backends:
+    for backend in _backends():
         try:
             result = backend.hit(key, limit, window_seconds)
         except backend.unavailable as exc:
-            outages.down(backend.name, exc, meanwhile=_MEANWHILE[backend is backends[-1]])
+            outages.down(backend.name, exc, meanwhile=backend.meanwhile)
             continue
         _note_success(backend, window_seconds)
         return result
     raise ServiceUnavailable("OMNI2 cannot count requests against rate limits right now; "
                              "please try again shortly.")
-
-
-_MEANWHILE = {False: "rate limits are counted in the database",
-              True: "requests that need a rate-limit check are refused (503)"}
 
 
 def _note_success(backend: RateLimiterBackend, window_seconds: int) -> None:
@@ -250,7 +249,7 @@ async def rate_limit_auser(redis, *, user, guard: tuple[str, bytes]) -> RateLimi
             return UNLIMITED if await redis.get(guard[0]) == guard[1] else None
         return await _redis_ahit_guarded(redis, key, limit, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS, guard)
     except RedisError as exc:
-        outages.down("the rate limiter's Redis", exc,
+        outages.down(REDIS.name, exc,
                      meanwhile="calls on the event loop are handed to Django, which counts in the database")
         return None
 

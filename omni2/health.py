@@ -5,8 +5,6 @@ minute per backend, ``omni2.outages``) and, for MCP servers, to admins at
 ``/api/mcp/tools/servers``.
 """
 
-import logging
-
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -18,8 +16,6 @@ from rest_framework.views import APIView
 
 from .celery import app as celery_app
 from .outages import outages
-
-logger = logging.getLogger(__name__)
 
 
 def database_status() -> str:
@@ -54,10 +50,11 @@ def broker_status() -> str:
     try:
         with celery_app.connection_for_write() as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=2)
-        return "ok"
     except Exception as exc:
-        logger.warning("health: broker unreachable: %s", exc.__class__.__name__)
+        outages.down("the broker", exc, meanwhile="/health reports it down")
         return "down"
+    outages.up("the broker")
+    return "ok"
 
 
 def system_health() -> tuple[int, dict]:

@@ -69,7 +69,8 @@ class TcpProxy:
             upstream.settimeout(None)
             with self._lock:
                 if self._cut:  # cut while connecting
-                    _close(client), _close(upstream)
+                    _close(client)
+                    _close(upstream)
                     continue
                 self._open.update((client, upstream))
             for source, sink in ((client, upstream), (upstream, client)):
@@ -83,8 +84,9 @@ class TcpProxy:
             pass
         finally:
             with self._lock:
-                self._open.discard(source), self._open.discard(sink)
-            _close(source), _close(sink)
+                self._open -= {source, sink}
+            _close(source)
+            _close(sink)
 
 
 def _close(sock: socket.socket) -> None:
