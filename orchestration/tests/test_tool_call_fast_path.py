@@ -203,6 +203,36 @@ def test_with_redis_unreachable_fast_calls_go_to_django_which_counts_in_the_data
     assert RateLimitHit.objects.filter(key=f"user:{client.user.pk}").count() == 3
 
 
+def test_with_the_database_unreachable_a_fast_call_is_503_service_unavailable(
+        shared_mcp_servers, register_mcp, authed_client):
+    import asyncio
+    import dataclasses
+
+    from psycopg_pool import AsyncConnectionPool
+
+    from omni2.asgi import application
+    from testing.outages import closed_port
+
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    body = json.dumps({"mcp": "test_mcp", "tool": "echo", "arguments": {"text": "x"}})
+    assert client.http.post("/api/mcp/tools/call", content=body).status_code == 200  # memoised now
+    loop = get_pool()._loop  # the server's own loop, where the fast path awaits its pool
+    unreachable = AsyncConnectionPool(f"postgresql://127.0.0.1:{closed_port()}/none", min_size=1, timeout=1,
+                                      open=False)
+    asyncio.run_coroutine_threadsafe(unreachable.open(wait=False), loop).result(timeout=10)
+    clients = application.clients
+    application.clients = dataclasses.replace(clients, db=unreachable)
+    try:
+        before = fast.stats["fast"]
+        response = client.http.post("/api/mcp/tools/call", content=body)
+    finally:
+        application.clients = clients
+    assert fast.stats["fast"] == before + 1
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "service_unavailable")
+    asyncio.run_coroutine_threadsafe(unreachable.close(), loop).result(timeout=10)
+
+
 def test_without_the_cached_policy_version_django_answers(shared_mcp_servers, register_mcp, authed_client):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     client = authed_client(role="dba")
