@@ -133,3 +133,16 @@ def _terminate_other_backends() -> int:
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
             "WHERE datname = %s AND pid <> pg_backend_pid()", [connection.settings_dict["NAME"]]).fetchall()
     return len(rows)
+
+
+@pytest.mark.django_db
+def test_a_non_admin_sees_a_down_servers_short_error_code_and_an_admin_its_text(
+        mcp_server, register_mcp, authed_client):
+    handle = mcp_server("http")
+    register_mcp("victim_mcp", handle)
+    handle.kill()
+    [row] = authed_client(role="dba").get("/api/mcp/tools/servers").json()["servers"]
+    assert (row["status"], row["last_error"]) == ("unreachable", "unreachable")
+    assert "last_error_code" not in row and "enabled" not in row
+    [row] = authed_client(role="admin").get("/api/mcp/tools/servers").json()["servers"]
+    assert row["last_error_code"] == "unreachable" and row["last_error"].startswith("victim_mcp")
