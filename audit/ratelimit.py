@@ -1,33 +1,37 @@
 """Sliding-window rate limits, atomic across every process (SPEC §7).
 
-With ``REDIS_URL`` one Lua script trims, counts and records a hit in a sorted set, so the
-whole check is a single atomic round trip. Without Redis the database holds the hits and a
-transaction serialises the check per key (PostgreSQL: an advisory lock on the key; SQLite:
-the IMMEDIATE transactions configured in settings take the write lock at BEGIN). There is
-never a per-process counter: the web process and the worker always share one count.
+A backend class per store (Zulip's rate limiter style): with ``REDIS_URL`` one Lua script
+trims, counts and records a hit in a sorted set, so the whole check is a single atomic round
+trip. Without Redis, or while Redis cannot be asked, the database holds the hits and a
+transaction serialises the check per key. There is never a per-process counter: the web
+process and the worker always share one count. If no store can be asked the request is
+refused (503): the limiter fails closed.
+
+During a Redis outage the database count is authoritative (Redis's count from before the
+outage cannot be read, so a key may get up to one extra limit in that window). When Redis
+answers again, the hits the database counted are carried into Redis and keep counting for
+the rest of their window: an outage never resets a key's count once Redis is back.
 
 A refused attempt is not recorded, so hammering a full window does not extend the lockout.
 """
 
 import hashlib
-import logging
 import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 from django_redis import get_redis_connection
 from redis.exceptions import NoScriptError, RedisError
 
-from omni2.errors import ApiError
+from omni2.errors import ApiError, ServiceUnavailable
+from omni2.outages import outages
 
 from .models import RateLimitHit, Status
 from .services import audit_record
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +80,6 @@ def _redis_result(reply, limit: int) -> RateLimitResult:
     return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
 
 
-def _redis_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
-    client = get_redis_connection("default")
-    args = (1, redis_key(key), window_seconds * 1000, limit, secrets.token_hex(8))
-    try:
-        reply = client.evalsha(_LUA_SHA, *args)
-    except NoScriptError:  # first use, or Redis restarted: load once, then EVALSHA again
-        client.script_load(_LUA)
-        reply = client.evalsha(_LUA_SHA, *args)
-    return _redis_result(reply, limit)
-
-
 async def _redis_ahit_guarded(client, key: str, limit: int, window_seconds: int,
                               guard: tuple[str, bytes]) -> RateLimitResult | None:
     # KEYS: the hits, the policy version; ARGV: the plain script's three, then the expected version.
@@ -112,43 +105,121 @@ def _lock_key(key: str, *, own_transaction: bool) -> None:
         cursor.execute(sql, [_ADVISORY_NAMESPACE, key])
 
 
-def _database_hit(key: str, limit: int, window_seconds: int) -> RateLimitResult:
-    own_transaction = not connection.in_atomic_block
-    with transaction.atomic():
-        _lock_key(key, own_transaction=own_transaction)
-        now = timezone.now()
-        RateLimitHit.objects.filter(key=key, at__lte=now - timedelta(seconds=window_seconds)).delete()
-        hits = RateLimitHit.objects.filter(key=key)
-        used = hits.count()
-        if used >= limit:
-            oldest = hits.order_by("at").values_list("at", flat=True).first()
-            retry = (oldest - now).total_seconds() + window_seconds if oldest else window_seconds
-            return _result(False, used, limit, retry)
-        RateLimitHit.objects.create(key=key, at=now)
-        return _result(True, used + 1, limit, 0)
-
-
 def _result(allowed: bool, used: int, limit: int, retry_seconds: float) -> RateLimitResult:
     retry = 0 if allowed else max(math.ceil(retry_seconds), 1)
     return RateLimitResult(allowed=allowed, used=used, limit=limit, retry_after_seconds=retry)
 
 
+class RateLimiterBackend:
+    """Where hits are counted. ``hit`` raises one of ``unavailable`` when the store cannot be asked;
+    ``meanwhile`` says in the log what happens then."""
+
+    name: str
+    unavailable: tuple[type[Exception], ...]
+    meanwhile: str
+
+    def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
+        raise NotImplementedError
+
+
+class RedisBackend(RateLimiterBackend):
+    """One Lua script: trim, count and record in a sorted set, in a single atomic round trip."""
+
+    name = "the rate limiter's Redis"
+    unavailable = (RedisError,)
+    meanwhile = "rate limits are counted in the database"
+
+    def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
+        client = get_redis_connection("default")
+        args = (1, redis_key(key), window_seconds * 1000, limit, secrets.token_hex(8))
+        try:
+            reply = client.evalsha(_LUA_SHA, *args)
+        except NoScriptError:  # first use, or Redis restarted: load once, then EVALSHA again
+            client.script_load(_LUA)
+            reply = client.evalsha(_LUA_SHA, *args)
+        return _redis_result(reply, limit)
+
+    def hand_back(self, window_seconds: int) -> None:
+        """Carry the hits the database counted during an outage into Redis, so they keep counting
+        for the rest of their window. Members are named after the row, so two processes handing
+        the same rows back add them once."""
+        cutoff = timezone.now() - timedelta(seconds=window_seconds)
+        rows = list(RateLimitHit.objects.filter(at__gt=cutoff).values_list("pk", "key", "at"))
+        if rows:
+            pipe = get_redis_connection("default").pipeline(transaction=False)
+            for pk, key, at in rows:
+                pipe.zadd(redis_key(key), {f"db:{pk}": int(at.timestamp() * 1000)})
+                pipe.pexpire(redis_key(key), window_seconds * 1000)
+            pipe.execute()
+        RateLimitHit.objects.filter(pk__in=[row[0] for row in rows]).delete()
+        RateLimitHit.objects.filter(at__lte=cutoff).delete()
+
+
+class DatabaseBackend(RateLimiterBackend):
+    """A transaction serialises the check per key: PostgreSQL takes an advisory lock on the key,
+    SQLite's IMMEDIATE transactions (settings) take the write lock at BEGIN."""
+
+    name = "the rate limiter's database"
+    unavailable = (DatabaseError,)
+    meanwhile = "requests that need a rate-limit check are refused (503)"
+
+    def hit(self, key: str, limit: int, window_seconds: int) -> RateLimitResult:
+        own_transaction = not connection.in_atomic_block
+        with transaction.atomic():
+            _lock_key(key, own_transaction=own_transaction)
+            now = timezone.now()
+            RateLimitHit.objects.filter(key=key, at__lte=now - timedelta(seconds=window_seconds)).delete()
+            hits = RateLimitHit.objects.filter(key=key)
+            used = hits.count()
+            if used >= limit:
+                oldest = hits.order_by("at").values_list("at", flat=True).first()
+                retry = (oldest - now).total_seconds() + window_seconds if oldest else window_seconds
+                return _result(False, used, limit, retry)
+            RateLimitHit.objects.create(key=key, at=now)
+            return _result(True, used + 1, limit, 0)
+
+
+REDIS, DATABASE = RedisBackend(), DatabaseBackend()
+# Set when this process counted in the database because Redis could not be asked; the first
+# Redis answer after that hands those hits back (RedisBackend.hand_back).
+_hand_back_due = False
+
+
+def _backends() -> tuple[RateLimiterBackend, ...]:
+    """Redis first when there is one, the database when it cannot be asked (or alone)."""
+    return (REDIS, DATABASE) if settings.REDIS_URL else (DATABASE,)
+
+
 def rate_limit_hit(*, key: str, limit: int | None, window_seconds: int = 3600) -> RateLimitResult:
-    """Count one attempt for ``key`` unless ``limit`` attempts already fall in the window."""
+    """Count one attempt for ``key`` unless ``limit`` attempts already fall in the window.
+
+    Raises ServiceUnavailable (503) when no backend can be asked: an uncounted request never runs.
+    """
     if limit is None:
         return UNLIMITED
-    if not settings.REDIS_URL:
-        return _database_hit(key, limit, window_seconds)
-    try:
-        return _redis_hit(key, limit, window_seconds)
-    except RedisError:
-        return _fail_open(key, limit)
+    for backend in _backends():
+        try:
+            result = backend.hit(key, limit, window_seconds)
+        except backend.unavailable as exc:
+            outages.down(backend.name, exc, meanwhile=backend.meanwhile)
+            continue
+        _note_success(backend, window_seconds)
+        return result
+    raise ServiceUnavailable("OMNI2 cannot count requests against rate limits right now; "
+                             "please try again shortly.")
 
 
-def _fail_open(key: str, limit: int) -> RateLimitResult:
-    # An outage of the limiter's store must not take the product down with it.
-    logger.exception("Rate limiter unavailable; letting %s through", key)
-    return RateLimitResult(allowed=True, used=0, limit=limit, retry_after_seconds=0)
+def _note_success(backend: RateLimiterBackend, window_seconds: int) -> None:
+    global _hand_back_due
+    outages.up(backend.name)
+    if backend is DATABASE:
+        _hand_back_due = _hand_back_due or bool(settings.REDIS_URL)
+    elif _hand_back_due:
+        try:
+            REDIS.hand_back(max(window_seconds, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS))
+            _hand_back_due = False
+        except (*REDIS.unavailable, *DATABASE.unavailable):
+            pass  # tried again after the next Redis answer
 
 
 def _user_limit(user) -> tuple[str, int | None]:
@@ -177,8 +248,9 @@ async def rate_limit_auser(redis, *, user, guard: tuple[str, bytes]) -> RateLimi
         if limit is None:
             return UNLIMITED if await redis.get(guard[0]) == guard[1] else None
         return await _redis_ahit_guarded(redis, key, limit, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS, guard)
-    except RedisError:
-        logger.warning("Rate limiter unreachable from the event loop; the call goes the sync way", exc_info=True)
+    except RedisError as exc:
+        outages.down(REDIS.name, exc,
+                     meanwhile="calls on the event loop are handed to Django, which counts in the database")
         return None
 
 

@@ -62,8 +62,11 @@ async def async_clients_open() -> AsyncClients | None:
     # client-side-binding cursor like the sync one: the audit statement is sent the same way.
     params = connections["default"].get_connection_params()
     params.update(cursor_factory=psycopg.AsyncClientCursor, autocommit=True)
+    # Checked as they leave the pool, like Django's (CONN_HEALTH_CHECKS): a restart of the
+    # server does not fail the first calls that draw a dropped connection.
     db = AsyncConnectionPool(kwargs=params, min_size=1, max_size=settings.OMNI2_FAST_PATH_DB_POOL_MAX,
-                             timeout=10, open=False, name="omni2-fast-path")
+                             timeout=settings.DATABASES["default"]["OPTIONS"]["pool"]["timeout"],
+                             check=AsyncConnectionPool.check_connection, open=False, name="omni2-fast-path")
     await db.open(wait=False)
     client = redis.asyncio.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
     return AsyncClients(redis=client, db=db, version_key=cache.make_key(VERSION_KEY),

@@ -6,12 +6,16 @@ never sees an HTML page or a traceback.
 """
 
 import logging
+import sys
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
+
+from .outages import outages
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +35,21 @@ class ApiError(drf.APIException):
             self.status_code = status
         self.headers = headers or {}
         self.extra = extra or {}
+
+
+class ServiceUnavailable(ApiError):
+    """503: a server OMNI2 needs (the database, or every rate-limit store) cannot be asked."""
+
+    status_code = 503
+    default_code = "service_unavailable"
+
+
+SERVICE_UNAVAILABLE_MESSAGE = "OMNI2 cannot reach its database right now; please try again shortly."
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True for errors that mean "the database cannot be asked", not "this query is wrong"."""
+    return isinstance(exc, OperationalError | InterfaceError)
 
 
 _CODES = [
@@ -73,6 +92,8 @@ def api_exception_handler(exc, context):
         exc = drf.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
         return Response(error_body("payload_too_large", "The request body is too large."), status=413)
+    elif database_unavailable(exc):
+        return database_unavailable_response(exc, Response)
     if isinstance(exc, drf.APIException):
         code = next((c for cls, c in _CODES if isinstance(exc, cls)), "invalid_request")
         message = _flatten(exc.detail)
@@ -100,5 +121,19 @@ def not_found(request, exception=None):
     return error_response(404, "not_found", "Not found.")
 
 
+def database_unavailable_response(exc: BaseException, response_class=JsonResponse):
+    outages.down("the database", exc, meanwhile="requests that need it are answered 503")
+    response = response_class(error_body("service_unavailable", SERVICE_UNAVAILABLE_MESSAGE), status=503)
+    # The outage is logged once a minute above; Django's own "Service Unavailable: <path>" line
+    # per request would flood the log for as long as it lasts (the flag is what Django sets itself).
+    response._has_been_logged = True
+    return response
+
+
 def server_error(request):
+    # Django calls this inside its ``except`` block: an exception raised by a middleware (a
+    # session saved to an unreachable database) is still told apart from a bug.
+    exc = sys.exc_info()[1]
+    if exc is not None and database_unavailable(exc):
+        return database_unavailable_response(exc)
     return error_response(500, "internal_error", "Something went wrong on our side.")

@@ -3,7 +3,7 @@ from django.core.exceptions import RequestDataTooBig
 
 from permissions.selectors import policy_pinned
 
-from .errors import error_response
+from .errors import database_unavailable, database_unavailable_response, error_response
 
 
 class BodySizeLimitMiddleware:
@@ -48,3 +48,20 @@ class PolicyPinMiddleware:
     def __call__(self, request):
         with policy_pinned():
             return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """An unreachable database is a 503 ``service_unavailable`` from every view, not a 500.
+
+    DRF views get the same answer from ``omni2.errors.api_exception_handler``; this covers the
+    rest (admin, Slack's endpoints) even with ``DEBUG`` on, where Django would show its own page.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        return database_unavailable_response(exception) if database_unavailable(exception) else None

@@ -50,6 +50,7 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "omni2.middleware.BodySizeLimitMiddleware",
+    "omni2.middleware.DatabaseUnavailableMiddleware",
     "omni2.middleware.PolicyPinMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -94,10 +95,16 @@ else:
     # A connection pool rather than per-thread persistent connections: under ASGI every request
     # runs its sync code in a fresh thread, which would otherwise open a new connection each time.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Django then gives the pool psycopg_pool's ConnectionPool.check_connection: a connection is
+    # checked as it leaves the pool, so one the server dropped (a restart, a failover) is
+    # replaced instead of failing the first request that draws it.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
         "min_size": env.int("OMNI2_DB_POOL_MIN", default=2),
         "max_size": env.int("OMNI2_DB_POOL_MAX", default=20),
-        "timeout": 10,
+        # How long a request waits for a connection; with the database down, how long it
+        # takes to answer 503 service_unavailable.
+        "timeout": env.float("OMNI2_DB_POOL_TIMEOUT", default=5.0),
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -116,7 +123,13 @@ if REDIS_URL:
             "BACKEND": "django_redis.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": CACHE_KEY_PREFIX,
-            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+            "OPTIONS": {
+                "CLIENT_CLASS": "django_redis.client.DefaultClient",
+                # An unreachable Redis must cost a request seconds, not the system's TCP timeout:
+                # the limiter then counts in the database, Slack deliveries get a 503.
+                "SOCKET_CONNECT_TIMEOUT": env.float("OMNI2_REDIS_CONNECT_TIMEOUT", default=2.0),
+                "SOCKET_TIMEOUT": env.float("OMNI2_REDIS_TIMEOUT", default=5.0),
+            },
         }
     }
 else:

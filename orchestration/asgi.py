@@ -19,13 +19,15 @@ import logging
 from collections import Counter
 from dataclasses import dataclass
 
+import psycopg
 from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
 from audit.models import AuditRequest
 from omni2.drf import json_too_deep
-from omni2.errors import ApiError, error_body
+from omni2.errors import SERVICE_UNAVAILABLE_MESSAGE, ApiError, error_body
+from omni2.outages import outages
 from permissions.selectors import policy_snapshot_memoised
 from permissions.services import api_key_memoised
 
@@ -96,6 +98,9 @@ async def _answer(clients, call: _Call, known) -> tuple[int, dict, dict] | Audit
             request_id=call.request_id)
     except ApiError as exc:
         return exc.status_code, error_body(exc.code, exc.message, **exc.extra), exc.headers
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # PoolTimeout included
+        outages.down("the database", exc, meanwhile="requests that need it are answered 503")
+        return 503, error_body("service_unavailable", SERVICE_UNAVAILABLE_MESSAGE), {}
     except Exception:
         logger.exception("Unhandled error in the fast tool-call path")
         return 500, error_body("internal_error", "Something went wrong on our side."), {}

@@ -135,4 +135,5 @@ def _health_row(server: McpServer, health: ServerHealth | None, stored_tools: in
         "tools": health.tool_count if health and health.tool_count is not None else stored_tools,
         "latency_ms": round(health.latency_ms, 1) if health and health.latency_ms is not None else None,
         "last_error": (health.last_error if health else "") or "",
+        "last_error_code": (health.last_error_code if health else "") or "",
     }

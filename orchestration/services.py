@@ -16,7 +16,7 @@ from permissions.selectors import policy_snapshot, user_policy_for
 from .catalog import Catalog, catalog
 from .chat import chat_ask
 from .discovery import mcp_health_list
-from .health import HEALTH_MAX_AGE_SECONDS
+from .health import HEALTH_MAX_AGE_SECONDS, mcp_health_public
 from .jobs import chat_job_submit
 from .llm import LlmError
 from .models import ChatJob
@@ -128,13 +128,14 @@ def tools_list_for(*, user, mcp: str | None = None) -> list[dict]:
 
 
 def servers_for(*, user, is_admin: bool) -> list[dict]:
-    """Health of the servers ``user`` can use (every server for admins)."""
+    """Health of the servers ``user`` can use: every server, with error text, for admins; for
+    others their servers with short error codes only (``health.mcp_health_public``)."""
     rows = mcp_health_list(probe=True, max_age=HEALTH_MAX_AGE_SECONDS)
     if is_admin:
         return rows
     snapshot = policy_snapshot()
     usable = {server for server, _ in permitted_tools(snapshot, user_policy_for(user, snapshot))}
-    return [row for row in rows if row["name"] in usable]
+    return [mcp_health_public(row) for row in rows if row["name"] in usable]
 
 
 @contextmanager

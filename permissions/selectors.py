@@ -9,7 +9,6 @@ blip, a crash), the stored token takes over within that time. Each process keeps
 snapshot of the live token in memory, so a warm read costs one cache GET.
 """
 
-import logging
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -19,11 +18,11 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from omni2.outages import outages
+
 from .loader import policy_data_load, user_data_load
 from .models import PolicyVersion, User
 from .policy import Decision, PolicySnapshot, UserPolicy, decide, snapshot_build, user_policy_build
-
-logger = logging.getLogger(__name__)
 
 VERSION_KEY = "policy:version"
 DATA_KEY = "policy:data:{}"
@@ -74,8 +73,8 @@ def policy_memo_token() -> str | None:
         return None
     try:
         return policy_version()
-    except Exception:
-        logger.warning("Policy cache unavailable; nothing is memoised.", exc_info=True)
+    except Exception as exc:
+        outages.down("the policy cache", exc, meanwhile="policies are read from the database")
         return None
 
 
@@ -89,8 +88,8 @@ def policy_snapshot() -> PolicySnapshot:
         connection.omni2_policy_dirty = False
     try:
         token = policy_version()
-    except Exception:  # a cache outage costs speed, never correctness
-        logger.warning("Policy cache unavailable; building the snapshot from the database.", exc_info=True)
+    except Exception as exc:  # a cache outage costs speed, never correctness
+        outages.down("the policy cache", exc, meanwhile="policies are read from the database")
         return snapshot_build(policy_data_load(), version="uncached")
     snapshot = policy_snapshot_memoised(token)
     if snapshot is not None:

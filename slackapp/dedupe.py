@@ -12,6 +12,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from redis.exceptions import RedisError
+
+from omni2.outages import outages
 
 from .models import SlackDelivery
 
@@ -43,11 +46,25 @@ def _use_redis() -> bool:
     return bool(settings.REDIS_URL)
 
 
+class DeliveryStoreUnavailable(Exception):
+    """Redis cannot be asked whether a delivery was claimed: Slack gets a 503 and retries."""
+
+
 def delivery_claim(*, key: str) -> bool:
-    """True if this caller now owns ``key``; False if another delivery holds or answered it."""
+    """True if this caller now owns ``key``; False if another delivery holds or answered it.
+
+    Raises DeliveryStoreUnavailable when Redis cannot be asked. There is no database fallback
+    here: a claim made in the database while another sits in Redis would answer twice.
+    """
     key = _short(key)
     if _use_redis():
-        return bool(_redis().set(_redis_key(key), "pending", nx=True, ex=PENDING_TTL))
+        try:
+            claimed = _redis().set(_redis_key(key), "pending", nx=True, ex=PENDING_TTL)
+        except RedisError as exc:
+            outages.down("the Slack delivery store (Redis)", exc, meanwhile="Slack requests are answered 503")
+            raise DeliveryStoreUnavailable from exc
+        outages.up("the Slack delivery store (Redis)")
+        return bool(claimed)
     now = timezone.now()
     try:
         with transaction.atomic():

@@ -7,7 +7,11 @@ from django.http import HttpResponse, JsonResponse
 from omni2.errors import error_response
 
 from . import services
+from .dedupe import DeliveryStoreUnavailable
 from .verification import slack_signed
+
+# Either way nothing was queued and the delivery is not claimed, so Slack's retry is answered.
+_NOT_NOW = (services.SlackUnavailable, DeliveryStoreUnavailable)
 
 
 def _unavailable() -> JsonResponse:
@@ -34,7 +38,7 @@ def events(request):
         return HttpResponse(status=200)
     try:
         services.slack_event_enqueue(payload=payload)
-    except services.SlackUnavailable:
+    except _NOT_NOW:
         return _unavailable()
     return HttpResponse(status=200)
 
@@ -43,7 +47,7 @@ def events(request):
 def commands(request):
     try:
         body = services.slack_command_enqueue(form=request.POST.dict())
-    except services.SlackUnavailable:
+    except _NOT_NOW:
         return _unavailable()
     return JsonResponse(body) if body else HttpResponse(status=200)
 
@@ -55,6 +59,6 @@ def interactions(request):
         return error_response(400, "invalid_request", "The payload field is not a JSON object.")
     try:
         services.slack_action_enqueue(payload=payload)
-    except services.SlackUnavailable:
+    except _NOT_NOW:
         return _unavailable()
     return HttpResponse(status=200)

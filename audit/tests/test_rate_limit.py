@@ -1,4 +1,5 @@
 from datetime import timedelta
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -166,14 +167,76 @@ def test_an_admin_is_never_refused(backend, authed_client):
     assert all(client.post("/ask", {}, format="json").status_code == 200 for _ in range(40))
 
 
-def test_an_unreachable_redis_fails_open_and_logs(settings, caplog):
-    # Nothing listens on port 1: the connection is refused at once.
-    settings.REDIS_URL = "redis://127.0.0.1:1/0"
-    settings.CACHES = {"default": {"BACKEND": "django_redis.cache.RedisCache",
-                                   "LOCATION": settings.REDIS_URL}}
-    result = rate_limit_hit(key="test:unreachable", limit=1)
-    assert (result.allowed, result.used, result.limit) == (True, 0, 1)
-    assert "Rate limiter unavailable" in caplog.text
+@pytest.fixture
+def redis_down(settings):
+    """The limiter's Redis (the cache) on a closed port; the database stays up."""
+    settings.REDIS_URL or pytest.skip("without REDIS_URL the database is the limiter's only store")
+    from testing.outages import redis_unreachable
+
+    redis_unreachable(settings)
+
+
+@pytest.fixture
+def outage_clock(monkeypatch):
+    """The outage log's clock, moved by hand: ``outage_clock.now += 61``."""
+    from omni2.outages import outages
+
+    clock = SimpleNamespace(now=1000.0)
+    monkeypatch.setattr(outages, "clock", lambda: clock.now)
+    monkeypatch.setattr(outages, "_last_logged", {})
+    return clock
+
+
+def test_with_redis_unreachable_the_database_counts_and_refuses_the_21st_call(redis_down, make_user):
+    user = make_user(role="contractor")
+    results = [rate_limit_user(user=user) for _ in range(21)]
+    assert [r.allowed for r in results] == [True] * 20 + [False]
+    assert (results[-1].used, results[-1].limit) == (20, 20)
+    assert RateLimitHit.objects.filter(key=f"user:{user.pk}").count() == 20
+
+
+@pytest.mark.urls("audit.tests.urls")
+def test_with_redis_unreachable_the_21st_request_is_a_429_audited_rate_limited(redis_down, authed_client):
+    client = authed_client(role="contractor")
+    assert all(client.post("/ask", {"message": "hi"}, format="json").status_code == 200 for _ in range(20))
+    response = client.post("/ask", {"message": "one more"}, format="json")
+    assert response.status_code == 429
+    assert response.json()["error"]["code"] == "rate_limited"
+    assert AuditLog.objects.get().status == "rate_limited"
+
+
+def test_redis_being_down_is_logged_once_a_minute_without_a_traceback(limiter_key, redis_down, outage_clock,
+                                                                       caplog):
+    key = limiter_key()
+    for _ in range(5):
+        rate_limit_hit(key=key, limit=100)
+    outage_clock.now += 59
+    rate_limit_hit(key=key, limit=100)
+    lines = [r for r in caplog.records if r.name == "omni2.outages"]
+    assert len(lines) == 1
+    assert lines[0].getMessage() == ("the rate limiter's Redis is unavailable (ConnectionError); "
+                                     "rate limits are counted in the database")
+    assert lines[0].exc_info is None
+    outage_clock.now += 2
+    rate_limit_hit(key=key, limit=100)
+    assert len([r for r in caplog.records if r.name == "omni2.outages"]) == 2
+
+
+def test_hits_counted_in_the_database_during_an_outage_still_count_when_redis_is_back(
+        backend, settings, make_user):
+    if backend != "redis":
+        pytest.skip("an outage of Redis needs Redis")
+    user = make_user(role="contractor")
+    saved = settings.REDIS_URL, settings.CACHES
+    from testing.outages import redis_unreachable
+
+    redis_unreachable(settings)
+    assert all(rate_limit_user(user=user).allowed for _ in range(15))
+    settings.REDIS_URL, settings.CACHES = saved
+    results = [rate_limit_user(user=user) for _ in range(6)]
+    assert [r.allowed for r in results] == [True] * 5 + [False]
+    assert results[-1].used == 20
+    assert not RateLimitHit.objects.exists()  # handed to Redis, not counted twice
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="synchronous_commit is PostgreSQL's")

@@ -280,7 +280,7 @@ class McpPool:
         """Run ``operation`` on the server's session under its breaker and one deadline."""
         breaker = self._breaker_for(spec)
         if not breaker.allow():
-            self._note(spec, reachable=False, circuit_open=True)
+            self._note(spec, reachable=False, circuit_open=True, last_error_code="circuit_open")
             raise McpUnavailable(f"{spec.name}: circuit open after repeated failures; next try in "
                                  f"{breaker.seconds_until_retry():.0f}s", server=spec.name)
         started = time.perf_counter()
@@ -289,18 +289,20 @@ class McpPool:
         except (McpUnavailable, McpTimeout) as exc:
             breaker.record_failure()
             reachable = False if isinstance(exc, McpUnavailable) else self._health[spec.name].reachable
-            self._note(spec, reachable=reachable, last_error=exc.message, circuit_open=breaker.is_open)
+            self._note(spec, reachable=reachable, last_error=exc.message, last_error_code=exc.code,
+                       circuit_open=breaker.is_open)
             raise
         except McpError as exc:  # the server answered, with a protocol error
             breaker.record_success()
-            self._note(spec, reachable=True, last_error=exc.message, circuit_open=False)
+            self._note(spec, reachable=True, last_error=exc.message, last_error_code=exc.code,
+                       circuit_open=False)
             raise
         except BaseException:
             breaker.release_trial()
             raise
         breaker.record_success()
         self._note(spec, reachable=True, latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                   last_error="", circuit_open=False)
+                   last_error="", last_error_code="", circuit_open=False)
         return value
 
     async def _attempt(self, spec: ServerSpec, deadline: float,

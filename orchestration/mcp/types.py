@@ -114,6 +114,7 @@ class ServerHealth:
     latency_ms: float | None = None
     tool_count: int | None = None
     last_error: str = ""
+    last_error_code: str = ""  # the error's class as a short code, e.g. "timeout": safe to show anyone
     circuit_open: bool = False
     checked_at: float | None = None  # time.time() of the last attempt
 
@@ -125,6 +126,7 @@ class McpError(Exception):
     """A call that did not produce a tool result. ``permanent``: retrying will not help."""
 
     permanent = False
+    code = "mcp_error"  # a short name for the kind of failure, free of URLs and server text
 
     def __init__(self, message: str, *, server: str = "", permanent: bool | None = None):
         super().__init__(message)
@@ -137,6 +139,10 @@ class McpError(Exception):
 class McpUnavailable(McpError):
     """The server could not be reached, its session broke twice, or its circuit is open."""
 
+    code = "unreachable"
+
 
 class McpTimeout(McpError):
     """The server did not answer within its timeout (the request was cancelled)."""
+
+    code = "timeout"

@@ -174,6 +174,68 @@ def test_both_paths_share_one_rate_limit_count(shared_mcp_servers, register_mcp,
     assert AuditRequest.objects.filter(user=client.user, outcome__isnull=True).count() == 0
 
 
+def test_with_redis_unreachable_fast_calls_go_to_django_which_counts_in_the_database(
+        shared_mcp_servers, register_mcp, authed_client, make_user, settings):
+    import dataclasses
+
+    import redis.asyncio
+
+    from audit.models import RateLimitHit
+    from audit.ratelimit import redis_key
+    from omni2.asgi import application
+    from permissions.models import Role
+    from testing.outages import closed_port, redis_unreachable
+
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    Role.objects.create(name="tiny", requests_per_hour=3)
+    client = authed_client(user=make_user(role="tiny"))
+    cache.client.get_client().delete(redis_key(f"user:{client.user.pk}"))  # ids repeat between runs
+    body = json.dumps({"mcp": "test_mcp", "tool": "echo", "arguments": {"text": "x"}})
+    assert client.http.post("/api/mcp/tools/call", content=body).status_code == 200  # memoised now
+    clients = application.clients
+    application.clients = dataclasses.replace(
+        clients, redis=redis.asyncio.Redis.from_url(f"redis://127.0.0.1:{closed_port()}/0"))
+    redis_unreachable(settings)  # and Django's cache, as in a real outage of the one Redis
+    try:
+        before = dict(fast.stats)
+        statuses = [client.http.post("/api/mcp/tools/call", content=body).status_code for _ in range(4)]
+    finally:
+        application.clients = clients
+    assert statuses == [200, 200, 200, 429]  # the database's count: the limit holds, never fails open
+    assert fast.stats["fast"] == before["fast"] and fast.stats["django"] == before["django"] + 4
+    assert RateLimitHit.objects.filter(key=f"user:{client.user.pk}").count() == 3
+
+
+def test_with_the_database_unreachable_a_fast_call_is_503_service_unavailable(
+        shared_mcp_servers, register_mcp, authed_client):
+    import asyncio
+    import dataclasses
+
+    from psycopg_pool import AsyncConnectionPool
+
+    from omni2.asgi import application
+    from testing.outages import closed_port
+
+    register_mcp("test_mcp", shared_mcp_servers["http"])
+    client = authed_client(role="dba")
+    body = json.dumps({"mcp": "test_mcp", "tool": "echo", "arguments": {"text": "x"}})
+    assert client.http.post("/api/mcp/tools/call", content=body).status_code == 200  # memoised now
+    loop = get_pool()._loop  # the server's own loop, where the fast path awaits its pool
+    unreachable = AsyncConnectionPool(f"postgresql://127.0.0.1:{closed_port()}/none", min_size=1, timeout=1,
+                                      open=False)
+    asyncio.run_coroutine_threadsafe(unreachable.open(wait=False), loop).result(timeout=10)
+    clients = application.clients
+    application.clients = dataclasses.replace(clients, db=unreachable)
+    try:
+        before = fast.stats["fast"]
+        response = client.http.post("/api/mcp/tools/call", content=body)
+    finally:
+        application.clients = clients
+    assert fast.stats["fast"] == before + 1
+    assert (response.status_code, response.json()["error"]["code"]) == (503, "service_unavailable")
+    asyncio.run_coroutine_threadsafe(unreachable.close(), loop).result(timeout=10)
+
+
 def test_without_the_cached_policy_version_django_answers(shared_mcp_servers, register_mcp, authed_client):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     client = authed_client(role="dba")

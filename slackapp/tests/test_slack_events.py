@@ -105,6 +105,23 @@ def test_a_delivery_that_cannot_be_queued_gets_503_and_slacks_retry_is_taken(sla
     assert private_queue.count() == 1
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("kind", ["event", "command", "action"])
+def test_with_redis_unreachable_slack_gets_503_and_nothing_is_queued(slack, private_queue, settings, kind):
+    if not settings.REDIS_URL:
+        pytest.skip("without REDIS_URL deliveries are claimed in the database")
+    from testing.outages import redis_unreachable
+
+    redis_unreachable(settings)
+    send = {"event": lambda: slack.event(event_payload("app_mention", channel="C0NOREDIS")),
+            "command": lambda: slack.command(slack_fixture("slash_command")),
+            "action": lambda: slack.action(slack_fixture("block_actions_help"))}[kind]
+    response = send()
+    assert response.status_code == 503  # Slack delivers it again later
+    assert response.json()["error"]["code"] == "unavailable"
+    assert private_queue.count() == 0
+
+
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
 def test_one_event_delivered_four_times_is_answered_once(slack, fake_slack, fake_llm, slack_worker):
