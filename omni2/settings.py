@@ -129,6 +129,9 @@ else:
 
 # --- Celery ----------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# A broker that is down or silent must fail a publish within ~2 s (ask/async answers 503,
+# Slack retries), not after kombu's default retries: short socket timeouts, one retry.
+OMNI2_BROKER_FAIL_FAST_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1.5, "max_retries": 1}
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{VAR_DIR / 'celery-results'}"
 )
@@ -146,14 +149,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.05,
     }
 else:
-    # A broker that is down must fail a publish within ~2 s (ask/async answers 503, Slack
-    # retries), not after kombu's default of retrying for ever: short socket timeouts, few retries.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": 3600,
-        "socket_connect_timeout": 1,
-        "socket_timeout": 5,
-        "max_retries": 1,
-    }
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, **OMNI2_BROKER_FAIL_FAST_OPTIONS}
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
                                     "interval_max": 0.2}
