@@ -93,3 +93,16 @@ def test_a_delivery_that_lost_its_lease_does_not_overwrite_the_new_owner(make_us
     assert _finish(str(job.pk), "first:1:a", "succeeded", {"answer": "stale"}, "") is False
     job.refresh_from_db()
     assert (job.status, job.claimed_by, job.attempts, job.result) == ("running", "second:2:b", 2, None)
+
+
+def test_a_job_killed_by_the_hard_time_limit_ends_failed_with_a_reason(make_user):
+    """Celery acks a task its hard limit killed (no redelivery); its on_failure ends the job."""
+    from celery.exceptions import TimeLimitExceeded
+
+    from orchestration.tasks import chat_job_run
+
+    job = _job(make_user(), status="running", attempts=1, claimed_by="gone:1:a",
+               lease_until=timezone.now() + timedelta(seconds=20))
+    chat_job_run.on_failure(TimeLimitExceeded(600), "task-id", [str(job.pk)], {}, None)
+    job.refresh_from_db()
+    assert job.status == "failed" and "past its time limit" in job.error
