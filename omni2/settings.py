@@ -144,6 +144,9 @@ else:
 
 # --- Celery ----------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+# A broker that is down or silent must fail a publish within ~2 s (ask/async answers 503,
+# Slack retries), not after kombu's default retries: short socket timeouts, one retry.
+OMNI2_BROKER_FAIL_FAST_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1.5, "max_retries": 1}
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{VAR_DIR / 'celery-results'}"
 )
@@ -161,7 +164,10 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "polling_interval": 0.05,
     }
 else:
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, **OMNI2_BROKER_FAIL_FAST_OPTIONS}
+CELERY_BROKER_CONNECTION_TIMEOUT = 1
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
+                                    "interval_max": 0.2}
 if CELERY_RESULT_BACKEND.startswith("file://"):
     Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
@@ -177,6 +183,10 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+# Optional (`celery beat`); finished jobs are also purged as new ones are submitted.
+CELERY_BEAT_SCHEDULE = {
+    "purge-chat-jobs": {"task": "orchestration.chat_jobs_purge", "schedule": 3600.0},
+}
 
 # --- REST API -----------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -273,6 +283,13 @@ OMNI2_MAX_ITERATIONS = env.int("OMNI2_MAX_ITERATIONS", default=10)
 OMNI2_THREAD_MAX_EXCHANGES = env.int("OMNI2_THREAD_MAX_EXCHANGES", default=3)
 OMNI2_THREAD_TTL_SECONDS = env.int("OMNI2_THREAD_TTL_SECONDS", default=24 * 3600)
 OMNI2_TOOL_CONCURRENCY = env.int("OMNI2_TOOL_CONCURRENCY", default=8)
+# A running chat job or Slack answer holds a lease its worker renews every third of this;
+# when the worker dies the lease lapses and a redelivery of the task takes the work over.
+OMNI2_JOB_LEASE_SECONDS = env.int("OMNI2_JOB_LEASE_SECONDS", default=30)
+OMNI2_JOB_MAX_ATTEMPTS = env.int("OMNI2_JOB_MAX_ATTEMPTS", default=3)
+OMNI2_CHAT_JOB_RETENTION_DAYS = env.int("OMNI2_CHAT_JOB_RETENTION_DAYS", default=7)
+# A stored job result larger than this keeps its answer; its biggest tool results become markers.
+OMNI2_CHAT_JOB_MAX_RESULT_BYTES = env.int("OMNI2_CHAT_JOB_MAX_RESULT_BYTES", default=1024 * 1024)
 # A cap on tool calls inside one chat request (tool calls in a chat do not count toward the rate limit).
 OMNI2_MAX_TOOL_CALLS_PER_REQUEST = env.int("OMNI2_MAX_TOOL_CALLS_PER_REQUEST", default=25)
 
@@ -346,3 +363,6 @@ OMNI2_MCP_BREAKER_THRESHOLD = env.int("OMNI2_MCP_BREAKER_THRESHOLD", default=3)
 OMNI2_MCP_BREAKER_COOLDOWN_SECONDS = env.float("OMNI2_MCP_BREAKER_COOLDOWN_SECONDS", default=30.0)
 # Opening a session has its own, shorter limit so a dead host fails fast.
 OMNI2_MCP_CONNECT_TIMEOUT_SECONDS = env.float("OMNI2_MCP_CONNECT_TIMEOUT_SECONDS", default=5.0)
+# A tool result larger than this (bytes as received) is refused as a tool error, counted
+# while it arrives, so a huge answer never sits whole in memory.
+OMNI2_MCP_MAX_RESULT_BYTES = env.int("OMNI2_MCP_MAX_RESULT_BYTES", default=5 * 1024 * 1024)

@@ -19,12 +19,18 @@ class ChatJob(models.Model):
     request = models.JSONField(help_text="message, thread_id, model as submitted")
     result = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # The claim (see orchestration.jobs): how many deliveries took the job, which one holds it
+    # ("host:pid:token") and until when; a lease its worker stops renewing lets a redelivery in.
+    attempts = models.PositiveSmallIntegerField(default=0)
+    claimed_by = models.CharField(max_length=200, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"])]
+        indexes = [models.Index(fields=["user", "-created_at"]),
+                   models.Index(fields=["status", "updated_at"], name="chatjob_status_updated")]
 
     def __str__(self):
         return f"{self.id} ({self.status})"

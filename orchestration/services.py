@@ -17,7 +17,7 @@ from .catalog import Catalog, catalog
 from .chat import chat_ask
 from .discovery import mcp_health_list
 from .health import HEALTH_MAX_AGE_SECONDS, mcp_health_public
-from .jobs import chat_job_submit
+from .jobs import JobsUnavailable, chat_job_submit
 from .llm import LlmError
 from .models import ChatJob
 from .threads import thread_key_for_api
@@ -170,4 +170,7 @@ def chat_job_submit_api(*, user, message: str, thread_id: str | None, model: str
     rate_limit_enforce(user=user, source="api", message=message, ip_address=ip_address,
                        request_id=request_id)
     with _llm_refusal_audited(user=user, message=message, ip_address=ip_address, request_id=request_id):
-        return chat_job_submit(user=user, message=message, thread_id=thread_id, model=model)
+        try:
+            return chat_job_submit(user=user, message=message, thread_id=thread_id, model=model)
+        except JobsUnavailable as exc:
+            raise ApiError(exc.message, code="service_unavailable", status=503) from exc

@@ -4,17 +4,26 @@ A delivery is *claimed* on receipt (atomic set-if-absent), *released* when it co
 not be queued or its task failed before answering (so Slack's retry answers it), and
 *marked done* once answered. With ``REDIS_URL`` the claim is ``SET NX EX`` through
 django-redis; without it, a row under a unique constraint.
+
+A claimed delivery is then *run* by one task delivery at a time: the run holds a lease its
+worker renews (``orchestration.leases``). A task redelivered after its worker died takes the
+run over once the lease lapses, and finds the placeholder message the dead run posted, so
+it edits that message instead of posting a second one. Run state lives in the Django cache
+(Redis, or the file cache the embedded install's processes share).
 """
 
 import hashlib
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
 from omni2.outages import outages
+
+from orchestration.leases import lease_seconds
 
 from .models import SlackDelivery
 
@@ -104,3 +113,43 @@ def delivery_state(*, key: str) -> str | None:
         state = _redis().get(_redis_key(key))
         return state.decode() if state else None
     return SlackDelivery.objects.filter(key=key).values_list("state", flat=True).first()
+
+
+# --- the run of a claimed delivery ----------------------------------------------------------
+
+
+def _run_keys(key: str) -> tuple[str, str, str]:
+    key = _short(key)
+    return f"slack:run:{key}", f"slack:runs-unfinished:{key}", f"slack:placeholder:{key}"
+
+
+def delivery_run_take(*, key: str, owner: str) -> int:
+    """Start answering ``key`` as ``owner``: the attempt number (1 + runs that died unfinished),
+    or 0 when another run holds a live lease on it."""
+    lease, unfinished, _ = _run_keys(key)
+    if not cache.add(lease, owner, timeout=lease_seconds()):
+        return 0
+    cache.add(unfinished, 0, timeout=PENDING_TTL)
+    return cache.incr(unfinished)
+
+
+def delivery_run_renew(*, key: str, owner: str) -> bool:
+    lease, _, _ = _run_keys(key)
+    return cache.get(lease) == owner and cache.touch(lease, lease_seconds())
+
+
+def delivery_run_end(*, key: str, owner: str) -> None:
+    """The run ended without dying (answered, or failed and told): it no longer counts."""
+    lease, unfinished, _ = _run_keys(key)
+    cache.delete(unfinished)
+    if cache.get(lease) == owner:
+        cache.delete(lease)
+
+
+def delivery_placeholder(*, key: str) -> str | None:
+    """The ``ts`` of the placeholder message an earlier run of ``key`` posted, if any."""
+    return cache.get(_run_keys(key)[2])
+
+
+def delivery_placeholder_remember(*, key: str, ts: str) -> None:
+    cache.set(_run_keys(key)[2], ts, timeout=PENDING_TTL)

@@ -20,10 +20,10 @@ logger = logging.getLogger(__name__)
 class ThreadReply:
     """Answer in a channel thread (mentions) or a DM: a placeholder, updated, then replaced."""
 
-    def __init__(self, *, channel: str, thread_ts: str | None):
+    def __init__(self, *, channel: str, thread_ts: str | None, placeholder_ts: str | None = None):
         self.channel = channel
         self.thread_ts = thread_ts
-        self.placeholder_ts: str | None = None
+        self.placeholder_ts = placeholder_ts  # set: an earlier run posted it; finish that one
         self._lock = threading.Lock()  # tools of one turn start concurrently
 
     def start(self) -> None:

@@ -17,7 +17,10 @@ from django.db import IntegrityError, transaction
 from omni2.errors import ApiError
 
 from .client import SlackError, slack_bot_user_id, slack_respond, slack_user_email
-from .dedupe import delivery_claim, delivery_mark_done, delivery_release, delivery_state
+from .dedupe import (
+    delivery_claim, delivery_mark_done, delivery_placeholder, delivery_placeholder_remember,
+    delivery_release, delivery_state,
+)
 from .formatting import (
     WORKING, answer_messages, attached_answer_message, footer_text, help_message,
     markdown_to_mrkdwn, mrkdwn_escape, status_message, tools_message,
@@ -34,6 +37,7 @@ _EVENT_FIELDS = ("type", "channel", "channel_type", "user", "text", "ts", "threa
 COMMANDS = ("/omni", "/omni-help", "/omni-status")
 HELP_ACTION_ID = "omni_help_mcp"
 ERROR_TEXT = "⚠️ Sorry, something went wrong while answering. Please try again."
+INTERRUPTED_TEXT = "⚠️ Sorry, answering this was interrupted several times. Please ask again."
 USAGE_TEXT = "Ask me anything about your systems, e.g. `/omni Which databases can I use?`"
 
 
@@ -164,6 +168,11 @@ def _question_from(text: str, bot_user_id: str) -> str:
     return html.unescape(text).strip()
 
 
+def _answer_thread_ts(event: dict) -> str | None:
+    """A mention is answered in its thread; a DM outside a thread in the DM itself."""
+    return event.get("thread_ts") or (event.get("ts") if event.get("type") == "app_mention" else None)
+
+
 def slack_event_answer(*, key: str, event: dict) -> None:
     """Answer a mention in its thread, or a DM in the DM. Errors before the placeholder raise."""
     if delivery_state(key=key) == "done":  # a redelivered task whose answer went out
@@ -176,13 +185,16 @@ def slack_event_answer(*, key: str, event: dict) -> None:
     from orchestration.threads import thread_key_for_slack
 
     channel, ts = event["channel"], event.get("ts")
-    thread_ts = event.get("thread_ts") or (ts if event.get("type") == "app_mention" else None)
+    thread_ts = _answer_thread_ts(event)
     slack = {"user_id": event["user"], "channel": channel, "message_ts": ts, "thread_ts": thread_ts}
     # A DM outside any thread is one running conversation.
     thread_key = thread_key_for_slack(channel=channel, thread_ts=thread_ts or "dm")
     user = slack_user_resolve(slack_user_id=event["user"])
-    reply = ThreadReply(channel=channel, thread_ts=thread_ts)
-    reply.start()
+    # A run that died may have posted the placeholder already: finish that message, not a new one.
+    reply = ThreadReply(channel=channel, thread_ts=thread_ts, placeholder_ts=delivery_placeholder(key=key))
+    if reply.placeholder_ts is None:
+        reply.start()
+        delivery_placeholder_remember(key=key, ts=reply.placeholder_ts)
     _answer_and_finish(key=key, user=user, question=question, thread_key=thread_key, slack=slack, reply=reply)
 
 
@@ -202,6 +214,21 @@ def slack_command_answer(*, key: str, command: dict) -> None:
         slack_status_send(response_url=response_url)
     else:
         slack_help_send(slack_user_id=slack_user_id, response_url=response_url)
+    delivery_mark_done(key=key)
+
+
+def slack_delivery_give_up(*, key: str, event: dict | None = None, command: dict | None = None,
+                           **_) -> None:
+    """Every run of ``key`` died with its worker: say so where the answer was due, once."""
+    if delivery_state(key=key) != "done":
+        if event is not None:
+            reply = ThreadReply(channel=event["channel"], thread_ts=_answer_thread_ts(event),
+                                placeholder_ts=delivery_placeholder(key=key))
+            reply_fail_quietly(reply, INTERRUPTED_TEXT)
+        elif command is not None and command.get("command") == "/omni":
+            reply_fail_quietly(ResponseUrlReply(response_url=command["response_url"],
+                                                slack_user_id=command["user_id"]), INTERRUPTED_TEXT)
+    logger.error("slack: %s given up after its runs kept dying", key)
     delivery_mark_done(key=key)
 
 

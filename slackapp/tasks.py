@@ -2,14 +2,20 @@
 
 Each task owns a claimed delivery (``key``). A transient Slack failure before the
 answer is retried here; a task that fails for good releases the claim, so Slack's
-own retry of the event can still be answered (``ClaimedTask.on_failure``).
+own retry of the event can still be answered (``ClaimedTask.on_failure``). One delivery
+of a task runs at a time (a lease, ``slackapp.dedupe``): when a worker dies mid-answer the
+redelivered task takes over after the lease lapses and finishes the same placeholder message;
+after ``OMNI2_JOB_MAX_ATTEMPTS`` runs that died, the user is told and the delivery closed.
 """
 
 from celery import Task, shared_task
+from django.conf import settings
+
+from orchestration.leases import LeaseKeeper, lease_owner, lease_seconds
 
 from . import services
 from .client import SlackError
-from .dedupe import delivery_release
+from .dedupe import delivery_release, delivery_run_end, delivery_run_renew, delivery_run_take
 
 # Nobody reads these tasks' return values: the answer goes to Slack, not to a result backend.
 OPTIONS = {"bind": True, "max_retries": 3, "acks_late": True, "ignore_result": True}
@@ -22,13 +28,29 @@ class ClaimedTask(Task):
 
 
 def _run(task, service, **kwargs) -> None:
+    key = kwargs["key"]
+    owner = lease_owner()
+    attempt = delivery_run_take(key=key, owner=owner)
+    if not attempt:
+        # Another delivery of this task is answering (or died less than a lease ago): ask
+        # again, on the same queue, once its lease may have lapsed. Not a retry(): that would
+        # spend the retries meant for Slack's own failures.
+        task.signature_from_request(countdown=lease_seconds()).apply_async()
+        return
+    if attempt > settings.OMNI2_JOB_MAX_ATTEMPTS:
+        services.slack_delivery_give_up(**kwargs)
+        delivery_run_end(key=key, owner=owner)
+        return
     try:
-        service(**kwargs)
+        with LeaseKeeper(lambda: delivery_run_renew(key=key, owner=owner), name=key):
+            service(**kwargs)
     except SlackError as exc:
         if exc.permanent:
             raise
         # Past max_retries, retry() re-raises exc and on_failure releases the claim.
         raise task.retry(exc=exc, countdown=2 ** task.request.retries)
+    finally:
+        delivery_run_end(key=key, owner=owner)
 
 
 @shared_task(name="slackapp.answer_event", base=ClaimedTask, **OPTIONS)

@@ -27,9 +27,10 @@ MAX_TOOL_PAGES = 100
 
 
 class ServerConnection:
-    def __init__(self, spec: ServerSpec, *, connect_timeout: float):
+    def __init__(self, spec: ServerSpec, *, connect_timeout: float, max_result_bytes: int):
         self.spec = spec
         self.connect_timeout = connect_timeout  # for the HTTP client's TCP connect
+        self.max_result_bytes = max_result_bytes  # a larger answer is refused as it arrives
         self.recorder = AuthRecorder()
         self.broken = False  # the runner has ended (or was asked to): never reuse
         self._client: Client | None = None
@@ -60,7 +61,7 @@ class ServerConnection:
     async def _run(self, open_timeout: float) -> None:
         try:
             client = client_for(self.spec, connect_timeout=min(open_timeout, self.connect_timeout),
-                                recorder=self.recorder)
+                                recorder=self.recorder, max_result_bytes=self.max_result_bytes)
             # The deadline bounds only the handshake; it is lifted once the session is up.
             with anyio.CancelScope(deadline=anyio.current_time() + open_timeout) as scope:
                 self._scope = scope

@@ -28,7 +28,8 @@ from .breaker import CircuitBreaker
 from .connection import ServerConnection
 from .transports import (call_error, connect_error, is_broken_session, leaf_exception, tool_info_from_sdk,
                          tool_result_from_sdk, was_refused_unsent)
-from .types import McpError, McpTimeout, McpUnavailable, ServerHealth, ServerSpec, ToolInfo, ToolResult
+from .types import (McpError, McpResultTooLarge, McpTimeout, McpUnavailable, ServerHealth, ServerSpec, ToolInfo,
+                    ToolResult)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -41,6 +42,7 @@ class PoolConfig:
     breaker_threshold: int = 3
     breaker_cooldown_seconds: float = 30.0
     connect_timeout_seconds: float = 5.0
+    max_result_bytes: int = 5 * 1024 * 1024
 
     @classmethod
     def from_settings(cls) -> PoolConfig:
@@ -54,6 +56,7 @@ class PoolConfig:
                                              cls.breaker_cooldown_seconds),
             connect_timeout_seconds=getattr(settings, "OMNI2_MCP_CONNECT_TIMEOUT_SECONDS",
                                             cls.connect_timeout_seconds),
+            max_result_bytes=getattr(settings, "OMNI2_MCP_MAX_RESULT_BYTES", cls.max_result_bytes),
         )
 
 
@@ -260,7 +263,10 @@ class McpPool:
     # --- on the loop ----------------------------------------------------------------------
 
     async def _call_tool(self, spec: ServerSpec, tool: str, arguments: dict, budget: float) -> ToolResult:
-        result = await self._with_session(spec, budget, lambda conn, left: conn.call_tool(tool, arguments, left))
+        try:
+            result = await self._with_session(spec, budget, lambda conn, left: conn.call_tool(tool, arguments, left))
+        except McpResultTooLarge as exc:  # the tool ran and answered: a tool error, the session is fine
+            return ToolResult(is_error=True, content=[{"type": "text", "text": exc.message}], text=exc.message)
         return tool_result_from_sdk(result)
 
     async def _list_tools(self, spec: ServerSpec, budget: float) -> list[ToolInfo]:
@@ -325,7 +331,7 @@ class McpPool:
                 return await operation(conn, max(deadline - time.monotonic(), 0.001))
             except Exception as exc:
                 leaf = leaf_exception(exc)
-                error = call_error(spec, leaf, conn.recorder)
+                error = call_error(spec, leaf, conn.recorder, self.config.max_result_bytes)
                 if conn.broken or conn.transport_closed() or is_broken_session(leaf):
                     self._drop(conn)
                 if reopened or error.permanent or not was_refused_unsent(leaf):
@@ -361,7 +367,8 @@ class McpPool:
             return conn
         if conn is not None:
             self._drop(conn)
-        conn = ServerConnection(spec, connect_timeout=self.config.connect_timeout_seconds)
+        conn = ServerConnection(spec, connect_timeout=self.config.connect_timeout_seconds,
+                                max_result_bytes=self.config.max_result_bytes)
         self._connections[spec.name] = conn
         return conn
 

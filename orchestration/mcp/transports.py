@@ -16,11 +16,11 @@ from typing import Any
 import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
-from mcp.client.stdio import stdio_client
 from mcp.client.streamable_http import streamable_http_client
 from mcp_types import CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT, CallToolResult, Implementation
 
-from .types import McpError, McpTimeout, McpUnavailable, ServerSpec, ToolInfo, ToolResult
+from .stdio import RESULT_TOO_LARGE, RESULT_TOO_LARGE_CODE, capped_stdio_client
+from .types import McpError, McpResultTooLarge, McpTimeout, McpUnavailable, ServerSpec, ToolInfo, ToolResult
 
 PDEATHSIG_WRAPPER = str(Path(__file__).with_name("_pdeathsig.py"))
 CLIENT_INFO = Implementation(name="omni2", version="1.0")
@@ -39,7 +39,48 @@ class AuthRecorder:
             self.refused_status = response.status_code
 
 
-def _http_client(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder,
+class ResultTooLarge(httpx2.StreamError):
+    """A response body passed the cap while it arrived (a StreamError, so the SDK answers the
+    request with an error and keeps the session)."""
+
+
+class _CappedBody(httpx2.AsyncByteStream):
+    def __init__(self, stream: httpx2.AsyncByteStream, cap: int):
+        self._stream, self._cap = stream, cap
+
+    async def __aiter__(self):
+        seen = 0
+        async for chunk in self._stream:
+            seen += len(chunk)
+            if seen > self._cap:
+                raise ResultTooLarge(RESULT_TOO_LARGE.format(cap=self._cap))
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._stream.aclose()
+
+
+class CappedTransport(httpx2.AsyncBaseTransport):
+    """Counts each JSON response body as it arrives and stops it at ``cap`` bytes.
+
+    Event streams are left to the SDK's per-event limit (``max_sse_event_size``): one stream
+    carries many messages, and only a single message is bounded.
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, cap: int):
+        self._inner, self._cap = inner, cap
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        response = await self._inner.handle_async_request(request)
+        if not response.headers.get("content-type", "").lower().startswith("text/event-stream"):
+            response.stream = _CappedBody(response.stream, self._cap)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def _http_client(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder, max_result_bytes: int,
                  headers: dict[str, str] | None = None, timeout: Any = None) -> httpx2.AsyncClient:
     all_headers = dict(headers or {})
     if spec.bearer_token:
@@ -48,25 +89,30 @@ def _http_client(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorde
         headers=all_headers,
         timeout=timeout or httpx2.Timeout(spec.timeout_seconds, connect=connect_timeout, read=SSE_READ_TIMEOUT),
         event_hooks={"response": [recorder]},
+        transport=CappedTransport(httpx2.AsyncHTTPTransport(), max_result_bytes),
     )
 
 
 @asynccontextmanager
-async def _streamable_http(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder):
-    async with _http_client(spec, connect_timeout, recorder) as http:
-        async with streamable_http_client(spec.url, http_client=http) as streams:
+async def _streamable_http(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder,
+                           max_result_bytes: int):
+    async with _http_client(spec, connect_timeout, recorder, max_result_bytes) as http:
+        async with streamable_http_client(spec.url, http_client=http,
+                                          max_sse_event_size=max_result_bytes) as streams:
             yield streams
 
 
-def _sse(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder):
+def _sse(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder, max_result_bytes: int):
+    # Results arrive as events of the one GET stream, which the SDK caps at httpx2's 1 MB per
+    # event; a larger one ends the stream (and the session, re-opened on the next call).
     def factory(headers=None, timeout=None, auth=None) -> httpx2.AsyncClient:
-        return _http_client(spec, connect_timeout, recorder, headers=headers, timeout=timeout)
+        return _http_client(spec, connect_timeout, recorder, max_result_bytes, headers=headers, timeout=timeout)
 
     return sse_client(spec.url, timeout=connect_timeout, sse_read_timeout=SSE_READ_TIMEOUT,
                       httpx_client_factory=factory)
 
 
-def _stdio(spec: ServerSpec):
+def _stdio(spec: ServerSpec, max_result_bytes: int):
     # The wrapper would only report a missing command as a closed pipe; say it plainly instead.
     path = dict(spec.env).get("PATH") or os.environ.get("PATH")
     if shutil.which(spec.command, path=path) is None:
@@ -79,17 +125,18 @@ def _stdio(spec: ServerSpec):
     )
     # Celery replaces sys.stderr with a logging proxy that has no file descriptor.
     errlog = sys.__stderr__ if sys.__stderr__ is not None else sys.stderr
-    return stdio_client(params, errlog=errlog)
+    return capped_stdio_client(params, max_line_bytes=max_result_bytes, errlog=errlog)
 
 
-def client_for(spec: ServerSpec, *, connect_timeout: float, recorder: AuthRecorder) -> Client:
+def client_for(spec: ServerSpec, *, connect_timeout: float, recorder: AuthRecorder,
+               max_result_bytes: int) -> Client:
     """An un-entered SDK client; ``mode='auto'`` speaks to current and handshake-era servers."""
     if spec.transport == "http":
-        transport = _streamable_http(spec, connect_timeout, recorder)
+        transport = _streamable_http(spec, connect_timeout, recorder, max_result_bytes)
     elif spec.transport == "sse":
-        transport = _sse(spec, connect_timeout, recorder)
+        transport = _sse(spec, connect_timeout, recorder, max_result_bytes)
     else:
-        transport = _stdio(spec)
+        transport = _stdio(spec, max_result_bytes)
     return Client(transport, read_timeout_seconds=spec.timeout_seconds, client_info=CLIENT_INFO, cache=None)
 
 
@@ -115,8 +162,19 @@ def leaf_exception(exc: BaseException) -> BaseException:
     return exc
 
 
+def is_result_too_large(exc: BaseException) -> bool:
+    """The answer was refused for its size: by our stdio reader, our HTTP body cap, or the
+    SDK's per-event limit on a streamable HTTP response stream. The session is fine."""
+    error = getattr(exc, "error", None)
+    message = str(getattr(error, "message", "") or "")
+    return (getattr(error, "code", None) == RESULT_TOO_LARGE_CODE or "OMNI2_MCP_MAX_RESULT_BYTES" in message
+            or "Server-sent event exceeded the" in message)
+
+
 def is_broken_session(exc: BaseException) -> bool:
     """The session's transport is gone (server died or forgot the session): worth one re-open."""
+    if is_result_too_large(exc):
+        return False
     code = getattr(getattr(exc, "error", None), "code", None)
     if code == CONNECTION_CLOSED:
         return True
@@ -158,9 +216,12 @@ def connect_error(spec: ServerSpec, exc: BaseException, recorder: AuthRecorder) 
                           server=spec.name)
 
 
-def call_error(spec: ServerSpec, exc: BaseException, recorder: AuthRecorder) -> McpError:
+def call_error(spec: ServerSpec, exc: BaseException, recorder: AuthRecorder, max_result_bytes: int) -> McpError:
     """Map a failure of an open session's request to our errors."""
     exc = leaf_exception(exc)
+    if is_result_too_large(exc):
+        return McpResultTooLarge(f"{spec.name}: {RESULT_TOO_LARGE.format(cap=max_result_bytes)}",
+                                 server=spec.name, permanent=True)
     if is_request_timeout(exc) or isinstance(exc, TimeoutError):
         return McpTimeout(f"{spec.name}: no answer within the timeout", server=spec.name)
     if recorder.refused_status:

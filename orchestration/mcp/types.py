@@ -146,3 +146,6 @@ class McpTimeout(McpError):
     """The server did not answer within its timeout (the request was cancelled)."""
 
     code = "timeout"
+
+class McpResultTooLarge(McpError):
+    """The tool answered with more than ``OMNI2_MCP_MAX_RESULT_BYTES``; the answer was discarded."""

@@ -44,7 +44,7 @@ def test_the_admin_actions_refresh_and_check_health(shared_mcp_servers, admin_cl
     server = http_row(shared_mcp_servers["http"])
     url = "/admin/permissions/mcpserver/"
     response = admin_client.post(url, {"action": "refresh_tools", "_selected_action": [server.pk]}, follow=True)
-    assert "test_mcp: 11 tools" in response.content.decode().lower() and server.tools.count() == 11
+    assert "test_mcp: 12 tools" in response.content.decode().lower() and server.tools.count() == 12
     response = admin_client.post(url, {"action": "check_health", "_selected_action": [server.pk]}, follow=True)
     assert "test_mcp: healthy" in response.content.decode().lower()
 

@@ -9,7 +9,7 @@ from orchestration.mcp import McpUnavailable
 from orchestration.tests.conftest_mcp import TEST_TOKEN
 
 TRANSPORTS = ["http", "sse", "stdio"]
-EXPECTED_TOOLS = {"echo", "add", "slow", "fail", "get_database_health", "get_top_queries",
+EXPECTED_TOOLS = {"echo", "add", "blob", "slow", "fail", "get_database_health", "get_top_queries",
                   "compare_mysql_query_plans", "drop_table", "list_available_databases", "write_report",
                   "server_stats"}
 

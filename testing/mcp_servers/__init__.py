@@ -90,6 +90,11 @@ def build_server(*, stats: ServerStats, report_dir: Path):
         return f"slept {seconds}s"
 
     @server.tool()
+    def blob(size: int) -> str:
+        """Answer with ``size`` characters (for result size limits)."""
+        return "x" * size
+
+    @server.tool()
     def fail(message: str) -> str:
         """Report a tool error with this message."""
         raise ToolError(message)
