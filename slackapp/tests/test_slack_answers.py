@@ -140,7 +140,7 @@ def qa_mcp(reports_dir):
     (inputs / "before.csv").write_text("id,name\n1,alpha\n2,beta\n")
     (inputs / "after.csv").write_text("id,name\n1,alpha\n2,gamma\n")
     server = McpServer(name="qa_mcp", transport="stdio", command="python", args=["-m", "examples.qa_mcp"])
-    server.set_env({"QA_MCP_ROOT": str(reports_dir), "QA_MCP_REPORT_DIR": str(reports_dir)})
+    server.set_env({"QA_MCP_DATA_ROOT": str(inputs), "QA_MCP_REPORT_DIR": str(reports_dir / "qa_mcp")})
     server.save()
     assert mcp_tools_refresh(names=["qa_mcp"])[0]["ok"]
     return inputs
