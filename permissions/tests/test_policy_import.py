@@ -230,3 +230,15 @@ def test_admin_only_survives_an_export_and_import(tmp_path, write_yaml):
     snapshot = policy_snapshot()
     d = decide(snapshot, snapshot.user(email="ann@x.com"), "database_mcp", "list_x")
     assert (d.allowed, d.step, d.pattern) == (False, 3, "*")  # ann is a dba: not an admin role
+
+
+def test_the_compose_file_turns_the_demo_s_analytics_into_the_http_service_with_its_token(monkeypatch):
+    from django.conf import settings
+
+    monkeypatch.setenv("OMNI2_ANALYTICS_MCP_TOKEN", "compose-token-0042")
+    call_command("load_demo")
+    call_command("import_policy", mcps=str(settings.BASE_DIR / "config" / "compose" / "mcps.yaml"))
+    server = McpServer.objects.get(name="omni2_analytics_mcp")
+    assert (server.transport, server.url, server.admin_only) == ("http", "http://analytics-mcp:8302/mcp", True)
+    assert server.connection_secrets()[0] == "compose-token-0042"
+    assert McpServer.objects.count() == 4 and GlobalPolicy.load().blocked_patterns  # the rest is untouched
