@@ -80,6 +80,8 @@ def path_resolve(raw: str, *, what: str, own_dir: Path) -> Path:
     report folder, else InputError. Relative paths are taken from the data root."""
     if not isinstance(raw, str) or not raw.strip():
         raise InputError(f"{what} is empty")
+    if "\0" in raw:
+        raise InputError(f"{what} holds a NUL character")
     root, reports = data_root(), reports_root()
     path = Path(os.path.realpath(root / raw))  # an absolute ``raw`` replaces the root
     # Other callers' reports are never inputs, even when the data root holds the reports root.

@@ -267,3 +267,9 @@ def test_by_default_nothing_in_the_system_temp_dir_is_readable(qa_mcp_defaults, 
 
     assert result.is_error and "outside the data root" in result.text
     assert str(tmp_path / "var" / "qa_data") in result.text
+
+
+def test_a_path_with_a_nul_character_is_a_clear_tool_error(qa_mcp):
+    result = qa_mcp.call("compare_csv_files", {"file1_path": "a\0.csv", "file2_path": "b.csv"}, meta=ALICE)
+
+    assert result.is_error and "NUL character" in result.text
