@@ -333,8 +333,6 @@ OMNI2_RATE_LIMIT_WINDOW_SECONDS = env.int("OMNI2_RATE_LIMIT_WINDOW_SECONDS", def
 OMNI2_POLICY_VERSION_CACHE_SECONDS = env.int("OMNI2_POLICY_VERSION_CACHE_SECONDS", default=5)
 
 # --- Slack ---------------------------------------------------------------------------
-from tempfile import gettempdir  # noqa: E402
-
 # A footer under each Slack answer: role, tools used, cost and time.
 OMNI2_SLACK_FOOTER = env.bool("OMNI2_SLACK_FOOTER", default=True)
 # chat.update is Tier 3 (~50/min): at most one progress update per thread per this many seconds.
@@ -342,11 +340,8 @@ OMNI2_SLACK_PROGRESS_INTERVAL = env.int("OMNI2_SLACK_PROGRESS_INTERVAL", default
 # Answers longer than this many characters are attached as a file instead of split messages.
 OMNI2_SLACK_MAX_ANSWER_CHARS = env.int("OMNI2_SLACK_MAX_ANSWER_CHARS", default=12000)
 # Tool-produced files are uploaded only from these directories (a tool result names the path);
-# the second is where examples/qa_mcp writes its reports by default.
-OMNI2_SLACK_REPORT_DIRS = env.list(
-    "OMNI2_SLACK_REPORT_DIRS",
-    default=[str(VAR_DIR / "reports"), str(Path(gettempdir()) / "qa_mcp_reports")],
-)
+# examples/qa_mcp writes its reports under var/reports/qa_mcp/<user>/ by default.
+OMNI2_SLACK_REPORT_DIRS = env.list("OMNI2_SLACK_REPORT_DIRS", default=[str(VAR_DIR / "reports")])
 
 # --- LLM providers (orchestration/llm) ----------------------------------------------------
 # Retries (with backoff, honouring retry-after) are done by the anthropic/openai SDKs.

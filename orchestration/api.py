@@ -111,7 +111,7 @@ class AdminMcpListApi(APIView):
         class Meta:
             model = McpServer
             fields = ["name", "description", "transport", "url", "command", "args", "enabled",
-                      "timeout_seconds", "tool_policy_mode", "tool_patterns", "has_bearer_token",
+                      "admin_only", "timeout_seconds", "tool_policy_mode", "tool_patterns", "has_bearer_token",
                       "env_keys", "tools"]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)

@@ -44,20 +44,27 @@ def server_spec(server: McpServer) -> ServerSpec:
         # (e.g. `python manage.py run_analytics_mcp`, `python -m examples.qa_mcp`).
         command = sys.executable
         base = Path(settings.BASE_DIR)
+        own = bool(args) and args[0] == "manage.py"
         args = [str(base / arg) if (base / arg).is_file() else arg for arg in args]
-        env = {"PYTHONPATH": str(base), **_inherited_env(), **env}
+        env = {"PYTHONPATH": str(base), **_inherited_env(omni2_own=own), **env}
     return ServerSpec(
         name=server.name, transport=server.transport, url=server.url, command=command,
         args=tuple(args), env=env, bearer_token=token, timeout_seconds=server.timeout_seconds,
     )
 
 
-def _inherited_env() -> dict[str, str]:
-    # The SDK starts stdio servers with a minimal environment; our own servers need
-    # the settings that point them at the same database and cache as this process.
-    keys = ("REDIS_URL", "OMNI2_VAR_DIR", "OMNI2_SECRET_KEY", "DJANGO_SETTINGS_MODULE")
-    return {"DATABASE_URL": current_database_url(),
-            **{key: os.environ[key] for key in keys if key in os.environ}}
+def _inherited_env(*, omni2_own: bool) -> dict[str, str]:
+    """What a ``python`` stdio server gets beyond the SDK's minimal environment.
+
+    Every one gets OMNI2's var directory (where shared files and reports live). Only OMNI2's
+    own servers, declared by being launched as ``python manage.py ...``, get the database URL,
+    Redis and the secret key: a ``python -m some_server`` is code OMNI2 merely starts.
+    """
+    env = {"OMNI2_VAR_DIR": str(settings.VAR_DIR)}
+    if omni2_own:
+        keys = ("REDIS_URL", "OMNI2_SECRET_KEY", "DJANGO_SETTINGS_MODULE")
+        env |= {"DATABASE_URL": current_database_url(), **{key: os.environ[key] for key in keys if key in os.environ}}
+    return env
 
 
 _lock = threading.Lock()

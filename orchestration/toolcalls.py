@@ -23,6 +23,15 @@ from .mcp.types import McpError, McpTimeout, ServerSpec, ToolResult
 
 Status = ToolCallStatus
 
+# Upstream servers learn who is calling from the tools/call request's ``_meta`` under this key
+# (read by examples/identity.py in OMNI2's own servers); see docs/ARCHITECTURE.md.
+IDENTITY_META_KEY = "omni2/user"
+
+
+def caller_meta(user: UserPolicy) -> dict:
+    """The ``_meta`` of a tools/call made for ``user``: e-mail, role and whether an admin role."""
+    return {IDENTITY_META_KEY: {"email": user.email, "role": user.role, "is_admin": user.is_privileged}}
+
 
 @dataclass(frozen=True)
 class ToolCallOutcome:
@@ -101,6 +110,7 @@ class Approved:
     tool: str
     arguments: dict
     started: float
+    meta: dict  # the caller's identity, sent as the request's _meta
 
     def completed(self, result: ToolResult) -> ToolCallOutcome:
         size = len(json.dumps(result.to_json(), default=str))
@@ -137,7 +147,7 @@ def tool_call_approve(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserP
         return _outcome(mcp, tool, arguments, Status.ERROR, started=started,
                         error_code="invalid_request", message=f"Invalid arguments: {problem}",
                         decision=decision)
-    return Approved(spec, decision, mcp, tool, arguments, started)
+    return Approved(spec, decision, mcp, tool, arguments, started, caller_meta(user))
 
 
 def tool_call_execute(**call) -> ToolCallOutcome:
@@ -146,7 +156,8 @@ def tool_call_execute(**call) -> ToolCallOutcome:
     if isinstance(checked, ToolCallOutcome):
         return checked
     try:
-        return checked.completed(get_pool().call_tool(checked.spec, checked.tool, checked.arguments))
+        return checked.completed(get_pool().call_tool(checked.spec, checked.tool, checked.arguments,
+                                                         meta=checked.meta))
     except McpError as exc:
         return checked.failed(exc)
 
@@ -157,7 +168,8 @@ async def tool_call_aexecute(**call) -> ToolCallOutcome:
     if isinstance(checked, ToolCallOutcome):
         return checked
     try:
-        return checked.completed(await get_pool().acall_tool(checked.spec, checked.tool, checked.arguments))
+        return checked.completed(await get_pool().acall_tool(checked.spec, checked.tool, checked.arguments,
+                                                               meta=checked.meta))
     except McpError as exc:
         return checked.failed(exc)
 

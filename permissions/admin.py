@@ -148,8 +148,9 @@ class DiscoveredToolInline(admin.TabularInline):
 class McpServerAdmin(admin.ModelAdmin):
     form = McpServerForm
     change_list_template = "admin/permissions/mcpserver/change_list.html"
-    list_display = ("name", "transport", "enabled", "tool_policy_mode", "tool_count", "token_state", "timeout_seconds")
-    list_filter = ("enabled", "transport", "tool_policy_mode")
+    list_display = ("name", "transport", "enabled", "admin_only", "tool_policy_mode", "tool_count", "token_state",
+                    "timeout_seconds")
+    list_filter = ("enabled", "admin_only", "transport", "tool_policy_mode")
     search_fields = ("name", "description", "url", "command")
     inlines = [RoleRestrictionInline, UserOverrideInline, DiscoveredToolInline]
     actions = ["refresh_tools", "check_health"]
@@ -157,7 +158,7 @@ class McpServerAdmin(admin.ModelAdmin):
         (None, {"fields": ("name", "description", "enabled")}),
         ("Connection", {"fields": ("transport", "url", "command", "args", "timeout_seconds")}),
         ("Secrets (write-only)", {"fields": ("bearer_token", "clear_bearer_token", "env_update", "clear_env")}),
-        ("Tool policy", {"fields": ("tool_policy_mode", "tool_patterns", "database_argument")}),
+        ("Tool policy", {"fields": ("admin_only", "tool_policy_mode", "tool_patterns", "database_argument")}),
     )
 
     def get_queryset(self, request):

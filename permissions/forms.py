@@ -58,8 +58,8 @@ class McpServerForm(forms.ModelForm):
 
     class Meta:
         model = McpServer
-        fields = ("name", "description", "enabled", "transport", "url", "command", "args", "timeout_seconds",
-                  "tool_policy_mode", "tool_patterns", "database_argument")
+        fields = ("name", "description", "enabled", "admin_only", "transport", "url", "command", "args",
+                  "timeout_seconds", "tool_policy_mode", "tool_patterns", "database_argument")
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

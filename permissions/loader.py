@@ -35,10 +35,10 @@ def _mcps_data() -> list[dict]:
     for row in RoleRestriction.objects.values("mcp_id", "role__name", "mode", "patterns"):
         restrictions[row["mcp_id"]][row["role__name"]] = {"mode": row["mode"], "patterns": row["patterns"]}
     return [
-        {"name": mcp.name, "enabled": mcp.enabled, "tool_mode": mcp.tool_policy_mode,
+        {"name": mcp.name, "enabled": mcp.enabled, "admin_only": mcp.admin_only, "tool_mode": mcp.tool_policy_mode,
          "tool_patterns": mcp.tool_patterns, "database_argument": mcp.database_argument,
          "tools": tools[mcp.pk], "role_restrictions": restrictions[mcp.pk]}
-        for mcp in McpServer.objects.only("name", "enabled", "tool_policy_mode", "tool_patterns",
+        for mcp in McpServer.objects.only("name", "enabled", "admin_only", "tool_policy_mode", "tool_patterns",
                                           "database_argument")
     ]
 

@@ -210,6 +210,9 @@ class McpServer(models.Model):
         default=30, validators=[MinValueValidator(1), MaxValueValidator(3600)]
     )
     enabled = models.BooleanField(default=True)
+    admin_only = models.BooleanField(
+        default=False, help_text="Every tool of this server is admin-only (policy step 3), whatever roles exist "
+                                 "later; a user's custom override that names a tool still grants it.")
     tool_policy_mode = models.CharField(max_length=20, choices=ToolMode, default=ToolMode.ALLOW_ALL)
     tool_patterns = models.JSONField(default=list, blank=True, validators=[validate_tool_patterns])
     database_argument = models.CharField(

@@ -12,7 +12,7 @@ Policy data (what :func:`snapshot_build` reads)::
     {"global": {"blocked": [...], "admin_only": [...], "default_decision": "allow"|"deny"},
      "default_user": {"role": str, "is_admin": bool, "is_super_admin": bool,
                       "allowed_databases": [...]},
-     "mcps": [{"name", "enabled", "tool_mode", "tool_patterns", "database_argument",
+     "mcps": [{"name", "enabled", "admin_only", "tool_mode", "tool_patterns", "database_argument",
                "tools": [discovered names],
                "role_restrictions": {role: {"mode", "patterns"}}}],
      "users": [{"id", "email", "slack_user_id", "role", "is_admin", "is_super_admin",
@@ -40,6 +40,7 @@ RESTRICTION_MODES = (ALLOW_ALL, ALLOW_ONLY, DENY)
 OVERRIDE_MODES = (INHERIT, CUSTOM, ALL)
 DECISIONS = ("allow", "deny")
 DEFAULT_DATABASE_ARGUMENTS = ("database", "database_name", "db", "db_name")
+SERVER_ADMIN_ONLY = "*"  # the admin-only pattern an admin_only MCP's tools count as matched by
 
 # Step numbers of SPEC §4.2; the database check runs after an allow, as step 7.
 STEP_AVAILABLE, STEP_BLOCKED, STEP_ADMIN_ONLY, STEP_OVERRIDE, STEP_ROLE, STEP_DEFAULT = 1, 2, 3, 4, 5, 6
@@ -175,6 +176,7 @@ class McpPolicy:
     tools: tuple[str, ...]  # the discovered tools the tool policy lets anyone see
     facts: Mapping[str, ToolFacts]  # for ``tools`` only
     role_restrictions: Mapping[str, RoleRule]
+    admin_only: bool = False  # every tool is admin-only at step 3, as if matched by "*"
 
     def hiding_pattern(self, tool: str) -> tuple[bool, str | None]:
         """(hidden?, the pattern responsible) under this MCP's tool policy."""
@@ -268,6 +270,7 @@ def user_policy_build(row: Mapping) -> UserPolicy:
 
 def _mcp_build(row: Mapping, blocked: PatternSet, admin_only: PatternSet) -> McpPolicy:
     mode, patterns = row.get("tool_mode", ALLOW_ALL), PatternSet.of(row.get("tool_patterns", ()))
+    server_admin_only = bool(row.get("admin_only"))
     known = tuple(sorted(set(row.get("tools", ()))))
     visible_tools = tuple(tool for tool in known if not _hiding(mode, patterns, tool)[0])
     return McpPolicy(
@@ -279,16 +282,22 @@ def _mcp_build(row: Mapping, blocked: PatternSet, admin_only: PatternSet) -> Mcp
         else DEFAULT_DATABASE_ARGUMENTS,
         known_tools=known,
         tools=visible_tools,
-        facts={tool: tool_facts(blocked, admin_only, tool) for tool in visible_tools},
+        facts={tool: tool_facts(blocked, admin_only, tool, whole_server=server_admin_only)
+               for tool in visible_tools},
         role_restrictions={
             role: RoleRule(r["mode"], PatternSet.of(r.get("patterns", ())))
             for role, r in (row.get("role_restrictions") or {}).items()
         },
+        admin_only=server_admin_only,
     )
 
 
-def tool_facts(blocked: PatternSet, admin_only: PatternSet, tool: str) -> ToolFacts:
+def tool_facts(blocked: PatternSet, admin_only: PatternSet, tool: str, *, whole_server: bool = False) -> ToolFacts:
+    """``whole_server``: the tool's MCP is admin-only, so with no global pattern matching, the
+    tool counts as matched by ``*`` (any custom grant that names it is at least as specific)."""
     strictest = admin_only.best(tool)
+    if strictest is None and whole_server:
+        strictest = (SERVER_ADMIN_ONLY, 0.0)
     return ToolFacts(
         blocked=blocked.first(tool),
         admin_only=strictest[0] if strictest else None,
@@ -323,7 +332,7 @@ def decide(snapshot: PolicySnapshot, user: UserPolicy, mcp: str, tool: str,
         if hidden:
             return Decision(False, STEP_AVAILABLE, pattern,
                             f"'{tool}' is hidden by {mcp}'s tool policy ({server.tool_mode}).", "not_available")
-        facts = tool_facts(snapshot.blocked, snapshot.admin_only, tool)
+        facts = tool_facts(snapshot.blocked, snapshot.admin_only, tool, whole_server=server.admin_only)
     allowed, step, pattern, code, template, extra = _steps(snapshot, user, server, tool, facts)
     if allowed and arguments:
         denial = _database_check(server, user, arguments)
@@ -364,6 +373,8 @@ def _admin_only_denial(override: Override | None, tool: str, facts: ToolFacts) -
     if grant is not None and grant[1] >= facts.admin_only_specificity:
         return None
     template = "'{tool}' is admin-only and role '{role}' is not an admin role."
+    if facts.admin_only == SERVER_ADMIN_ONLY:
+        template = "Every tool of {mcp} is admin-only and role '{role}' is not an admin role."
     if grant is None:
         return False, STEP_ADMIN_ONLY, facts.admin_only, "admin_only", template, ""
     template += " Your grant '{extra}' is less specific than the admin-only pattern, so it does not lift that."

@@ -77,7 +77,7 @@ def _mcp_import(spec: McpSpec, roles: dict[str, Role], summary: ImportSummary) -
     server = McpServer.objects.filter(name=spec.name).first() or McpServer(name=spec.name)
     (summary.updated if server.pk else summary.created).append(f"mcp {spec.name}")
     for attribute in ("description", "transport", "url", "command", "timeout_seconds", "database_argument",
-                      "enabled"):
+                      "enabled", "admin_only"):
         setattr(server, attribute, getattr(spec, attribute))
     server.args, server.tool_patterns = list(spec.args), list(spec.tool_patterns)
     server.tool_policy_mode = spec.tool_mode
@@ -181,6 +181,8 @@ def _mcp_export(server: McpServer, variables: list[str]) -> dict:
     if server.has_bearer_token:
         entry["auth"] = {"type": "bearer", "token": _placeholder(f"{prefix}_TOKEN", variables)}
     entry.update(timeout_seconds=server.timeout_seconds, enabled=server.enabled)
+    if server.admin_only:
+        entry["admin_only"] = True
     if server.database_argument:
         entry["database_argument"] = server.database_argument
     entry["tool_policy"] = _tool_policy_export(server)

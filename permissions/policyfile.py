@@ -28,7 +28,7 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 MCPS_FILE_KEYS = ("global", "mcps")
 GLOBAL_KEYS = ("blocked_tools", "admin_only_tools", "default_decision")
 MCP_KEYS = ("name", "description", "transport", "url", "command", "args", "env", "auth",
-            "timeout_seconds", "database_argument", "enabled", "tool_policy", "role_restrictions")
+            "timeout_seconds", "database_argument", "enabled", "admin_only", "tool_policy", "role_restrictions")
 TOOL_POLICY_KEYS = {ALLOW_ALL: ("mode",), ALLOW_ONLY: ("mode", "include"), ALLOW_ALL_EXCEPT: ("mode", "exclude")}
 RESTRICTION_KEYS = (ALLOW_ALL, ALLOW_ONLY, DENY)
 USERS_FILE_KEYS = ("roles", "super_admins", "users", "default_user")
@@ -83,6 +83,7 @@ class McpSpec:
     timeout_seconds: int = 30
     database_argument: str = ""
     enabled: bool = True
+    admin_only: bool = False
     tool_mode: str = ALLOW_ALL
     tool_patterns: tuple[str, ...] = ()
     role_restrictions: Mapping[str, RestrictionSpec] = field(default_factory=dict)
@@ -282,6 +283,7 @@ def _mcp_parse(raw, where: Where) -> McpSpec:
         timeout_seconds=_int(raw.get("timeout_seconds", 30), where, "timeout_seconds", low=1, high=3600),
         database_argument=_string(raw.get("database_argument") or "", where, "database_argument"),
         enabled=_bool(raw.get("enabled", True), where, "enabled"),
+        admin_only=_bool(raw.get("admin_only", False), where, "admin_only"),
         tool_mode=mode, tool_patterns=patterns,
         role_restrictions=_restrictions_parse(raw.get("role_restrictions") or {}, where),
     )

@@ -24,12 +24,20 @@ _TOKEN_PARTS = ("input", "output", "cache_read", "cache_write")
 
 
 def period_logs(*, period: Period) -> QuerySet[AuditLog]:
-    """Every user's requests of the period: the same filter as ``audit_stats`` (no upper bound)."""
-    return audit_logs_in_scope(user_scope=None).filter(created_at__gte=period.since)
+    """The period's requests (the same filter as ``audit_stats``, no upper bound), of
+    ``period.only_user`` when set: every report reads its rows through here or ``period_calls``."""
+    logs = audit_logs_in_scope(user_scope=None).filter(created_at__gte=period.since)
+    return logs if period.only_user is None else _own(logs, "user_email", period.only_user)
 
 
 def period_calls(*, period: Period) -> QuerySet[ToolCallLog]:
-    return ToolCallLog.objects.filter(created_at__gte=period.since)
+    calls = ToolCallLog.objects.filter(created_at__gte=period.since)
+    return calls if period.only_user is None else _own(calls, "audit__user_email", period.only_user)
+
+
+def _own(rows: QuerySet, field: str, email: str) -> QuerySet:
+    # A caller without an e-mail (an unknown Slack user) owns no rows, not every anonymous one.
+    return rows.filter(**{field: email}) if email else rows.none()
 
 
 def money(value) -> float:

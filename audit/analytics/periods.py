@@ -30,10 +30,13 @@ class Period:
     since: datetime
     until: datetime
     days: int | None  # the REST equivalent (?days=), None for "today"
+    # Only this user's rows (a non-admin caller sees nothing else); None: every user's.
+    only_user: str | None = None
 
     def to_json(self) -> dict:
-        return {"name": self.name, "days": self.days,
+        data = {"name": self.name, "days": self.days,
                 "since": self.since.isoformat(), "until": self.until.isoformat()}
+        return data if self.only_user is None else data | {"only_user": self.only_user}
 
 
 def period_resolve(*, period: int | str, now: datetime | None = None) -> Period:

@@ -156,3 +156,51 @@ def test_an_unreadable_database_is_a_clear_tool_error(pool, tmp_path):
     assert result.is_error
     assert result.text.endswith(": The audit database could not be read; try again shortly.")
     assert str(tmp_path) not in result.text  # where the database lives is not the caller's business
+
+
+def identity(email, *, is_admin=False):
+    return {"omni2/user": {"email": email, "role": "admin" if is_admin else "read_only", "is_admin": is_admin}}
+
+
+def test_a_caller_omni2_names_as_a_non_admin_gets_only_their_own_rows(trail, pool, stdio_spec):
+    def users(meta):
+        result = pool.call_tool(stdio_spec, "get_active_users", {"period": "month"}, meta=meta)
+        assert not result.is_error, result.text
+        return {row["user_email"] for row in result.structured["groups"]}
+
+    everyone = {"alice@example.com", "bob@example.com", "carol@example.com"}
+    assert users(identity("bob@example.com")) == {"bob@example.com"}
+    assert users(identity("", is_admin=False)) == set()  # an unknown user owns no rows, not the anonymous ones
+    assert users(identity("root@example.com", is_admin=True)) == everyone
+    assert users(None) == everyone  # no identity: whoever runs the server with its credentials
+
+
+def test_over_http_it_refuses_to_start_on_a_public_address_without_a_token():
+    done = subprocess.run(
+        [sys.executable, "manage.py", "run_analytics_mcp", "--transport", "http", "--host", "0.0.0.0",
+         "--port", str(free_port())],
+        cwd=BASE_DIR, env={k: v for k, v in server_env().items() if k != "OMNI2_ANALYTICS_MCP_TOKEN"},
+        capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0
+    assert "refusing to serve on 0.0.0.0 without a bearer token" in done.stderr
+    assert "OMNI2_ANALYTICS_MCP_TOKEN" in done.stderr
+
+
+def test_on_a_public_address_with_a_token_it_refuses_a_wrong_one(pool, tmp_path):
+    port, log_path = free_port(), tmp_path / "server.log"
+    with open(log_path, "wb") as log:
+        process = subprocess.Popen(
+            [sys.executable, "manage.py", "run_analytics_mcp", "--transport", "http", "--host", "0.0.0.0",
+             "--port", str(port)],
+            cwd=BASE_DIR, env=server_env(OMNI2_ANALYTICS_MCP_TOKEN=TOKEN), stdout=log, stderr=subprocess.STDOUT)
+        try:
+            wait_listening(process, port, log_path, timeout=60)
+            url = f"http://127.0.0.1:{port}/mcp"
+            with pytest.raises(McpUnavailable):
+                pool.list_tools(ServerSpec(name="public_wrong", transport="http", url=url, bearer_token="wrong"),
+                                timeout=10)
+            right = ServerSpec(name="public_right", transport="http", url=url, bearer_token=TOKEN)
+            assert len(pool.list_tools(right, timeout=30)) == 11
+        finally:
+            process.terminate()
+            process.wait(10)

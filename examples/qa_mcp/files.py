@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass, field
@@ -55,25 +54,50 @@ class Source:
         }
 
 
-def allowed_roots() -> list[Path]:
-    configured = os.environ.get("QA_MCP_ROOT", "")
-    roots = [p for p in configured.split(os.pathsep) if p] or [os.getcwd(), tempfile.gettempdir()]
-    return [Path(os.path.realpath(root)) for root in roots]
+def _var_dir() -> Path:
+    # OMNI2 passes its var directory to the stdio servers it starts; alone, the checkout's var/.
+    return Path(os.environ.get("OMNI2_VAR_DIR") or Path(__file__).resolve().parents[2] / "var")
 
 
-def path_resolve(raw: str, *, what: str) -> Path:
-    """The real path (symlinks followed) if it lies under an allowed root, else InputError."""
-    if not isinstance(raw, str) or not raw.strip():
-        raise InputError(f"{what} is empty")
-    path = Path(os.path.realpath(Path(raw).expanduser()))
-    if not any(path == root or path.is_relative_to(root) for root in allowed_roots()):
-        roots = ", ".join(str(r) for r in allowed_roots())
-        raise InputError(f"{what} {raw!r} is outside the allowed roots ({roots}); set QA_MCP_ROOT to allow more")
+def data_root() -> Path:
+    """The one directory inputs are read from (QA_MCP_DATA_ROOT), created on first use."""
+    return _real_dir(os.environ.get("QA_MCP_DATA_ROOT") or _var_dir() / "qa_data")
+
+
+def reports_root() -> Path:
+    """Where each caller's report folder lives (QA_MCP_REPORT_DIR)."""
+    return _real_dir(os.environ.get("QA_MCP_REPORT_DIR") or _var_dir() / "reports" / "qa_mcp")
+
+
+def _real_dir(raw: str | Path) -> Path:
+    path = Path(os.path.realpath(raw))
+    path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def source_load(*, raw_path: str, what: str) -> Source:
-    path = path_resolve(raw_path, what=what)
+def path_resolve(raw: str, *, what: str, own_dir: Path) -> Path:
+    """The real path (symlinks followed) of an input inside the data root or the caller's own
+    report folder, else InputError. Relative paths are taken from the data root."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InputError(f"{what} is empty")
+    if "\0" in raw:
+        raise InputError(f"{what} holds a NUL character")
+    root, reports = data_root(), reports_root()
+    path = Path(os.path.realpath(root / raw))  # an absolute ``raw`` replaces the root
+    # Other callers' reports are never inputs, even when the data root holds the reports root.
+    inside_others = _under(path, reports) and not _under(path, own_dir)
+    if inside_others or not (_under(path, root) or _under(path, own_dir)):
+        raise InputError(f"{what} {raw!r} is outside the data root ({root}) and your report folder; "
+                         "put the file under the data root (QA_MCP_DATA_ROOT)")
+    return path
+
+
+def _under(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+def source_load(*, raw_path: str, what: str, own_dir: Path) -> Source:
+    path = path_resolve(raw_path, what=what, own_dir=own_dir)
     if not path.is_file():
         raise InputError(f"{what} {raw_path!r} does not exist or is not a file")
     size = path.stat().st_size

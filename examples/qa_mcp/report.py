@@ -2,20 +2,45 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import secrets
-import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .files import InputError, path_resolve
+from ..identity import Caller
+from .files import InputError, reports_root
+
+LOCAL_FOLDER = "_local"  # a caller OMNI2 did not name: whoever runs the server directly
 
 
-def report_dir_resolve(raw: str | None) -> Path:
-    """The report directory: the argument, else QA_MCP_REPORT_DIR, else <temp>/qa_mcp_reports; inside a root."""
-    raw = raw or os.environ.get("QA_MCP_REPORT_DIR") or str(Path(tempfile.gettempdir()) / "qa_mcp_reports")
-    directory = path_resolve(raw, what="report_dir")
+def caller_folder(caller: Caller | None) -> Path:
+    """The caller's own report folder, ``<reports root>/<safe user key>/``, created on first use."""
+    folder = reports_root() / user_key(caller)
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def user_key(caller: Caller | None) -> str:
+    """A folder name per e-mail: readable, and a hash so that two e-mails never share one."""
+    if caller is None:
+        return LOCAL_FOLDER
+    if not caller.email:
+        # Unknown users would all share one folder, and so each other's reports.
+        raise InputError("qa_mcp keeps each user's reports apart, and this call names no user; "
+                         "ask an OMNI2 admin to register your account")
+    slug = re.sub(r"[^a-z0-9_@.-]+", "_", caller.email)[:48].lstrip(".")
+    return f"{slug}-{hashlib.sha256(caller.email.encode()).hexdigest()[:12]}"
+
+
+def report_dir_resolve(raw: str | None, *, own_dir: Path) -> Path:
+    """The report directory: the caller's folder, or a sub-folder of it named by ``report_dir``."""
+    if not raw:
+        return own_dir
+    directory = Path(os.path.realpath(own_dir / raw))
+    if not (directory == own_dir or directory.is_relative_to(own_dir)):
+        raise InputError(f"report_dir {raw!r} must be a folder inside your own report folder")
     if directory.exists() and not directory.is_dir():
         raise InputError(f"report_dir {raw!r} exists and is not a directory")
     directory.mkdir(parents=True, exist_ok=True)

@@ -272,11 +272,11 @@ def postgres_admin(postgres_dsn):
 
 @pytest.fixture
 def qa_mcp(tmp_path):
-    """qa_mcp as a real process over stdio, allowed to read and write under tmp_path/root only."""
-    root = tmp_path / "root"
+    """qa_mcp as a real process over stdio: inputs under tmp_path/root, reports under tmp_path/reports."""
+    root, reports = tmp_path / "root", tmp_path / "reports"
     root.mkdir()
-    env = {"QA_MCP_ROOT": str(root), "QA_MCP_REPORT_DIR": str(root / "reports"), "QA_MCP_MAX_EXAMPLES": "5"}
+    env = {"QA_MCP_DATA_ROOT": str(root), "QA_MCP_REPORT_DIR": str(reports), "QA_MCP_MAX_EXAMPLES": "5"}
     session = stdio_session("examples.qa_mcp", env=env, errlog_path=tmp_path / "qa_stderr.log")
-    session.root = root
+    session.root, session.reports = root, reports
     yield session
     session.close()

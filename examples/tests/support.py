@@ -76,8 +76,8 @@ class McpSession:
 
         return self._submit(submit())
 
-    def call(self, tool: str, arguments: dict | None = None) -> ToolResult:
-        return ToolResult(self._run(lambda client: client.call_tool(tool, arguments or {})))
+    def call(self, tool: str, arguments: dict | None = None, *, meta: dict | None = None) -> ToolResult:
+        return ToolResult(self._run(lambda client: client.call_tool(tool, arguments or {}, meta=meta)))
 
     def tool_names(self) -> list[str]:
         listed = self._run(lambda client: client.list_tools())

@@ -36,7 +36,7 @@ def test_identical_files_are_identical_and_leave_a_report(qa_mcp):
     assert result.data["statistics"]["rows_file1"] == result.data["statistics"]["rows_file2"] == 3
     assert result.data["file1"]["size"] == f"{len(BASE)} B"
     report = Path(result.data["report_path"])
-    assert report.is_file() and report.parent == qa_mcp.root / "reports"
+    assert report.is_file() and report.parent == qa_mcp.reports / "_local"  # no OMNI2 identity: run directly
     assert "RESULT: identical" in report.read_text()
 
 
@@ -134,7 +134,7 @@ def test_a_path_outside_the_root_is_refused(qa_mcp, tmp_path):
     result = compare(qa_mcp, str(outside), write(qa_mcp.root, "b.csv", BASE))
 
     assert result.is_error
-    assert "outside the allowed roots" in result.text
+    assert "outside the data root" in result.text
 
 
 def test_a_symlink_out_of_the_root_is_refused(qa_mcp, tmp_path):
@@ -143,7 +143,7 @@ def test_a_symlink_out_of_the_root_is_refused(qa_mcp, tmp_path):
 
     result = compare(qa_mcp, str(qa_mcp.root / "link.csv"), write(qa_mcp.root, "b.csv", BASE))
 
-    assert result.is_error and "outside the allowed roots" in result.text
+    assert result.is_error and "outside the data root" in result.text
 
 
 def test_a_report_dir_outside_the_root_is_refused(qa_mcp, tmp_path):
@@ -182,3 +182,94 @@ def test_an_unknown_key_column_is_a_clear_tool_error(qa_mcp):
 
     assert result.is_error
     assert "key column 'sku' is not in file1" in result.text
+
+
+# --- who may read what: the data root and each caller's own report folder ----------------------
+
+ALICE = {"omni2/user": {"email": "alice@example.com", "role": "read_only", "is_admin": False}}
+BOB = {"omni2/user": {"email": "bob@example.com", "role": "read_only", "is_admin": False}}
+
+
+def test_each_caller_s_report_goes_to_their_own_folder(qa_mcp):
+    a, b = write(qa_mcp.root, "a.csv", BASE), write(qa_mcp.root, "b.csv", BASE)
+
+    alice = qa_mcp.call("compare_csv_files", {"file1_path": a, "file2_path": b}, meta=ALICE)
+    bob = qa_mcp.call("compare_csv_files", {"file1_path": a, "file2_path": b}, meta=BOB)
+
+    folders = {Path(r.data["report_path"]).parent for r in (alice, bob)}
+    assert len(folders) == 2 and all(f.parent == qa_mcp.reports for f in folders)
+    assert Path(alice.data["report_path"]).parent.name.startswith("alice@example.com-")
+
+
+def test_a_user_cannot_read_another_user_s_report_but_can_read_their_own(qa_mcp):
+    a = write(qa_mcp.root, "a.csv", BASE)
+    report = qa_mcp.call("compare_csv_files", {"file1_path": a, "file2_path": a}, meta=ALICE).data["report_path"]
+
+    by_bob = qa_mcp.call("compare_csv_files", {"file1_path": report, "file2_path": a}, meta=BOB)
+    by_alice = qa_mcp.call("compare_csv_files", {"file1_path": report, "file2_path": report}, meta=ALICE)
+
+    assert by_bob.is_error and "outside the data root" in by_bob.text
+    assert not by_alice.is_error, by_alice
+
+
+def test_a_report_dir_cannot_climb_out_of_the_caller_s_folder(qa_mcp):
+    a = write(qa_mcp.root, "a.csv", BASE)
+    bob_folder = Path(qa_mcp.call("compare_csv_files", {"file1_path": a, "file2_path": a},
+                                  meta=BOB).data["report_path"]).parent
+
+    result = qa_mcp.call("compare_csv_files", {"file1_path": a, "file2_path": a,
+                                               "report_dir": f"../{bob_folder.name}"}, meta=ALICE)
+
+    assert result.is_error and "inside your own report folder" in result.text
+    assert len(list(bob_folder.iterdir())) == 1
+
+
+def test_relative_paths_are_read_from_the_data_root(qa_mcp):
+    write(qa_mcp.root, "a.csv", BASE)
+
+    result = qa_mcp.call("compare_csv_files", {"file1_path": "a.csv", "file2_path": "a.csv"}, meta=ALICE)
+
+    assert not result.is_error, result
+    assert result.data["file1"]["path"] == str(qa_mcp.root / "a.csv")
+
+
+def test_a_call_that_names_no_user_writes_no_report(qa_mcp):
+    a = write(qa_mcp.root, "a.csv", BASE)
+    anonymous = {"omni2/user": {"email": "", "role": "read_only", "is_admin": False}}
+
+    result = qa_mcp.call("compare_csv_files", {"file1_path": a, "file2_path": a}, meta=anonymous)
+
+    assert result.is_error and "names no user" in result.text
+    assert not qa_mcp.reports.exists() or not any(qa_mcp.reports.iterdir())
+
+
+@pytest.fixture
+def qa_mcp_defaults(tmp_path):
+    """qa_mcp with no root configured: only OMNI2's var dir (here tmp_path/var) says where it works."""
+    from .support import stdio_session
+
+    session = stdio_session("examples.qa_mcp", env={"OMNI2_VAR_DIR": str(tmp_path / "var")},
+                            errlog_path=tmp_path / "qa_stderr.log")
+    yield session
+    session.close()
+
+
+def test_by_default_nothing_in_the_system_temp_dir_is_readable(qa_mcp_defaults, tmp_path):
+    import tempfile
+
+    payroll = Path(tempfile.mkstemp(suffix=".csv", prefix="payroll-")[1])
+    try:
+        payroll.write_text("name,salary\nalice,100000\n")
+        result = qa_mcp_defaults.call("compare_csv_files", {"file1_path": str(payroll), "file2_path": str(payroll)},
+                                      meta=ALICE)
+    finally:
+        payroll.unlink()
+
+    assert result.is_error and "outside the data root" in result.text
+    assert str(tmp_path / "var" / "qa_data") in result.text
+
+
+def test_a_path_with_a_nul_character_is_a_clear_tool_error(qa_mcp):
+    result = qa_mcp.call("compare_csv_files", {"file1_path": "a\0.csv", "file2_path": "b.csv"}, meta=ALICE)
+
+    assert result.is_error and "NUL character" in result.text

@@ -83,10 +83,10 @@ class ServerConnection:
             if not self._ready.done():
                 self._ready.cancel()
 
-    async def call_tool(self, name: str, arguments: dict, timeout: float) -> CallToolResult:
+    async def call_tool(self, name: str, arguments: dict, timeout: float, meta: dict | None = None) -> CallToolResult:
         client = self._require_client()
         async with asyncio.timeout(timeout + GUARD_SECONDS):  # cheaper than an anyio scope, per call
-            return await client.call_tool(name, arguments, read_timeout_seconds=max(timeout, 0.001))
+            return await client.call_tool(name, arguments, read_timeout_seconds=max(timeout, 0.001), meta=meta)
 
     async def list_tools(self, timeout: float) -> list:
         client, tools, cursor = self._require_client(), [], None

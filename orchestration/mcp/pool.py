@@ -84,13 +84,14 @@ class McpPool:
     # --- sync API (any thread except the pool's own) ---------------------------------------
 
     def call_tool(self, spec: ServerSpec, tool: str, arguments: dict | None = None,
-                  timeout: float | None = None) -> ToolResult:
+                  timeout: float | None = None, *, meta: dict | None = None) -> ToolResult:
         """Call ``tool``; a tool-reported error is ``ToolResult(is_error=True)``, not an exception.
 
+        ``meta`` goes out as the request's ``_meta`` (the caller's identity, see ``toolcalls``).
         Raises McpUnavailable (cannot reach / circuit open), McpTimeout, or McpError (protocol).
         """
         budget = timeout or spec.timeout_seconds
-        return self._run_sync(self._call_tool(spec, tool, _json_arguments(arguments), budget), budget)
+        return self._run_sync(self._call_tool(spec, tool, _json_arguments(arguments), budget, meta), budget)
 
     def list_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
         budget = timeout or spec.timeout_seconds
@@ -185,9 +186,9 @@ class McpPool:
     # --- async API (callers on another event loop, or on the pool's loop) --------------------
 
     async def acall_tool(self, spec: ServerSpec, tool: str, arguments: dict | None = None,
-                         timeout: float | None = None) -> ToolResult:
+                         timeout: float | None = None, *, meta: dict | None = None) -> ToolResult:
         return await self._run_async(self._call_tool(spec, tool, _json_arguments(arguments),
-                                                     timeout or spec.timeout_seconds))
+                                                     timeout or spec.timeout_seconds, meta))
 
     async def alist_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
         return await self._run_async(self._list_tools(spec, timeout or spec.timeout_seconds))
@@ -262,9 +263,11 @@ class McpPool:
 
     # --- on the loop ----------------------------------------------------------------------
 
-    async def _call_tool(self, spec: ServerSpec, tool: str, arguments: dict, budget: float) -> ToolResult:
+    async def _call_tool(self, spec: ServerSpec, tool: str, arguments: dict, budget: float,
+                         meta: dict | None = None) -> ToolResult:
         try:
-            result = await self._with_session(spec, budget, lambda conn, left: conn.call_tool(tool, arguments, left))
+            result = await self._with_session(
+                spec, budget, lambda conn, left: conn.call_tool(tool, arguments, left, meta))
         except McpResultTooLarge as exc:  # the tool ran and answered: a tool error, the session is fine
             return ToolResult(is_error=True, content=[{"type": "text", "text": exc.message}], text=exc.message)
         return tool_result_from_sdk(result)

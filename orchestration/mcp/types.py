@@ -147,5 +147,6 @@ class McpTimeout(McpError):
 
     code = "timeout"
 
+
 class McpResultTooLarge(McpError):
     """The tool answered with more than ``OMNI2_MCP_MAX_RESULT_BYTES``; the answer was discarded."""

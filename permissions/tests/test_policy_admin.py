@@ -183,3 +183,18 @@ def test_a_role_default_model_off_the_allow_list_is_refused(admin_client, settin
     assert admin_client.post("/admin/permissions/role/add/", {**role, "default_model": "claude-haiku-4-5"}
                              ).status_code == 302
     assert Role.objects.get(name="auditor").default_model == "claude-haiku-4-5"
+
+
+def test_admin_only_is_set_on_the_server_form_and_shown_in_the_list(admin_client, server, make_user):
+    page = admin_client.get(f"/admin/permissions/mcpserver/{server.pk}/change/")
+    data = form_data(page) | {"admin_only": "on"}
+    response = admin_client.post(f"/admin/permissions/mcpserver/{server.pk}/change/", data)
+    assert response.status_code == 302, response.context and response.context["errors"]
+    server.refresh_from_db()
+    assert server.admin_only is True
+    assert admin_client.get("/admin/permissions/mcpserver/?admin_only__exact=1").context["cl"].result_count == 1
+    from permissions.policy import decide
+    from permissions.selectors import policy_snapshot
+    make_user(role="read_only", email="r@x.com")
+    snapshot = policy_snapshot()
+    assert decide(snapshot, snapshot.user(email="r@x.com"), "database_mcp", "get_health").step == 3

@@ -99,3 +99,22 @@ def test_the_demo_keeps_analytics_for_admins(demo):
                      "junior.dba@company.com": "ALLOW", "stranger@x.com": "DENY"}
     failed = run("validate_policy", user="junior.dba@company.com", mcp="omni2_analytics_mcp", tool="get_failed_queries")
     assert failed[0].split()[1:3] == ["DENY", "step=4"]
+
+
+def test_validate_policy_says_when_a_whole_server_is_admin_only(demo):
+    server = McpServer.objects.get(name="omni2_analytics_mcp")
+    discovered_tools_sync(server=server, tools=[{"name": "get_cost_summary"}])
+    [line] = run("validate_policy", user="dba@company.com", mcp="omni2_analytics_mcp")
+    assert line == ("get_cost_summary DENY step=3 pattern=* Every tool of omni2_analytics_mcp is admin-only "
+                    "and role 'dba' is not an admin role.")
+
+
+def test_a_role_added_after_the_demo_does_not_get_analytics(demo, make_user):
+    from permissions.models import Role
+
+    Role.objects.create(name="auditor")
+    make_user(role="auditor", email="new.auditor@company.com")
+    server = McpServer.objects.get(name="omni2_analytics_mcp")
+    discovered_tools_sync(server=server, tools=[{"name": "get_cost_summary"}, {"name": "get_token_usage"}])
+    lines = run("validate_policy", user="new.auditor@company.com", mcp="omni2_analytics_mcp")
+    assert [line.split()[1:3] for line in lines] == [["DENY", "step=3"], ["DENY", "step=3"]]

@@ -84,6 +84,10 @@ REFUSALS = [
     ("mcps", GOOD_MCPS.replace("url: http://db:8300/mcp", URL + "\n    auth: {type: bearer, token: \"${NOPE_UNSET}\"}"),
      "mcps[0] (database_mcp)", "environment variable NOPE_UNSET is not set"),
     ("mcps", GOOD_MCPS.replace('["drop_*"]', '["drop_*"'), "line", "bad YAML"),
+    ("mcps", GOOD_MCPS.replace(URL, URL + "\n    admin_only: maybe"), "mcps[0] (database_mcp)",
+     "admin_only: expected true or false, got 'maybe'"),
+    ("mcps", GOOD_MCPS.replace(URL, URL + "\n    admin_only: 1"), "mcps[0] (database_mcp)",
+     "admin_only: expected true or false, got 1"),
     ("users", GOOD_USERS.replace("role: read_only", "role: dbaa"), "users[1] (bob@x.com)", "unknown role 'dbaa'"),
     ("users", GOOD_USERS.replace("database_mcp: {mode: custom", "nosuch_mcp: {mode: custom"), "users[1] (bob@x.com)",
      "unknown MCP 'nosuch_mcp'"),
@@ -219,3 +223,31 @@ def test_export_then_import_gives_the_same_decisions(tmp_path, monkeypatch, writ
     assert every_decision() == before
     assert McpServer.objects.get(name="secret_mcp").connection_secrets()[0] == "tok-123"
     assert yaml.safe_load((tmp_path / "out" / "users.yaml").read_text())["default_user"]["role"] == "auditor"
+
+
+def test_admin_only_survives_an_export_and_import(tmp_path, write_yaml):
+    import_files(write_yaml, GOOD_MCPS.replace(URL, URL + "\n    admin_only: true")
+                 + "  - name: open_mcp\n    url: http://o/mcp\n", GOOD_USERS)
+    assert dict(McpServer.objects.values_list("name", "admin_only")) == {"database_mcp": True, "open_mcp": False}
+    call_command("export_policy", out=str(tmp_path / "out"))
+    exported = yaml.safe_load((tmp_path / "out" / "mcps.yaml").read_text())
+    assert [entry.get("admin_only") for entry in exported["mcps"]] == [True, None]
+    McpServer.objects.update(admin_only=False)
+    call_command("import_policy", mcps=str(tmp_path / "out" / "mcps.yaml"))
+    assert dict(McpServer.objects.values_list("name", "admin_only")) == {"database_mcp": True, "open_mcp": False}
+    discovered_tools_sync(server=McpServer.objects.get(name="database_mcp"), tools=[{"name": "list_x"}])
+    snapshot = policy_snapshot()
+    d = decide(snapshot, snapshot.user(email="ann@x.com"), "database_mcp", "list_x")
+    assert (d.allowed, d.step, d.pattern) == (False, 3, "*")  # ann is a dba: not an admin role
+
+
+def test_the_compose_file_turns_the_demo_s_analytics_into_the_http_service_with_its_token(monkeypatch):
+    from django.conf import settings
+
+    monkeypatch.setenv("OMNI2_ANALYTICS_MCP_TOKEN", "compose-token-0042")
+    call_command("load_demo")
+    call_command("import_policy", mcps=str(settings.BASE_DIR / "config" / "compose" / "mcps.yaml"))
+    server = McpServer.objects.get(name="omni2_analytics_mcp")
+    assert (server.transport, server.url, server.admin_only) == ("http", "http://analytics-mcp:8302/mcp", True)
+    assert server.connection_secrets()[0] == "compose-token-0042"
+    assert McpServer.objects.count() == 4 and GlobalPolicy.load().blocked_patterns  # the rest is untouched

@@ -20,9 +20,10 @@ def policy(*, blocked=(), admin_only=(), default="allow", mcps=None, users=(), d
 
 
 def mcp(name="db", tools=("get_health", "drop_table", "compare_x_plans"), mode="allow_all", patterns=(),
-        restrictions=None, enabled=True, database_argument=""):
+        restrictions=None, enabled=True, database_argument="", admin_only=False):
     return {"name": name, "enabled": enabled, "tool_mode": mode, "tool_patterns": list(patterns),
-            "tools": list(tools), "role_restrictions": restrictions or {}, "database_argument": database_argument}
+            "tools": list(tools), "role_restrictions": restrictions or {}, "database_argument": database_argument,
+            "admin_only": admin_only}
 
 
 def user(role="dev", email="u@x.com", overrides=None, databases=("*",), slack=None):
@@ -127,6 +128,49 @@ def test_mode_all_does_not_lift_admin_only():
 
 def test_the_strictest_matching_admin_only_pattern_is_the_one_to_beat():
     snapshot = policy(admin_only=["*_plans", "compare_x_*"], mcps=[mcp(tools=["compare_x_plans"])],
+                      users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*"]}})])
+    d = check(snapshot, "compare_x_plans")
+    assert (d.allowed, d.step, d.pattern) == (False, 3, "compare_x_*")
+
+
+# --- step 3 for a whole MCP: admin_only: true ----------------------------------------------------------
+
+
+def test_every_tool_of_an_admin_only_mcp_is_denied_to_a_role_nobody_wrote_a_rule_for():
+    snapshot = policy(mcps=[mcp(admin_only=True)], users=[user("brand_new_role")])
+    d = check(snapshot, "get_health")
+    assert (d.allowed, d.step, d.pattern, d.code) == (False, 3, "*", "admin_only")
+    assert "Every tool of db is admin-only" in d.reason
+    assert permitted_tools(snapshot, snapshot.user(email="u@x.com")) == []
+    assert check(snapshot, "get_not_discovered_yet").step == 3
+
+
+@pytest.mark.parametrize("role", ["admin", "super_admin"])
+def test_admins_keep_every_tool_of_an_admin_only_mcp(role):
+    snapshot = policy(mcps=[mcp(admin_only=True)], users=[user(role)])
+    assert check(snapshot, "get_health").allowed
+    assert len(permitted_tools(snapshot, snapshot.user(email="u@x.com"))) == 3
+
+
+def test_a_role_rule_allowing_all_does_not_open_an_admin_only_mcp():
+    snapshot = policy(mcps=[mcp(admin_only=True, restrictions={"dev": {"mode": "allow_all", "patterns": []}})],
+                      users=[user("dev"), user("dev", email="v@x.com", overrides={"db": {"mode": "inherit"}})])
+    assert check(snapshot, "get_health").step == 3
+    assert check(snapshot, "get_health", email="v@x.com").step == 3
+
+
+def test_a_custom_override_naming_a_tool_of_an_admin_only_mcp_grants_it_and_mode_all_does_not():
+    snapshot = policy(mcps=[mcp(admin_only=True)], users=[
+        user(overrides={"db": {"mode": "custom", "tools": ["get_*"], "deny": []}}),
+        user(email="all@x.com", overrides={"db": {"mode": "all"}})])
+    granted = check(snapshot, "get_health")
+    assert (granted.allowed, granted.step, granted.pattern) == (True, 4, "get_*")
+    assert check(snapshot, "drop_table").step == 3  # not named by the override: still admin-only
+    assert check(snapshot, "get_health", email="all@x.com").step == 3
+
+
+def test_on_an_admin_only_mcp_a_global_admin_only_pattern_still_sets_the_bar():
+    snapshot = policy(admin_only=["compare_x_*"], mcps=[mcp(admin_only=True)],
                       users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*"]}})])
     d = check(snapshot, "compare_x_plans")
     assert (d.allowed, d.step, d.pattern) == (False, 3, "compare_x_*")

@@ -140,7 +140,7 @@ def qa_mcp(reports_dir):
     (inputs / "before.csv").write_text("id,name\n1,alpha\n2,beta\n")
     (inputs / "after.csv").write_text("id,name\n1,alpha\n2,gamma\n")
     server = McpServer(name="qa_mcp", transport="stdio", command="python", args=["-m", "examples.qa_mcp"])
-    server.set_env({"QA_MCP_ROOT": str(reports_dir), "QA_MCP_REPORT_DIR": str(reports_dir)})
+    server.set_env({"QA_MCP_DATA_ROOT": str(inputs), "QA_MCP_REPORT_DIR": str(reports_dir / "qa_mcp")})
     server.save()
     assert mcp_tools_refresh(names=["qa_mcp"])[0]["ok"]
     return inputs
@@ -203,8 +203,11 @@ def test_progress_updates_of_one_thread_are_throttled(fake_slack, fake_llm, chat
     assert len(fake_slack.calls_to("chat.update")) == 2  # one progress update, then the answer
 
 
-def test_omni_sends_tool_reports_to_the_askers_dm(slack, fake_slack, fake_llm, chat, qa_mcp, slack_worker):
+def test_omni_sends_tool_reports_to_the_askers_dm(slack, fake_slack, fake_llm, chat, qa_mcp, slack_worker,
+                                                  make_user):
     from testing.fake_llm import text, tool_use
+
+    make_user(role="dba", slack_user_id="U0ALICE")  # qa_mcp keeps reports per user: an unknown one gets none
 
     fake_llm.script(
         tool_use("qa_mcp__compare_csv_files",

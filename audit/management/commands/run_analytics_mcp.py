@@ -4,16 +4,16 @@ Logs go to stderr only: on stdio, stdout *is* the MCP transport.
 """
 
 import argparse
+import ipaddress
 import logging
 import os
 
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from audit.analytics.server import analytics_database_read_only, analytics_server_build
 from examples.serving import serving_run
 
 TOKEN_ENV = "OMNI2_ANALYTICS_MCP_TOKEN"  # bearer token required over HTTP when set
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 logger = logging.getLogger("audit.analytics")
 
 
@@ -28,9 +28,19 @@ class Command(BaseCommand):
 
     def handle(self, *args, transport, host, port, log_level, **options):
         logger.setLevel(log_level)
-        if transport == "http" and host not in LOOPBACK and not os.environ.get(TOKEN_ENV):
+        if transport == "http" and not _is_loopback(host) and not os.environ.get(TOKEN_ENV, "").strip():
             # Every user's requests and costs would be open to anyone who reaches the port.
-            logger.warning("run_analytics_mcp: serving on %s without a bearer token; set %s", host, TOKEN_ENV)
+            raise CommandError(f"run_analytics_mcp: refusing to serve on {host} without a bearer token; "
+                               f"set {TOKEN_ENV} (clients send it as Authorization: Bearer ...)")
         analytics_database_read_only()
         namespace = argparse.Namespace(transport=transport, host=host, port=port, log_level=log_level)
         serving_run(server=analytics_server_build(), args=namespace, token_env=TOKEN_ENV)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve to anything
+        return False
