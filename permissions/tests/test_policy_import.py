@@ -241,9 +241,9 @@ def test_admin_only_survives_an_export_and_import(tmp_path, write_yaml):
     assert (d.allowed, d.step, d.pattern) == (False, 3, "*")  # ann is a dba: not an admin role
 
 
-def test_the_compose_file_turns_the_demo_s_analytics_into_the_http_service_with_its_token(monkeypatch):
-    from django.conf import settings
-
+def test_the_compose_file_turns_the_demo_s_analytics_into_the_http_service_with_its_token(monkeypatch,
+                                                                                         settings):
+    settings.DEBUG = True  # load_demo runs only in the embedded demo
     monkeypatch.setenv("OMNI2_ANALYTICS_MCP_TOKEN", "compose-token-0042")
     call_command("load_demo")
     call_command("import_policy", mcps=str(settings.BASE_DIR / "config" / "compose" / "mcps.yaml"))
