@@ -149,7 +149,7 @@ def audit_request_record(*, user, source: str, message: str, mcp: str = "", tool
                                arguments=arguments, ip_address=ip_address, request_id=request_id)
     try:
         if connection.vendor == "postgresql":
-            _insert_one(record)
+            _execute(*_one_row_statement(record), record)
         else:
             record.save()
     except _OUTAGES as exc:
@@ -161,7 +161,7 @@ async def audit_arequest_record(db, **fields) -> AuditRequest:
     """``audit_request_record`` on an event loop (PostgreSQL, ``db`` a psycopg async pool)."""
     record = audit_request_row(**fields)
     try:
-        await _ainsert(db, _insert_sql(AuditRequest, 0), _db_values(record, _fields(AuditRequest), connections[DEFAULT_DB_ALIAS]), record)
+        await _ainsert(db, *_one_row_statement(record), record)
     except _OUTAGES as exc:
         raise AuditUnavailable() from exc
     return record
@@ -186,7 +186,7 @@ def audit_request_row(*, user, source: str, message: str, mcp: str = "", tool: s
 def audit_request_of(pk: int) -> AuditRequest:
     """A request record known by id (e.g. handed from the fast path to Django), without a read."""
     record = AuditRequest(pk=pk)
-    record._state.adding, record._state.db = False, DEFAULT_DB_ALIAS
+    _mark_saved(record)
     return record
 
 
@@ -238,7 +238,7 @@ async def _ainsert(db, sql: str, values: list, obj) -> None:
     async with db.connection() as conn, conn.cursor() as cursor:
         await cursor.execute(sql, values)
         obj.pk = (await cursor.fetchone())[0]
-    obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
+    _mark_saved(obj)
 
 
 def audit_rows(*, user, source: str, message: str, status: str, answer: str = "",
@@ -274,11 +274,19 @@ def _save(log: AuditLog, rows: list[ToolCallLog]) -> None:
         ToolCallLog.objects.bulk_create(rows)
 
 
-def _insert_one(obj) -> None:
-    """One row of ``obj``'s model in one INSERT … RETURNING id, values prepared as the ORM would."""
+def _one_row_statement(obj) -> tuple[str, list]:
+    """INSERT … RETURNING id of one row of ``obj``'s model, values prepared as the ORM would."""
+    return _insert_sql(type(obj), 0), _db_values(obj, _fields(type(obj)), connections[DEFAULT_DB_ALIAS])
+
+
+def _execute(sql: str, values: list, obj) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(type(obj), 0), _db_values(obj, _fields(type(obj)), connections[DEFAULT_DB_ALIAS]))
+        cursor.execute(sql, values)
         obj.pk = cursor.fetchone()[0]
+    _mark_saved(obj)
+
+
+def _mark_saved(obj) -> None:
     obj._state.adding, obj._state.db = False, DEFAULT_DB_ALIAS
 
 
@@ -290,10 +298,7 @@ def _insert_postgresql(log: AuditLog, rows: list[ToolCallLog]) -> None:
     No model signals are sent (nothing listens to audit rows); values are prepared as the ORM
     would prepare them (``_db_values``).
     """
-    sql, values = _insert_postgresql_statement(log, rows)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, values)
-        log.pk = cursor.fetchone()[0]
+    _execute(*_insert_postgresql_statement(log, rows), log)
     _saved(log, rows)
 
 
@@ -307,7 +312,7 @@ def _insert_postgresql_statement(log: AuditLog, rows: list[ToolCallLog]) -> tupl
 
 
 def _saved(log: AuditLog, rows: list[ToolCallLog]) -> None:
-    log._state.adding, log._state.db = False, DEFAULT_DB_ALIAS
+    _mark_saved(log)
     for row in rows:
         row.audit = log
 
