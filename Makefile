@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install migrate demo bench lint clean
+.PHONY: run test install migrate demo bench lint format clean
 
 # The embedded demo asks for DEBUG (OMNI2's default is off): plain HTTP on 127.0.0.1, and
 # load_demo's well-known admin. An OMNI2_DEBUG in the environment wins.
@@ -29,6 +29,17 @@ run: demo
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)
+
+# Formatting, lint rules and the layers contract (pyproject.toml); fails on any finding.
+# `make format` rewrites the tree the way `make lint` wants it.
+lint: install
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+format: install
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 bench: install
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(PY) $$b || exit 1; done

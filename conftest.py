@@ -7,6 +7,9 @@ import pytest
 from django.conf import settings
 from rest_framework.test import APIClient
 
+# Fixtures shared across apps (the LLM and MCP stand-ins, the gateway's servers).
+pytest_plugins = ["testing.fixtures.llm", "testing.fixtures.mcp", "testing.fixtures.gateway"]
+
 # Tests run on production's settings (DEBUG off, as OMNI2's default is) with two exceptions:
 # plain HTTP (the test client sends no HTTPS) and a strong secret key of their own (a new one per
 # run, unless the environment sets one), so the start-up check (omni2.checks) passes on

@@ -7,9 +7,9 @@ from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import connections
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.functional import cached_property
-from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
@@ -41,8 +41,10 @@ def _estimated_rows(queryset) -> int:
     if connection.vendor != "postgresql":
         return -1
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
-                       [queryset.model._meta.db_table])
+        cursor.execute(
+            "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+            [queryset.model._meta.db_table],
+        )
         row = cursor.fetchone()
     return int(row[0]) if row else -1
 
@@ -75,7 +77,9 @@ class McpFilter(admin.SimpleListFilter):
             return queryset
         if queryset.model is ToolCallLog:
             return queryset.filter(mcp=self.value())
-        return queryset.filter(id__in=ToolCallLog.objects.filter(mcp=self.value()).values("audit_id"))
+        return queryset.filter(
+            id__in=ToolCallLog.objects.filter(mcp=self.value()).values("audit_id")
+        )
 
 
 class ModelFilter(admin.SimpleListFilter):
@@ -103,31 +107,93 @@ class ReadOnlyAdminMixin:
 
 class ToolCallInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = ToolCallLog
-    fields = readonly_fields = ["mcp", "tool", "status", "duration_ms", "result_size",
-                                "arguments", "denial_reason", "error"]
+    fields = readonly_fields = [
+        "mcp",
+        "tool",
+        "status",
+        "duration_ms",
+        "result_size",
+        "arguments",
+        "denial_reason",
+        "error",
+    ]
     extra = 0
     can_delete = False
 
 
 @admin.register(AuditLog)
 class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "user_email", "source", "status", "model", "short_message",
-                    "cost_usd", "tokens", "duration_ms"]
-    list_filter = ["status", "source", UserFilter, McpFilter, ModelFilter,
-                   ("created_at", admin.DateFieldListFilter)]
+    list_display = [
+        "created_at",
+        "user_email",
+        "source",
+        "status",
+        "model",
+        "short_message",
+        "cost_usd",
+        "tokens",
+        "duration_ms",
+    ]
+    list_filter = [
+        "status",
+        "source",
+        UserFilter,
+        McpFilter,
+        ModelFilter,
+        ("created_at", admin.DateFieldListFilter),
+    ]
     search_fields = ["user_email", "message", "=request_id", "=slack_channel"]
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
     inlines = [ToolCallInline]
     fieldsets = [
-        (None, {"fields": ["created_at", "user_email", "user_role", "source", "status", "message",
-                           "answer_preview", "error"]}),
-        ("Model and cost", {"fields": ["model", "iterations", "duration_ms", "tokens_input",
-                                       "tokens_output", "tokens_cache_read", "tokens_cache_write",
-                                       "cost_usd", "tools_called", "mcps_accessed"]}),
-        ("Origin", {"fields": ["slack_user_id", "slack_channel", "slack_message_ts",
-                               "slack_thread_ts", "ip_address", "request_id", "request_record"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "created_at",
+                    "user_email",
+                    "user_role",
+                    "source",
+                    "status",
+                    "message",
+                    "answer_preview",
+                    "error",
+                ]
+            },
+        ),
+        (
+            "Model and cost",
+            {
+                "fields": [
+                    "model",
+                    "iterations",
+                    "duration_ms",
+                    "tokens_input",
+                    "tokens_output",
+                    "tokens_cache_read",
+                    "tokens_cache_write",
+                    "cost_usd",
+                    "tools_called",
+                    "mcps_accessed",
+                ]
+            },
+        ),
+        (
+            "Origin",
+            {
+                "fields": [
+                    "slack_user_id",
+                    "slack_channel",
+                    "slack_message_ts",
+                    "slack_thread_ts",
+                    "ip_address",
+                    "request_id",
+                    "request_record",
+                ]
+            },
+        ),
     ]
     # The user FK is left out on purpose: rows outlive users, and e-mail/role are the record.
     readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
@@ -162,8 +228,18 @@ class ToolCallLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    fields = readonly_fields = ["audit", "created_at", "mcp", "tool", "status", "duration_ms",
-                                "result_size", "arguments", "denial_reason", "error"]
+    fields = readonly_fields = [
+        "audit",
+        "created_at",
+        "mcp",
+        "tool",
+        "status",
+        "duration_ms",
+        "result_size",
+        "arguments",
+        "denial_reason",
+        "error",
+    ]
 
 
 class OutcomeFilter(admin.SimpleListFilter):
@@ -191,8 +267,18 @@ class AuditRequestAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
-    fields = readonly_fields = ["created_at", "user_email", "source", "message", "mcp", "tool",
-                                "arguments", "ip_address", "request_id", "outcome_link"]
+    fields = readonly_fields = [
+        "created_at",
+        "user_email",
+        "source",
+        "message",
+        "mcp",
+        "tool",
+        "arguments",
+        "ip_address",
+        "request_id",
+        "outcome_link",
+    ]
 
     @admin.display(description="message")
     def short_message(self, record: AuditRequest) -> str:

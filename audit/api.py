@@ -6,7 +6,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .models import AuditLog, Source, Status, ToolCallLog
-from .selectors import LOG_ORDERINGS, audit_log_list, audit_logs_in_scope, audit_scope_for, audit_stats
+from .selectors import (
+    LOG_ORDERINGS,
+    audit_log_list,
+    audit_logs_in_scope,
+    audit_scope_for,
+    audit_stats,
+)
 
 MAX_DAYS = 3650
 
@@ -14,8 +20,16 @@ MAX_DAYS = 3650
 class ToolCallOutput(serializers.ModelSerializer):
     class Meta:
         model = ToolCallLog
-        fields = ["mcp", "tool", "arguments", "status", "duration_ms", "result_size",
-                  "denial_reason", "error"]
+        fields = [
+            "mcp",
+            "tool",
+            "arguments",
+            "status",
+            "duration_ms",
+            "result_size",
+            "denial_reason",
+            "error",
+        ]
 
 
 class AuditLogOutput(serializers.ModelSerializer):
@@ -25,14 +39,38 @@ class AuditLogOutput(serializers.ModelSerializer):
 
     class Meta:
         model = AuditLog
-        fields = ["id", "created_at", "user_email", "user_role", "source", "status", "message",
-                  "answer_preview", "error", "duration_ms", "iterations", "model", "tokens_input",
-                  "tokens_output", "tokens_cache_read", "tokens_cache_write", "cost_usd",
-                  "tools_called", "mcps_accessed", "slack", "request_id", "tool_calls"]
+        fields = [
+            "id",
+            "created_at",
+            "user_email",
+            "user_role",
+            "source",
+            "status",
+            "message",
+            "answer_preview",
+            "error",
+            "duration_ms",
+            "iterations",
+            "model",
+            "tokens_input",
+            "tokens_output",
+            "tokens_cache_read",
+            "tokens_cache_write",
+            "cost_usd",
+            "tools_called",
+            "mcps_accessed",
+            "slack",
+            "request_id",
+            "tool_calls",
+        ]
 
     def get_slack(self, log: AuditLog) -> dict:
-        return {"user_id": log.slack_user_id, "channel": log.slack_channel,
-                "message_ts": log.slack_message_ts, "thread_ts": log.slack_thread_ts}
+        return {
+            "user_id": log.slack_user_id,
+            "channel": log.slack_channel,
+            "message_ts": log.slack_message_ts,
+            "thread_ts": log.slack_thread_ts,
+        }
 
 
 class LogFilters(serializers.Serializer):
@@ -61,13 +99,22 @@ class AuditLogListApi(generics.GenericAPIView):
         # The scope is the caller's own rows unless they are an admin; filters only narrow it.
         filters = _filters(LogFilters, self.request)
         return audit_log_list(
-            user_scope=audit_scope_for(self.request.user), days=filters["days"],
-            user_email=filters.get("user"), status=filters.get("status"),
-            source=filters.get("source"), ordering=filters["ordering"],
+            user_scope=audit_scope_for(self.request.user),
+            days=filters["days"],
+            user_email=filters.get("user"),
+            status=filters.get("status"),
+            source=filters.get("source"),
+            ordering=filters["ordering"],
         )[: filters["limit"]]
 
-    @extend_schema(operation_id="audit_logs_list", parameters=[LogFilters], responses=inline_serializer(
-        "AuditLogPage", {"count": serializers.IntegerField(), "results": AuditLogOutput(many=True)}))
+    @extend_schema(
+        operation_id="audit_logs_list",
+        parameters=[LogFilters],
+        responses=inline_serializer(
+            "AuditLogPage",
+            {"count": serializers.IntegerField(), "results": AuditLogOutput(many=True)},
+        ),
+    )
     def get(self, request):
         results = self.get_serializer(self.get_queryset(), many=True).data
         return Response({"count": len(results), "results": results})

@@ -29,11 +29,20 @@ def model_prices(model: str) -> dict[str, Decimal] | None:
     row = (table.get(model) or table.get(model_family(model))) if model else None
     if row is None:
         return None
-    return {part: Decimal(str(row.get(part, 0))) for part in ("input", "output", "cache_read", "cache_write")}
+    return {
+        part: Decimal(str(row.get(part, 0)))
+        for part in ("input", "output", "cache_read", "cache_write")
+    }
 
 
-def cost_usd(*, model: str, input_tokens: int = 0, output_tokens: int = 0,
-             cache_read_tokens: int = 0, cache_write_tokens: int = 0) -> tuple[Decimal, bool]:
+def cost_usd(
+    *,
+    model: str,
+    input_tokens: int = 0,
+    output_tokens: int = 0,
+    cache_read_tokens: int = 0,
+    cache_write_tokens: int = 0,
+) -> tuple[Decimal, bool]:
     """(cost rounded to the micro-dollar, whether the model's prices are known).
 
     An unknown model costs 0; the caller decides what that means (the audit marks a warning).

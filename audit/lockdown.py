@@ -26,8 +26,11 @@ class LockdownRefused(Exception):
 
 def audit_tables() -> list[str]:
     """Every append-only table of the audit app, so a table added later is covered too."""
-    return sorted(model._meta.db_table for model in apps.get_app_config("audit").get_models()
-                  if issubclass(model, AppendOnlyModel))
+    return sorted(
+        model._meta.db_table
+        for model in apps.get_app_config("audit").get_models()
+        if issubclass(model, AppendOnlyModel)
+    )
 
 
 def audit_lockdown_statements(*, role: str, using: str = "default") -> list[str]:
@@ -37,8 +40,10 @@ def audit_lockdown_statements(*, role: str, using: str = "default") -> list[str]
     statements = []
     with connection.cursor() as cursor:
         for table in audit_tables():
-            statements += [f"REVOKE ALL ON TABLE {table} FROM PUBLIC, {role};",
-                           f"GRANT {', '.join(NEEDED)} ON TABLE {table} TO {role};"]
+            statements += [
+                f"REVOKE ALL ON TABLE {table} FROM PUBLIC, {role};",
+                f"GRANT {', '.join(NEEDED)} ON TABLE {table} TO {role};",
+            ]
             # An INSERT draws the next id from the table's sequence.
             cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [table])
             sequence = cursor.fetchone()[0]
@@ -66,15 +71,19 @@ def audit_lockdown_apply(*, role: str, using: str = "default") -> list[str]:
 def _postgresql(using: str):
     connection = connections[using]
     if connection.vendor != "postgresql":
-        raise LockdownRefused(f"Database privileges are a PostgreSQL feature; this database is {connection.vendor} "
-                              "(the embedded demo keeps only the application's own append-only refusal).")
+        raise LockdownRefused(
+            f"Database privileges are a PostgreSQL feature; this database is {connection.vendor} "
+            "(the embedded demo keeps only the application's own append-only refusal)."
+        )
     return connection
 
 
 def _check_name(role: str) -> None:
     if not ROLE_NAME.match(role):
-        raise LockdownRefused(f"{role!r} is not a plain PostgreSQL role name (lower-case letters, digits, _ and $; "
-                              "at most 63 characters, not starting with a digit).")
+        raise LockdownRefused(
+            f"{role!r} is not a plain PostgreSQL role name (lower-case letters, digits, _ and $; "
+            "at most 63 characters, not starting with a digit)."
+        )
 
 
 def _check_role(connection, role: str) -> None:
@@ -82,18 +91,25 @@ def _check_role(connection, role: str) -> None:
         cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = %s", [role])
         row = cursor.fetchone()
         if row is None:
-            raise LockdownRefused(f"There is no role {role!r}: create it first (docs/CONFIGURATION.md), or use "
-                                  "--print to get the SQL.")
+            raise LockdownRefused(
+                f"There is no role {role!r}: create it first (docs/CONFIGURATION.md), or use "
+                "--print to get the SQL."
+            )
         if row[0]:
-            raise LockdownRefused(f"{role!r} is a superuser: PostgreSQL checks no privileges for it.")
-        cursor.execute("SELECT c.relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
-                       "WHERE c.relname = ANY(%s) AND c.relkind = 'r' AND pg_has_role(%s, r.rolname, 'MEMBER')",
-                       [audit_tables(), role])
+            raise LockdownRefused(
+                f"{role!r} is a superuser: PostgreSQL checks no privileges for it."
+            )
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner "
+            "WHERE c.relname = ANY(%s) AND c.relkind = 'r' AND pg_has_role(%s, r.rolname, 'MEMBER')",
+            [audit_tables(), role],
+        )
         owned = [name for (name,) in cursor.fetchall()]
         if owned:
             raise LockdownRefused(
                 f"{role!r} owns (or is a member of the owner of) {', '.join(owned)}: an owner can grant itself "
-                "any privilege again. Run migrations as the owner and the application as a role that owns nothing.")
+                "any privilege again. Run migrations as the owner and the application as a role that owns nothing."
+            )
 
 
 def _privilege_problems(cursor, role: str) -> list[str]:
@@ -103,5 +119,7 @@ def _privilege_problems(cursor, role: str) -> list[str]:
             cursor.execute("SELECT has_table_privilege(%s, %s, %s)", [role, table, privilege])
             if cursor.fetchone()[0] != (privilege in NEEDED):
                 verb = "may still" if privilege in REFUSED else "may not"
-                problems.append(f"{role} {verb} {privilege} on {table} (through a role it is a member of?)")
+                problems.append(
+                    f"{role} {verb} {privilege} on {table} (through a role it is a member of?)"
+                )
     return problems

@@ -17,7 +17,9 @@ class AppendOnlyQuerySet(models.QuerySet):
 
     def bulk_update(self, objs, fields, batch_size=None):
         # Refused up front: refusing inside Django's own atomic block would poison the transaction.
-        raise AppendOnlyError(f"{self.model.__name__} rows are append-only: bulk_update() is refused.")
+        raise AppendOnlyError(
+            f"{self.model.__name__} rows are append-only: bulk_update() is refused."
+        )
 
 
 class AppendOnlyModel(models.Model):
@@ -28,11 +30,15 @@ class AppendOnlyModel(models.Model):
 
     def save(self, *args, **kwargs):
         if not self._state.adding:
-            raise AppendOnlyError(f"{type(self).__name__} rows are append-only: they cannot be changed.")
+            raise AppendOnlyError(
+                f"{type(self).__name__} rows are append-only: they cannot be changed."
+            )
         super().save(*args, **kwargs)
 
     def delete(self, *args, **kwargs):
-        raise AppendOnlyError(f"{type(self).__name__} rows are append-only: they cannot be deleted.")
+        raise AppendOnlyError(
+            f"{type(self).__name__} rows are append-only: they cannot be deleted."
+        )
 
 
 class Source(models.TextChoices):
@@ -67,12 +73,19 @@ class AuditRequest(AppendOnlyModel):
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
-        db_constraint=False, db_index=False, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     user_email = models.CharField(max_length=254, blank=True)
     source = models.CharField(max_length=8, choices=Source.choices)
-    message = models.TextField(blank=True, help_text='The question, or "mcp.tool" of a direct call.')
+    message = models.TextField(
+        blank=True, help_text='The question, or "mcp.tool" of a direct call.'
+    )
     mcp = models.CharField(max_length=100, blank=True)
     tool = models.CharField(max_length=200, blank=True)
     arguments = models.JSONField(default=dict, blank=True, help_text="Secrets redacted.")
@@ -95,8 +108,13 @@ class AuditLog(AppendOnlyModel):
     # UPDATE these rows (the trigger would refuse); e-mail and role are kept as written.
     # No index of its own: ``audit_user_time`` leads with the user and serves those lookups.
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.DO_NOTHING,
-        db_constraint=False, db_index=False, related_name="+",
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="+",
     )
     user_email = models.CharField(max_length=254, blank=True)
     user_role = models.CharField(max_length=64, blank=True)
@@ -113,7 +131,9 @@ class AuditLog(AppendOnlyModel):
     tokens_cache_read = models.PositiveIntegerField(default=0)
     tokens_cache_write = models.PositiveIntegerField(default=0)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, default=0)
-    tools_called = models.JSONField(default=list, blank=True, help_text='"mcp.tool" names, in call order.')
+    tools_called = models.JSONField(
+        default=list, blank=True, help_text='"mcp.tool" names, in call order.'
+    )
     mcps_accessed = models.JSONField(default=list, blank=True)
     slack_user_id = models.CharField(max_length=32, blank=True)
     slack_channel = models.CharField(max_length=32, blank=True)
@@ -124,7 +144,11 @@ class AuditLog(AppendOnlyModel):
     # The durable record written before the request ran; empty for rows written before it
     # existed and for refusals that never reached the point of recording (none today).
     request_record = models.OneToOneField(
-        AuditRequest, null=True, blank=True, on_delete=models.PROTECT, related_name="outcome",
+        AuditRequest,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="outcome",
     )
 
     class Meta:
@@ -180,3 +204,6 @@ class RateLimitHit(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["key", "at"], name="ratelimit_key_at")]
+
+    def __str__(self):
+        return f"{self.key} at {self.at:%Y-%m-%d %H:%M:%S}"

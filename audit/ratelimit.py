@@ -27,8 +27,8 @@ from django.utils import timezone
 from django_redis import get_redis_connection
 from redis.exceptions import NoScriptError, RedisError
 
-from omni2.errors import ApiError, ServiceUnavailable
-from omni2.outages import outages
+from core.errors import ApiError, ServiceUnavailable
+from core.outages import outages
 
 from .models import RateLimitHit, Status
 from .services import audit_record
@@ -80,10 +80,19 @@ def _redis_result(reply, limit: int) -> RateLimitResult:
     return _result(bool(allowed), int(used), limit, int(retry_ms) / 1000)
 
 
-async def _redis_ahit_guarded(client, key: str, limit: int, window_seconds: int,
-                              guard: tuple[str, bytes]) -> RateLimitResult | None:
+async def _redis_ahit_guarded(
+    client, key: str, limit: int, window_seconds: int, guard: tuple[str, bytes]
+) -> RateLimitResult | None:
     # KEYS: the hits, the policy version; ARGV: the plain script's three, then the expected version.
-    args = (2, redis_key(key), guard[0], window_seconds * 1000, limit, secrets.token_hex(8), guard[1])
+    args = (
+        2,
+        redis_key(key),
+        guard[0],
+        window_seconds * 1000,
+        limit,
+        secrets.token_hex(8),
+        guard[1],
+    )
     try:
         reply = await client.evalsha(_GUARDED_LUA_SHA, *args)
     except NoScriptError:
@@ -168,12 +177,16 @@ class DatabaseBackend(RateLimiterBackend):
         with transaction.atomic():
             _lock_key(key, own_transaction=own_transaction)
             now = timezone.now()
-            RateLimitHit.objects.filter(key=key, at__lte=now - timedelta(seconds=window_seconds)).delete()
+            RateLimitHit.objects.filter(
+                key=key, at__lte=now - timedelta(seconds=window_seconds)
+            ).delete()
             hits = RateLimitHit.objects.filter(key=key)
             used = hits.count()
             if used >= limit:
                 oldest = hits.order_by("at").values_list("at", flat=True).first()
-                retry = (oldest - now).total_seconds() + window_seconds if oldest else window_seconds
+                retry = (
+                    (oldest - now).total_seconds() + window_seconds if oldest else window_seconds
+                )
                 return _result(False, used, limit, retry)
             RateLimitHit.objects.create(key=key, at=now)
             return _result(True, used + 1, limit, 0)
@@ -205,8 +218,9 @@ def rate_limit_hit(*, key: str, limit: int | None, window_seconds: int = 3600) -
             continue
         _note_success(backend, window_seconds)
         return result
-    raise ServiceUnavailable("OMNI2 cannot count requests against rate limits right now; "
-                             "please try again shortly.")
+    raise ServiceUnavailable(
+        "OMNI2 cannot count requests against rate limits right now; please try again shortly."
+    )
 
 
 def _note_success(backend: RateLimiterBackend, window_seconds: int) -> None:
@@ -232,7 +246,9 @@ def _user_limit(user) -> tuple[str, int | None]:
 def rate_limit_user(*, user) -> RateLimitResult:
     """The role's hourly limit for ``user``; admins and super admins are unlimited."""
     key, limit = _user_limit(user)
-    return rate_limit_hit(key=key, limit=limit, window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+    return rate_limit_hit(
+        key=key, limit=limit, window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS
+    )
 
 
 async def rate_limit_auser(redis, *, user, guard: tuple[str, bytes]) -> RateLimitResult | None:
@@ -247,17 +263,24 @@ async def rate_limit_auser(redis, *, user, guard: tuple[str, bytes]) -> RateLimi
     try:
         if limit is None:
             return UNLIMITED if await redis.get(guard[0]) == guard[1] else None
-        return await _redis_ahit_guarded(redis, key, limit, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS, guard)
+        return await _redis_ahit_guarded(
+            redis, key, limit, settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS, guard
+        )
     except RedisError as exc:
-        outages.down(REDIS.name, exc,
-                     meanwhile="calls on the event loop are handed to Django, which counts in the database")
+        outages.down(
+            REDIS.name,
+            exc,
+            meanwhile="calls on the event loop are handed to Django, which counts in the database",
+        )
         return None
 
 
 def rate_limit_message(result: RateLimitResult) -> str:
     minutes = max(math.ceil(result.retry_after_seconds / 60), 1)
-    return (f"🚫 Rate limit exceeded. {result.used}/{result.limit} requests used. "
-            f"Try again in {minutes} minutes.")
+    return (
+        f"🚫 Rate limit exceeded. {result.used}/{result.limit} requests used. "
+        f"Try again in {minutes} minutes."
+    )
 
 
 class RateLimited(ApiError):
@@ -270,22 +293,41 @@ class RateLimited(ApiError):
         super().__init__(
             rate_limit_message(result),
             headers={"Retry-After": str(result.retry_after_seconds)},
-            extra={"limit": result.limit, "used": result.used,
-                   "retry_after_seconds": result.retry_after_seconds, "audit_id": audit_id},
+            extra={
+                "limit": result.limit,
+                "used": result.used,
+                "retry_after_seconds": result.retry_after_seconds,
+                "audit_id": audit_id,
+            },
         )
         self.result, self.audit_id = result, audit_id
 
 
-def rate_limit_enforce(*, user, source: str, message: str, slack: dict | None = None,
-                       ip_address: str | None = None, request_id: str = "",
-                       request_record=None) -> RateLimitResult:
+def rate_limit_enforce(
+    *,
+    user,
+    source: str,
+    message: str,
+    slack: dict | None = None,
+    ip_address: str | None = None,
+    request_id: str = "",
+    request_record=None,
+) -> RateLimitResult:
     """Count this request against ``user``'s limit; on refusal audit it (as the outcome of
     ``request_record`` when the request was recorded first) and raise RateLimited."""
     result = rate_limit_user(user=user)
     if result.allowed:
         return result
-    log = audit_record(user=user, source=source, message=message, slack=slack, ip_address=ip_address,
-                       request_id=request_id, request_record=request_record, **rate_limited_audit(result))
+    log = audit_record(
+        user=user,
+        source=source,
+        message=message,
+        slack=slack,
+        ip_address=ip_address,
+        request_id=request_id,
+        request_record=request_record,
+        **rate_limited_audit(result),
+    )
     raise RateLimited(result, audit_id=log.pk)
 
 

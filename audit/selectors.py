@@ -13,8 +13,16 @@ from django.utils import timezone
 
 from .models import AuditLog, Status, ToolCallLog, ToolCallStatus
 
-LOG_ORDERINGS = ("-created_at", "created_at", "-cost_usd", "cost_usd",
-                 "-duration_ms", "duration_ms", "-iterations", "iterations")
+LOG_ORDERINGS = (
+    "-created_at",
+    "created_at",
+    "-cost_usd",
+    "cost_usd",
+    "-duration_ms",
+    "duration_ms",
+    "-iterations",
+    "iterations",
+)
 _FAILED_CALLS = (ToolCallStatus.ERROR, ToolCallStatus.TIMEOUT, ToolCallStatus.UNAVAILABLE)
 
 
@@ -42,9 +50,15 @@ def tool_calls_in_scope(*, user_scope, days: int) -> QuerySet[ToolCallLog]:
     return calls if user_scope is None else calls.filter(audit__user=user_scope)
 
 
-def audit_log_list(*, user_scope, days: int = 7, user_email: str | None = None,
-                   status: str | None = None, source: str | None = None,
-                   ordering: str = "-created_at") -> QuerySet[AuditLog]:
+def audit_log_list(
+    *,
+    user_scope,
+    days: int = 7,
+    user_email: str | None = None,
+    status: str | None = None,
+    source: str | None = None,
+    ordering: str = "-created_at",
+) -> QuerySet[AuditLog]:
     """Rows of the last ``days`` days inside the scope, filtered; tool calls prefetched."""
     logs = audit_logs_in_scope(user_scope=user_scope).filter(created_at__gte=_since(days))
     if user_email:
@@ -76,10 +90,15 @@ def _call_rows(rows) -> list[dict]:
 
 
 def audit_by_user(*, logs: QuerySet[AuditLog]) -> list[dict]:
-    rows = (logs.values("user_email")
-            .annotate(requests=Count("id"), errors=Count("id", filter=Q(status=Status.ERROR)),
-                      cost_usd=Sum("cost_usd"))
-            .order_by("-cost_usd", "-requests", "user_email"))
+    rows = (
+        logs.values("user_email")
+        .annotate(
+            requests=Count("id"),
+            errors=Count("id", filter=Q(status=Status.ERROR)),
+            cost_usd=Sum("cost_usd"),
+        )
+        .order_by("-cost_usd", "-requests", "user_email")
+    )
     return [{**row, "cost_usd": _money(row["cost_usd"])} for row in rows]
 
 
@@ -96,13 +115,21 @@ def audit_by_tool(*, calls: QuerySet[ToolCallLog]) -> list[dict]:
 def audit_totals(*, logs: QuerySet[AuditLog]) -> dict:
     """Requests, errors, cost and tokens of ``logs`` (any filtered queryset, admin included)."""
     sums = logs.aggregate(
-        requests=Count("id"), errors=Count("id", filter=Q(status=Status.ERROR)),
-        cost=Sum("cost_usd"), input=Sum("tokens_input"), output=Sum("tokens_output"),
-        cache_read=Sum("tokens_cache_read"), cache_write=Sum("tokens_cache_write"),
+        requests=Count("id"),
+        errors=Count("id", filter=Q(status=Status.ERROR)),
+        cost=Sum("cost_usd"),
+        input=Sum("tokens_input"),
+        output=Sum("tokens_output"),
+        cache_read=Sum("tokens_cache_read"),
+        cache_write=Sum("tokens_cache_write"),
     )
     tokens = {part: sums[part] or 0 for part in ("input", "output", "cache_read", "cache_write")}
-    return {"requests": sums["requests"], "errors": sums["errors"],
-            "cost_usd": _money(sums["cost"]), "tokens": tokens}
+    return {
+        "requests": sums["requests"],
+        "errors": sums["errors"],
+        "cost_usd": _money(sums["cost"]),
+        "tokens": tokens,
+    }
 
 
 def audit_stats(*, user_scope, days: int) -> dict:

@@ -18,16 +18,24 @@ import orchestration.chat as chat
 from orchestration.llm.anthropic_provider import AnthropicProvider
 from orchestration.mcp.pool import McpPool
 
-TAG = re.compile(r"\bbench_[0-9a-f]{8}_[a-z]+_[0-9a-z]+\b")  # tags of any run: the web child has its own RUN_ID
+TAG = re.compile(
+    r"\bbench_[0-9a-f]{8}_[a-z]+_[0-9a-z]+\b"
+)  # tags of any run: the web child has its own RUN_ID
 
 
 @dataclass
 class Trace:
     llm: list = field(default_factory=list)  # (name, start, end) per provider.create
     tools: list = field(default_factory=list)  # per McpPool.call_tool
-    checks: list = field(default_factory=list)  # per tool_call_execute (re-check, the call, its result)
-    writes: list = field(default_factory=list)  # audit_record and thread_remember: the durable commits
-    chat: list = field(default_factory=list)  # chat_ask as a whole (over REST the rest is HTTP, auth, DRF)
+    checks: list = field(
+        default_factory=list
+    )  # per tool_call_execute (re-check, the call, its result)
+    writes: list = field(
+        default_factory=list
+    )  # audit_record and thread_remember: the durable commits
+    chat: list = field(
+        default_factory=list
+    )  # chat_ask as a whole (over REST the rest is HTTP, auth, DRF)
 
 
 _traces: dict[str, Trace] = {}
@@ -53,18 +61,32 @@ def _timed(function, kind: str, tag_and_name):
             if tag:
                 with _traces_lock:
                     getattr(_traces.setdefault(tag, Trace()), kind).append((name, started, ended))
+
     return wrapper
 
 
 def install_timers() -> None:
     # Callers pass keywords (positions only where McpPool.call_tool is called); .get() never raises here.
-    AnthropicProvider.create = _timed(AnthropicProvider.create, "llm", lambda a, k: (tag_in(k.get("messages")), "llm"))
-    McpPool.call_tool = _timed(McpPool.call_tool, "tools", lambda a, k: (
-        tag_in(a[3] if len(a) > 3 else k.get("arguments")), a[2] if len(a) > 2 else k.get("tool")))
-    chat.tool_call_execute = _timed(chat.tool_call_execute, "checks",
-                                    lambda a, k: (tag_in(k.get("arguments")), k.get("tool")))
-    chat.audit_record = _timed(chat.audit_record, "writes", lambda a, k: (tag_in(k.get("message")), "audit"))
-    chat.thread_remember = _timed(chat.thread_remember, "writes", lambda a, k: (tag_in(k.get("question")), "thread"))
+    AnthropicProvider.create = _timed(
+        AnthropicProvider.create, "llm", lambda a, k: (tag_in(k.get("messages")), "llm")
+    )
+    McpPool.call_tool = _timed(
+        McpPool.call_tool,
+        "tools",
+        lambda a, k: (
+            tag_in(a[3] if len(a) > 3 else k.get("arguments")),
+            a[2] if len(a) > 2 else k.get("tool"),
+        ),
+    )
+    chat.tool_call_execute = _timed(
+        chat.tool_call_execute, "checks", lambda a, k: (tag_in(k.get("arguments")), k.get("tool"))
+    )
+    chat.audit_record = _timed(
+        chat.audit_record, "writes", lambda a, k: (tag_in(k.get("message")), "audit")
+    )
+    chat.thread_remember = _timed(
+        chat.thread_remember, "writes", lambda a, k: (tag_in(k.get("question")), "thread")
+    )
     chat.chat_ask = _timed(chat.chat_ask, "chat", lambda a, k: (tag_in(k.get("message")), "chat"))
 
 
@@ -96,10 +118,18 @@ class Sample:
 def sample_of(trace: Trace, total: float, cpu: float = 0.0) -> Sample:
     calls = {name: end - start for name, start, end in trace.tools}
     return Sample(
-        total=total, cpu=cpu, llm=union_seconds(trace.llm), tools=union_seconds(trace.tools),
-        writes=union_seconds(trace.writes), outside_chat=total - union_seconds(trace.chat),
-        llm_calls=[end - start for _, start, end in trace.llm], tool_calls=list(calls.values()),
-        per_call_own=[end - start - calls[name] for name, start, end in trace.checks if name in calls])
+        total=total,
+        cpu=cpu,
+        llm=union_seconds(trace.llm),
+        tools=union_seconds(trace.tools),
+        writes=union_seconds(trace.writes),
+        outside_chat=total - union_seconds(trace.chat),
+        llm_calls=[end - start for _, start, end in trace.llm],
+        tool_calls=list(calls.values()),
+        per_call_own=[
+            end - start - calls[name] for name, start, end in trace.checks if name in calls
+        ],
+    )
 
 
 class TraceRoute:
@@ -112,8 +142,18 @@ class TraceRoute:
         if scope["type"] != "http" or scope["path"] != "/_bench/traces":
             return await self.app(scope, receive, send)
         with _traces_lock:
-            body = json.dumps({"traces": {tag: vars(trace) for tag, trace in _traces.items()},
-                               "connects": _connects[:]}).encode()
+            body = json.dumps(
+                {
+                    "traces": {tag: vars(trace) for tag, trace in _traces.items()},
+                    "connects": _connects[:],
+                }
+            ).encode()
             _connects.clear()
-        await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": body})

@@ -22,23 +22,26 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection, transaction
 
-from audit.services import ToolCallRecord, audit_record  # noqa: E402
-from permissions.models import User  # noqa: E402
-from permissions.services import user_create  # noqa: E402
+from audit.services import ToolCallRecord, audit_record
+from permissions.models import User
+from permissions.services import user_create
 
 RUNS = int(os.environ.get("BENCH_RUNS", 1000))
 CHAT_CALLS = 10
 RUN_ID = f"bench-{uuid.uuid4().hex[:8]}"
-ARGUMENTS = {"database": "prod_db", "query": "SELECT * FROM orders WHERE id = 42",
-             "options": {"explain": True, "password": "hunter2"}}
+ARGUMENTS = {
+    "database": "prod_db",
+    "query": "SELECT * FROM orders WHERE id = 42",
+    "options": {"explain": True, "password": "hunter2"},
+}
 
 
 def timed(fn, runs: int) -> list[float]:
@@ -55,22 +58,42 @@ def timed(fn, runs: int) -> list[float]:
 def tool_call() -> ToolCallRecord:
     """The in-process work of a tool call without the MCP round trip."""
     result = json.dumps({"status": "healthy", "rows": list(range(20))})
-    return ToolCallRecord(mcp="database_mcp", tool="get_database_health", arguments=ARGUMENTS,
-                          duration_ms=12, result_size=len(result))
+    return ToolCallRecord(
+        mcp="database_mcp",
+        tool="get_database_health",
+        arguments=ARGUMENTS,
+        duration_ms=12,
+        result_size=len(result),
+    )
 
 
 def direct_call_with_audit(user) -> None:
     call = tool_call()
-    audit_record(user=user, source="api", message="database_mcp.get_database_health",
-                 status="success", duration_ms=12, tool_calls=[call], request_id=RUN_ID)
+    audit_record(
+        user=user,
+        source="api",
+        message="database_mcp.get_database_health",
+        status="success",
+        duration_ms=12,
+        tool_calls=[call],
+        request_id=RUN_ID,
+    )
 
 
 def chat_audit(user, calls: int) -> None:
     records = [tool_call() for _ in range(calls)]
-    audit_record(user=user, source="slack", message="How is prod?", status="success",
-                 answer="Healthy.", model="claude-haiku-4-5", iterations=2,
-                 usage={"input_tokens": 900, "output_tokens": 120, "cache_read_tokens": 4000},
-                 tool_calls=records, request_id=RUN_ID)
+    audit_record(
+        user=user,
+        source="slack",
+        message="How is prod?",
+        status="success",
+        answer="Healthy.",
+        model="claude-haiku-4-5",
+        iterations=2,
+        usage={"input_tokens": 900, "output_tokens": 120, "cache_read_tokens": 4000},
+        tool_calls=records,
+        request_id=RUN_ID,
+    )
 
 
 def median(samples: list[float]) -> float:
@@ -113,10 +136,14 @@ def run_mode(user, name: str, without: float) -> None:
     # p10 shows the cost without CPU contention when other work shares the machine.
     p10 = statistics.quantiles(direct, n=10)[0]
     print(f"  [{name}]")
-    print(f"  direct tool call with audit (2 rows)            {median(direct):8.4f} ms"
-          f"   added {median(direct) - without:8.4f} ms per tool call (p10 {p10 - without:.4f} ms)")
-    print(f"  chat request audit, 0 / {CHAT_CALLS} tool calls          "
-          f"{chat_zero:8.4f} / {chat_many:8.4f} ms   added {per_call:8.4f} ms per tool call")
+    print(
+        f"  direct tool call with audit (2 rows)            {median(direct):8.4f} ms"
+        f"   added {median(direct) - without:8.4f} ms per tool call (p10 {p10 - without:.4f} ms)"
+    )
+    print(
+        f"  chat request audit, 0 / {CHAT_CALLS} tool calls          "
+        f"{chat_zero:8.4f} / {chat_many:8.4f} ms   added {per_call:8.4f} ms per tool call"
+    )
 
 
 if __name__ == "__main__":

@@ -25,9 +25,15 @@ import httpx
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench._serving import wait_until_up  # noqa: E402
-from bench.mcp_calls import ARGS, DirectSession, alternating_throughput, concurrent_throughput, summary  # noqa: E402
-from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
+from bench._serving import wait_until_up
+from bench.mcp_calls import (
+    ARGS,
+    DirectSession,
+    alternating_throughput,
+    concurrent_throughput,
+    summary,
+)
+from testing.mcp_servers import free_port, run_mcp_server
 
 
 def floor_app(mcp_url: str):
@@ -64,8 +70,13 @@ def floor_app(mcp_url: str):
             body, more = body + message.get("body", b""), message.get("more_body", False)
         result = await state["client"].call_tool("echo", json.loads(body)["arguments"])
         payload = json.dumps({"result": result.content[0].text}).encode()
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json")]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json")],
+            }
+        )
         await send({"type": "http.response.body", "body": payload})
 
     return app
@@ -94,7 +105,9 @@ def main() -> None:
     args = parser.parse_args()
     with run_mcp_server("http") as server:
         port = free_port()
-        proc = subprocess.Popen([sys.executable, __file__, "--serve", server.url, str(port)], cwd=BASE_DIR)
+        proc = subprocess.Popen(
+            [sys.executable, __file__, "--serve", server.url, str(port)], cwd=BASE_DIR
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             wait_until_up(f"{base}/ready", proc)
@@ -112,20 +125,33 @@ def main() -> None:
                     return floor_round(own, n)
 
             tput = alternating_throughput(
-                lambda: concurrent_throughput(each_client, args.clients, args.calls // args.clients),
-                lambda: concurrent_throughput(direct.round, args.clients, args.calls // args.clients))
+                lambda: concurrent_throughput(
+                    each_client, args.clients, args.calls // args.clients
+                ),
+                lambda: concurrent_throughput(
+                    direct.round, args.clients, args.calls // args.clients
+                ),
+            )
             direct.close()
         finally:
             proc.terminate()
             proc.wait(timeout=20)
     floor, base_row = summary(gateway), summary(reused)
     print("Gateway floor: a bare ASGI app (uvicorn, one process) relaying echo to one SDK session")
-    print(f"  bare gateway                       p50 {floor['p50_ms']:6.2f} ms  p99 {floor['p99_ms']:6.2f} ms")
-    print(f"  direct SDK session, reused         p50 {base_row['p50_ms']:6.2f} ms  p99 {base_row['p99_ms']:6.2f} ms")
-    print(f"  the floor adds {floor['p50_ms'] - base_row['p50_ms']:.2f} ms at p50 (issue 5's target for all of OMNI2: <= 3 ms)")
-    print(f"  {args.clients} concurrent clients, median of {len(tput['ratios'])} alternating rounds: floor "
-          f"{tput['rest_tput']:.0f} calls/s vs direct {tput['direct_tput']:.0f} calls/s = {tput['ratio']:.2f}x "
-          f"(target for all of OMNI2: >= 0.5x; rounds {', '.join(f'{r:.2f}' for r in tput['ratios'])})")
+    print(
+        f"  bare gateway                       p50 {floor['p50_ms']:6.2f} ms  p99 {floor['p99_ms']:6.2f} ms"
+    )
+    print(
+        f"  direct SDK session, reused         p50 {base_row['p50_ms']:6.2f} ms  p99 {base_row['p99_ms']:6.2f} ms"
+    )
+    print(
+        f"  the floor adds {floor['p50_ms'] - base_row['p50_ms']:.2f} ms at p50 (issue 5's target for all of OMNI2: <= 3 ms)"
+    )
+    print(
+        f"  {args.clients} concurrent clients, median of {len(tput['ratios'])} alternating rounds: floor "
+        f"{tput['rest_tput']:.0f} calls/s vs direct {tput['direct_tput']:.0f} calls/s = {tput['ratio']:.2f}x "
+        f"(target for all of OMNI2: >= 0.5x; rounds {', '.join(f'{r:.2f}' for r in tput['ratios'])})"
+    )
 
 
 if __name__ == "__main__":

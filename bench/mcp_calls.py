@@ -33,11 +33,11 @@ import httpx
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from mcp import Client, StdioServerParameters  # noqa: E402
+from mcp import Client, StdioServerParameters
 
-from bench._serving import wait_until_up  # noqa: E402
-from orchestration.mcp import McpPool, PoolConfig  # noqa: E402
-from testing.mcp_servers import free_port, run_mcp_server  # noqa: E402
+from bench._serving import wait_until_up
+from orchestration.mcp import McpPool, PoolConfig
+from testing.mcp_servers import free_port, run_mcp_server
 
 ARGS = {"text": "hello"}
 
@@ -45,8 +45,12 @@ ARGS = {"text": "hello"}
 def summary(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
-    return {"n": len(ordered), "p50_ms": statistics.median(ordered) * 1000, "p99_ms": p99 * 1000,
-            "mean_ms": statistics.fmean(ordered) * 1000}
+    return {
+        "n": len(ordered),
+        "p50_ms": statistics.median(ordered) * 1000,
+        "p99_ms": p99 * 1000,
+        "mean_ms": statistics.fmean(ordered) * 1000,
+    }
 
 
 class DirectSession:
@@ -112,7 +116,9 @@ async def new_session_per_call(server, calls: int) -> list[float]:
     return samples
 
 
-def session_lifecycle(calls: int, fresh_calls: int, stdio_calls: int, rounds: int = 10) -> dict[str, dict]:
+def session_lifecycle(
+    calls: int, fresh_calls: int, stdio_calls: int, rounds: int = 10
+) -> dict[str, dict]:
     """Part 2 of the issue's benchmarks."""
     with run_mcp_server("http") as server:
         pool = McpPool(PoolConfig())
@@ -128,10 +134,16 @@ def session_lifecycle(calls: int, fresh_calls: int, stdio_calls: int, rounds: in
         direct.close()
         pool.close()
     stdio = run_mcp_server("stdio").spec("bench")
-    params = StdioServerParameters(command=stdio.command, args=list(stdio.args), env=dict(stdio.env))
+    params = StdioServerParameters(
+        command=stdio.command, args=list(stdio.args), env=dict(stdio.env)
+    )
     spawned = asyncio.run(new_session_per_call(params, stdio_calls))
-    return {"(a) OMNI2 pool, sync API": summary(pooled), "(b) direct SDK session, reused": summary(reused),
-            "(c) new SDK session per call": summary(fresh), "(d) new stdio process per call": summary(spawned)}
+    return {
+        "(a) OMNI2 pool, sync API": summary(pooled),
+        "(b) direct SDK session, reused": summary(reused),
+        "(c) new SDK session per call": summary(fresh),
+        "(d) new stdio process per call": summary(spawned),
+    }
 
 
 @contextmanager
@@ -160,7 +172,7 @@ def scratch_database():
 
 def _gateway_rows(server_url: str) -> str:
     """A user whose role has a (huge) hourly limit, so the limiter runs; its API key; the MCP row."""
-    from orchestration.discovery import mcp_tools_refresh
+    from orchestration.mcp.discovery import mcp_tools_refresh
     from permissions.models import McpServer, Role
     from permissions.services import api_key_create, user_create
 
@@ -172,16 +184,43 @@ def _gateway_rows(server_url: str) -> str:
 
 
 def _uvicorn(port: int, workers: int) -> list[str]:
-    return [sys.executable, "-m", "omni2.web", "omni2.asgi:application", "--port", str(port),
-            "--workers", str(workers), "--no-access-log", "--log-level", "warning"]
+    return [
+        sys.executable,
+        "-m",
+        "omni2.web",
+        "omni2.asgi:application",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+    ]
 
 
 # name -> (command, extra environment)
 SERVERS = {
     # WSGI threads keep their database connections; every call is Django's.
-    "gunicorn": (lambda port, workers: [sys.executable, "-m", "gunicorn", "omni2.wsgi:application",
-                                        "-b", f"127.0.0.1:{port}", "-k", "gthread", "--threads", "8",
-                                        "-w", str(workers), "--log-level", "warning"], {}),
+    "gunicorn": (
+        lambda port, workers: [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "omni2.wsgi:application",
+            "-b",
+            f"127.0.0.1:{port}",
+            "-k",
+            "gthread",
+            "--threads",
+            "8",
+            "-w",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        {},
+    ),
     # The ASGI app with the fast path off: Django serves the call (its sync code in a thread).
     "uvicorn-django": (_uvicorn, {"OMNI2_FAST_PATH": "false"}),
     # `make run` and the Dockerfile: a known caller's call on the server's event loop.
@@ -193,9 +232,13 @@ SERVERS = {
 def omni2_server(env: dict, port: int, workers: int, server: str):
     command, extra = SERVERS[server]
     with tempfile.TemporaryFile() as log:
-        proc = subprocess.Popen(command(port, workers), cwd=BASE_DIR, env={**env, **extra}, stderr=log)
+        proc = subprocess.Popen(
+            command(port, workers), cwd=BASE_DIR, env={**env, **extra}, stderr=log
+        )
         try:
-            wait_until_up(f"http://127.0.0.1:{port}/api/me", proc, status=401)  # up, and asking for a key
+            wait_until_up(
+                f"http://127.0.0.1:{port}/api/me", proc, status=401
+            )  # up, and asking for a key
             yield f"http://127.0.0.1:{port}"
         finally:
             proc.terminate()
@@ -224,7 +267,10 @@ async def rest_concurrent(base: str, headers: dict, clients: int, calls_each: in
     keep-alive connection each), as the direct baseline's clients are tasks on one session."""
     body = {"mcp": "bench_mcp", "tool": "echo", "arguments": ARGS}
     limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=base, headers=headers, timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(
+        base_url=base, headers=headers, timeout=60, limits=limits
+    ) as client:
+
         async def one_client():
             for _ in range(calls_each):
                 response = await client.post("/api/mcp/tools/call", json=body)
@@ -248,14 +294,17 @@ def alternating_throughput(gateway, direct, rounds: int = 3) -> dict:
     the rounds' ratios. One round each swings by ±30 % on a shared VM; alternating rounds let
     both sides see the same spells of noise."""
     pairs = [(gateway(), direct()) for _ in range(rounds)]
-    return {"rest_tput": statistics.median(g for g, _ in pairs),
-            "direct_tput": statistics.median(d for _, d in pairs),
-            "ratio": statistics.median(g / d for g, d in pairs),
-            "ratios": [round(g / d, 2) for g, d in pairs]}
+    return {
+        "rest_tput": statistics.median(g for g, _ in pairs),
+        "direct_tput": statistics.median(d for _, d in pairs),
+        "ratio": statistics.median(g / d for g, d in pairs),
+        "ratios": [round(g / d, 2) for g, d in pairs],
+    }
 
 
-def gateway_overhead(calls: int, clients: int, workers: list[int], server_kinds: list[str],
-                     rounds: int = 10) -> list[dict]:
+def gateway_overhead(
+    calls: int, clients: int, workers: list[int], server_kinds: list[str], rounds: int = 10
+) -> list[dict]:
     """Part 1: ``calls`` sequential echo calls through ``POST /api/mcp/tools/call`` (real auth,
     limiter, policy and audit) beside the same calls on one reused SDK session, interleaved in
     rounds; then ``clients`` concurrent clients on each path. Once per web server kind.
@@ -263,9 +312,14 @@ def gateway_overhead(calls: int, clients: int, workers: list[int], server_kinds:
     results = []
     with scratch_database() as database_url, run_mcp_server("http") as server:
         # Production settings (DEBUG off); plain HTTP on loopback, so no HTTPS redirect.
-        env = {**os.environ, "DATABASE_URL": database_url, "DJANGO_SETTINGS_MODULE": "omni2.settings",
-               "OMNI2_DEBUG": "false", "OMNI2_SECRET_KEY": secrets.token_urlsafe(50),
-               "OMNI2_SSL_REDIRECT": "false"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "omni2.settings",
+            "OMNI2_DEBUG": "false",
+            "OMNI2_SECRET_KEY": secrets.token_urlsafe(50),
+            "OMNI2_SSL_REDIRECT": "false",
+        }
         os.environ.update(env)
         import django
         from django.core.management import call_command
@@ -285,8 +339,10 @@ def gateway_overhead(calls: int, clients: int, workers: list[int], server_kinds:
 
 def _gateway_run(env, key, direct, kind, calls, clients, workers, rounds) -> dict:
     headers = {"Authorization": f"Bearer {key}"}
-    with omni2_server(env, port=free_port(), workers=workers, server=kind) as base, \
-            httpx.Client(base_url=base, headers=headers, timeout=30) as client:
+    with (
+        omni2_server(env, port=free_port(), workers=workers, server=kind) as base,
+        httpx.Client(base_url=base, headers=headers, timeout=30) as client,
+    ):
         rest_round(client, 50)
         direct.round(50)
         rest, reused = [], []
@@ -296,30 +352,48 @@ def _gateway_run(env, key, direct, kind, calls, clients, workers, rounds) -> dic
 
         tput = alternating_throughput(
             lambda: asyncio.run(rest_concurrent(base, headers, clients, calls // clients)),
-            lambda: concurrent_throughput(direct.round, clients, calls // clients))
+            lambda: concurrent_throughput(direct.round, clients, calls // clients),
+        )
     # Context, not the target's baseline: the same direct calls, each followed by as much idle
     # time as the gateway spends around its MCP call, so the server and the CPUs cool down alike.
     gap = max(summary(rest)["p50_ms"] - summary(reused)["p50_ms"], 0) / 1000
     spaced = direct.round(calls // 2, gap=gap)
-    return {"rest": summary(rest), "direct": summary(reused), "spaced": summary(spaced), "gap_ms": gap * 1000,
-            **tput, "clients": clients, "workers": workers,
-            "server": kind}
+    return {
+        "rest": summary(rest),
+        "direct": summary(reused),
+        "spaced": summary(spaced),
+        "gap_ms": gap * 1000,
+        **tput,
+        "clients": clients,
+        "workers": workers,
+        "server": kind,
+    }
 
 
 def print_gateway(result: dict) -> None:
     rest, direct = result["rest"], result["direct"]
-    print(f"Part 1 — gateway overhead: echo over streamable HTTP, sequential, served by {result['server']}")
+    print(
+        f"Part 1 — gateway overhead: echo over streamable HTTP, sequential, served by {result['server']}"
+    )
     for name, row in [("POST /api/mcp/tools/call", rest), ("direct SDK session, reused", direct)]:
-        print(f"  {name:34} n={row['n']:5}  p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms")
+        print(
+            f"  {name:34} n={row['n']:5}  p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms"
+        )
     added = rest["p50_ms"] - direct["p50_ms"]
-    print(f"  OMNI2 adds {added:.2f} ms at p50 (target <= 3 ms), {rest['p99_ms'] - direct['p99_ms']:.2f} ms at p99")
+    print(
+        f"  OMNI2 adds {added:.2f} ms at p50 (target <= 3 ms), {rest['p99_ms'] - direct['p99_ms']:.2f} ms at p99"
+    )
     spaced = result["spaced"]
-    print(f"  context: direct calls each followed by {result['gap_ms']:.1f} ms idle: p50 {spaced['p50_ms']:.2f} ms "
-          f"(+{spaced['p50_ms'] - direct['p50_ms']:.2f} ms from idle alone), p99 {spaced['p99_ms']:.2f} ms")
-    print(f"  {result['clients']} concurrent clients, median of {len(result['ratios'])} alternating rounds: "
-          f"OMNI2 {result['rest_tput']:.0f} calls/s ({result['server']} workers={result['workers']}) vs direct "
-          f"{result['direct_tput']:.0f} calls/s = {result['ratio']:.2f}x (target >= 0.5x; rounds "
-          f"{', '.join(f'{r:.2f}' for r in result['ratios'])})")
+    print(
+        f"  context: direct calls each followed by {result['gap_ms']:.1f} ms idle: p50 {spaced['p50_ms']:.2f} ms "
+        f"(+{spaced['p50_ms'] - direct['p50_ms']:.2f} ms from idle alone), p99 {spaced['p99_ms']:.2f} ms"
+    )
+    print(
+        f"  {result['clients']} concurrent clients, median of {len(result['ratios'])} alternating rounds: "
+        f"OMNI2 {result['rest_tput']:.0f} calls/s ({result['server']} workers={result['workers']}) vs direct "
+        f"{result['direct_tput']:.0f} calls/s = {result['ratio']:.2f}x (target >= 0.5x; rounds "
+        f"{', '.join(f'{r:.2f}' for r in result['ratios'])})"
+    )
 
 
 def main() -> None:
@@ -327,30 +401,45 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=1000, help="calls for (a) and (b) each")
     parser.add_argument("--fresh-calls", type=int, default=200, help="calls for (c)")
     parser.add_argument("--stdio-calls", type=int, default=20, help="calls for (d)")
-    parser.add_argument("--gateway-calls", type=int, default=500, help="calls for part 1 (each path)")
+    parser.add_argument(
+        "--gateway-calls", type=int, default=500, help="calls for part 1 (each path)"
+    )
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients for part 1")
-    parser.add_argument("--workers", default="1,2", help="web worker processes for part 1 (one run each)")
-    parser.add_argument("--servers", default="gunicorn,uvicorn-django,uvicorn",
-                        help=f"web servers for part 1, of {', '.join(SERVERS)}")
+    parser.add_argument(
+        "--workers", default="1,2", help="web worker processes for part 1 (one run each)"
+    )
+    parser.add_argument(
+        "--servers",
+        default="gunicorn,uvicorn-django,uvicorn",
+        help=f"web servers for part 1, of {', '.join(SERVERS)}",
+    )
     parser.add_argument("--skip-gateway", action="store_true")
     parser.add_argument("--skip-lifecycle", action="store_true")
     args = parser.parse_args()
     if not args.skip_gateway:
-        for result in gateway_overhead(args.gateway_calls, args.clients,
-                                       [int(n) for n in args.workers.split(",")], args.servers.split(",")):
+        for result in gateway_overhead(
+            args.gateway_calls,
+            args.clients,
+            [int(n) for n in args.workers.split(",")],
+            args.servers.split(","),
+        ):
             print_gateway(result)
     if args.skip_lifecycle:
         return
     print("Part 2 — session lifecycle: echo tool, streamable HTTP unless noted")
     results = session_lifecycle(args.calls, args.fresh_calls, args.stdio_calls)
     for name, row in results.items():
-        print(f"  {name:34} n={row['n']:5}  p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
-              f"mean {row['mean_ms']:8.2f} ms")
+        print(
+            f"  {name:34} n={row['n']:5}  p50 {row['p50_ms']:8.2f} ms  p99 {row['p99_ms']:8.2f} ms  "
+            f"mean {row['mean_ms']:8.2f} ms"
+        )
     pooled, reused = results["(a) OMNI2 pool, sync API"], results["(b) direct SDK session, reused"]
     ratio = pooled["p50_ms"] / reused["p50_ms"]
     verdict = "within" if ratio <= 1.10 else "NOT within"
-    print(f"  pool / direct at p50: {ratio:.3f} ({verdict} the 10 % target); "
-          f"p99 ratio {pooled['p99_ms'] / reused['p99_ms']:.3f}")
+    print(
+        f"  pool / direct at p50: {ratio:.3f} ({verdict} the 10 % target); "
+        f"p99 ratio {pooled['p99_ms'] / reused['p99_ms']:.3f}"
+    )
 
 
 if __name__ == "__main__":

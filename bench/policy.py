@@ -32,8 +32,8 @@ _tmp = tempfile.TemporaryDirectory(prefix="omni2-bench-policy-")
 if not os.environ.get("DATABASE_URL", "").startswith("postgres"):
     os.environ["DATABASE_URL"] = f"sqlite:///{_tmp.name}/policy.sqlite3"
 
-import django  # noqa: E402
-from django.conf import settings  # noqa: E402
+import django
+from django.conf import settings
 
 django.setup()
 # A private cache namespace, so a running OMNI2 never sees the benchmark's policy version
@@ -42,14 +42,21 @@ settings.CACHES["default"]["KEY_PREFIX"] = f"omni2-bench-{uuid.uuid4().hex[:8]}"
 if settings.CACHES["default"]["BACKEND"].endswith("FileBasedCache"):
     settings.CACHES["default"]["LOCATION"] = f"{_tmp.name}/cache"
 
-from django.core.cache import cache  # noqa: E402
-from django.db import connection  # noqa: E402
+from django.core.cache import cache
+from django.db import connection
 
-from permissions.loader import policy_data_load  # noqa: E402
-from permissions.models import (DiscoveredTool, GlobalPolicy, McpServer, Role, RoleRestriction, User,  # noqa: E402
-                                UserOverride)
-from permissions.policy import _pattern_set, decide, permitted_tools, snapshot_build  # noqa: E402
-from permissions.selectors import policy_invalidate, policy_snapshot  # noqa: E402
+from permissions.models import (
+    DiscoveredTool,
+    GlobalPolicy,
+    McpServer,
+    Role,
+    RoleRestriction,
+    User,
+    UserOverride,
+)
+from permissions.policy.engine import _pattern_set, decide, permitted_tools, snapshot_build
+from permissions.policy.rows import policy_data_load
+from permissions.policy.snapshot import policy_invalidate, policy_snapshot
 
 USERS, MCPS, TOOLS, OVERRIDES = 1000, 50, 40, 20
 VERBS = ["get", "list", "analyze", "compare", "drop", "modify", "search", "export"]
@@ -64,32 +71,79 @@ def tool_names(index: int) -> list[str]:
 def build_policy() -> int:
     """Write the policy rows; returns how many patterns they hold."""
     rng = random.Random(42)
-    GlobalPolicy.objects.create(blocked_patterns=["drop_*", "truncate_*", "shutdown_*", "execute_raw_sql",
-                                                  "delete_*", "kill_*", "purge_*", "wipe_*", "format_*", "reset_*"],
-                                admin_only_patterns=["compare_*_plans", "modify_*", "*_history", "export_*",
-                                                     "*_users_*", "get_costs_*", "analyze_*_9", "list_tables_1?",
-                                                     "search_files_4*", "get_health_[0-4]"])
+    GlobalPolicy.objects.create(
+        blocked_patterns=[
+            "drop_*",
+            "truncate_*",
+            "shutdown_*",
+            "execute_raw_sql",
+            "delete_*",
+            "kill_*",
+            "purge_*",
+            "wipe_*",
+            "format_*",
+            "reset_*",
+        ],
+        admin_only_patterns=[
+            "compare_*_plans",
+            "modify_*",
+            "*_history",
+            "export_*",
+            "*_users_*",
+            "get_costs_*",
+            "analyze_*_9",
+            "list_tables_1?",
+            "search_files_4*",
+            "get_health_[0-4]",
+        ],
+    )
     patterns = 20
     servers = McpServer.objects.bulk_create(
-        McpServer(name=f"bench_mcp_{i}", url=f"http://mcp{i}/mcp", tool_policy_mode="allow_all_except" if i < 10
-                  else "allow_all", tool_patterns=["secret_*", "*_internal"] if i < 10 else []) for i in range(MCPS))
+        McpServer(
+            name=f"bench_mcp_{i}",
+            url=f"http://mcp{i}/mcp",
+            tool_policy_mode="allow_all_except" if i < 10 else "allow_all",
+            tool_patterns=["secret_*", "*_internal"] if i < 10 else [],
+        )
+        for i in range(MCPS)
+    )
     patterns += 20
     DiscoveredTool.objects.bulk_create(
-        DiscoveredTool(mcp=server, name=name) for i, server in enumerate(servers) for name in tool_names(i))
+        DiscoveredTool(mcp=server, name=name)
+        for i, server in enumerate(servers)
+        for name in tool_names(i)
+    )
     roles = {role.name: role for role in Role.objects.all()}
     plain_roles = [r for r in roles.values() if not r.is_privileged]
     RoleRestriction.objects.bulk_create(
-        RoleRestriction(mcp=server, role=plain_roles[i % len(plain_roles)], mode=("allow_only", "deny")[i % 2],
-                        patterns=[f"{rng.choice(VERBS)}_*", f"*_{rng.choice(NOUNS)}"])
-        for i, server in enumerate(servers))
+        RoleRestriction(
+            mcp=server,
+            role=plain_roles[i % len(plain_roles)],
+            mode=("allow_only", "deny")[i % 2],
+            patterns=[f"{rng.choice(VERBS)}_*", f"*_{rng.choice(NOUNS)}"],
+        )
+        for i, server in enumerate(servers)
+    )
     patterns += 2 * MCPS
     users = User.objects.bulk_create(
-        User(email=f"bench{i}@example.com", role=rng.choice(list(roles.values())), password="!",
-             allowed_databases=["dev_*", "test_db"]) for i in range(USERS))
+        User(
+            email=f"bench{i}@example.com",
+            role=rng.choice(list(roles.values())),
+            password="!",
+            allowed_databases=["dev_*", "test_db"],
+        )
+        for i in range(USERS)
+    )
     UserOverride.objects.bulk_create(
-        UserOverride(user=users[i], mcp=servers[i % MCPS], mode="custom",
-                     tools=["get_*", f"compare_*_{rng.choice(NOUNS)}"], deny=[f"get_{rng.choice(NOUNS)}"][:1])
-        for i in range(OVERRIDES))
+        UserOverride(
+            user=users[i],
+            mcp=servers[i % MCPS],
+            mode="custom",
+            tools=["get_*", f"compare_*_{rng.choice(NOUNS)}"],
+            deny=[f"get_{rng.choice(NOUNS)}"][:1],
+        )
+        for i in range(OVERRIDES)
+    )
     patterns += OVERRIDES * 3
     policy_invalidate()
     return patterns
@@ -124,12 +178,18 @@ def measure() -> dict[str, float]:
     custom = snapshot.users_by_email["bench0@example.com"]
     fresh = lambda: snapshot_build(data, version="x")  # noqa: E731
     return {
-        "baseline: fnmatchcase, one pattern": per_call(lambda: fnmatchcase("analyze_queries", "analyze_*_query")),
-        "decide, role restriction path": per_call(lambda: decide(snapshot, plain, "bench_mcp_7", "get_queries")),
+        "baseline: fnmatchcase, one pattern": per_call(
+            lambda: fnmatchcase("analyze_queries", "analyze_*_query")
+        ),
+        "decide, role restriction path": per_call(
+            lambda: decide(snapshot, plain, "bench_mcp_7", "get_queries")
+        ),
         "decide, custom override + database check": per_call(
-            lambda: decide(snapshot, custom, "bench_mcp_0", "get_queries", {"database": "dev_7"})),
+            lambda: decide(snapshot, custom, "bench_mcp_0", "get_queries", {"database": "dev_7"})
+        ),
         "decide, tool not discovered (rules applied live)": per_call(
-            lambda: decide(snapshot, plain, "bench_mcp_7", "get_brand_new_tool")),
+            lambda: decide(snapshot, plain, "bench_mcp_7", "get_brand_new_tool")
+        ),
         "policy_snapshot(), warm (version check)": per_call(policy_snapshot, batch=200, rounds=10),
         "permitted_tools, one user, warm": median_of(lambda: permitted_tools(snapshot, plain), 200),
         "permitted_tools, one user, fresh snapshot": _fresh_permitted(fresh, plain.email),
@@ -158,8 +218,10 @@ def _fresh_permitted(fresh, email: str) -> float:
 
 def report(results: dict[str, float], patterns: int) -> None:
     engine = connection.vendor
-    print(f"policy: {USERS} users, {MCPS} MCPs x {TOOLS} tools, {patterns} patterns; database {engine}, "
-          f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}")
+    print(
+        f"policy: {USERS} users, {MCPS} MCPs x {TOOLS} tools, {patterns} patterns; database {engine}, "
+        f"cache {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}"
+    )
     for name, seconds in results.items():
         value = f"{seconds * 1e6:10.2f} µs" if seconds < 1e-3 else f"{seconds * 1e3:10.2f} ms"
         print(f"  {name:<52}{value}")
@@ -177,7 +239,9 @@ def main() -> None:
         patterns = build_policy()
         report(measure(), patterns)
     finally:
-        if hasattr(cache, "delete_pattern"):  # Redis: the file cache goes with the temporary directory
+        if hasattr(
+            cache, "delete_pattern"
+        ):  # Redis: the file cache goes with the temporary directory
             cache.delete_pattern("policy:*")
         if connection.vendor == "postgresql":
             connection.creation.destroy_test_db(old_name, verbosity=0)

@@ -16,16 +16,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
-from django.test.utils import override_settings  # noqa: E402
+from django.conf import settings
+from django.core.management import call_command
+from django.test.utils import override_settings
 
-from audit.models import RateLimitHit  # noqa: E402
-from audit.ratelimit import RateLimitResult, rate_limit_hit, redis_key  # noqa: E402
+from audit.models import RateLimitHit
+from audit.ratelimit import RateLimitResult, rate_limit_hit, redis_key
 
 RUNS = int(os.environ.get("BENCH_RUNS", 5000))
 RUN_ID = uuid.uuid4().hex[:8]
@@ -58,10 +58,14 @@ def bench_redis() -> None:
     rate_limit_hit(key=refused, limit=1)
     try:
         # A huge limit keeps every check on the admitting path (trim, count, add).
-        report("Redis check, admitted (Lua: trim+count+add)",
-               timed(lambda: rate_limit_hit(key=admitted, limit=10**9), RUNS))
-        report("Redis check, refused (Lua: trim+count+oldest)",
-               timed(lambda: rate_limit_hit(key=refused, limit=1), RUNS))
+        report(
+            "Redis check, admitted (Lua: trim+count+add)",
+            timed(lambda: rate_limit_hit(key=admitted, limit=10**9), RUNS),
+        )
+        report(
+            "Redis check, refused (Lua: trim+count+oldest)",
+            timed(lambda: rate_limit_hit(key=refused, limit=1), RUNS),
+        )
     finally:
         get_redis_connection("default").delete(redis_key(admitted), redis_key(refused))
 
@@ -72,8 +76,10 @@ def bench_database() -> None:
     try:
         with override_settings(REDIS_URL=""):
             runs = max(RUNS // 5, 200)
-            report(f"database fallback check ({settings.DATABASES['default']['ENGINE'].split('.')[-1]})",
-                   timed(lambda: rate_limit_hit(key=key, limit=10**9), runs))
+            report(
+                f"database fallback check ({settings.DATABASES['default']['ENGINE'].split('.')[-1]})",
+                timed(lambda: rate_limit_hit(key=key, limit=10**9), runs),
+            )
     finally:
         RateLimitHit.objects.filter(key=key).delete()
 

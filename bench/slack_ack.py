@@ -25,9 +25,9 @@ import httpx
 BASE_DIR = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(BASE_DIR))
 
-from bench._serving import wait_until_up  # noqa: E402
-from testing.fake_slack import sign_request  # noqa: E402
-from testing.mcp_servers import free_port  # noqa: E402
+from bench._serving import wait_until_up
+from testing.fake_slack import sign_request
+from testing.mcp_servers import free_port
 
 RATE = int(os.environ.get("BENCH_RATE", 50))
 SECONDS = int(os.environ.get("BENCH_SECONDS", 20))
@@ -37,23 +37,56 @@ RUN_ID = uuid.uuid4().hex[:8].upper()
 
 
 def start_server(port: int, queue: str) -> subprocess.Popen:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench._slack_ack_settings", "BENCH_QUEUE": queue,
-           "SLACK_SIGNING_SECRET": SECRET, "OMNI2_DEBUG": "false", "OMNI2_SECRET_KEY": "bench-" + RUN_ID,
-           "OMNI2_SSL_REDIRECT": "false"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "bench._slack_ack_settings",
+        "BENCH_QUEUE": queue,
+        "SLACK_SIGNING_SECRET": SECRET,
+        "OMNI2_DEBUG": "false",
+        "OMNI2_SECRET_KEY": "bench-" + RUN_ID,
+        "OMNI2_SSL_REDIRECT": "false",
+    }
     return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "omni2.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-         "--workers", "1", "--no-access-log", "--log-level", "warning"],
-        cwd=BASE_DIR, env=env,
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "omni2.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--no-access-log",
+            "--log-level",
+            "warning",
+        ],
+        cwd=BASE_DIR,
+        env=env,
     )
 
 
 def event_request(n: int) -> dict:
-    payload = {"type": "event_callback", "event_id": f"EvBENCH{RUN_ID}{n:06d}", "team_id": "T0BENCH",
-               "event": {"type": "app_mention", "user": "U0BENCH", "channel": "C0BENCH",
-                         "text": "<@UBOT> how is the database?", "ts": f"1700000000.{n:06d}"}}
+    payload = {
+        "type": "event_callback",
+        "event_id": f"EvBENCH{RUN_ID}{n:06d}",
+        "team_id": "T0BENCH",
+        "event": {
+            "type": "app_mention",
+            "user": "U0BENCH",
+            "channel": "C0BENCH",
+            "text": "<@UBOT> how is the database?",
+            "ts": f"1700000000.{n:06d}",
+        },
+    }
     body = json.dumps(payload)
-    return {"method": "POST", "url": "/slack/events", "content": body,
-            "headers": {**sign_request(body, SECRET), "Content-Type": "application/json"}}
+    return {
+        "method": "POST",
+        "url": "/slack/events",
+        "content": body,
+        "headers": {**sign_request(body, SECRET), "Content-Type": "application/json"},
+    }
 
 
 async def run_phase(client: httpx.AsyncClient, requests: list[dict]) -> tuple[list[float], int]:
@@ -78,8 +111,10 @@ async def run_phase(client: httpx.AsyncClient, requests: list[dict]) -> tuple[li
 
 def summary(name: str, latencies: list[float], failures: int) -> str:
     q = statistics.quantiles(latencies, n=100)
-    return (f"  {name:<34} n={len(latencies):5d}  errors={failures}  p50 {statistics.median(latencies):7.2f} ms"
-            f"   p99 {q[98]:7.2f} ms   max {max(latencies):7.2f} ms")
+    return (
+        f"  {name:<34} n={len(latencies):5d}  errors={failures}  p50 {statistics.median(latencies):7.2f} ms"
+        f"   p99 {q[98]:7.2f} ms   max {max(latencies):7.2f} ms"
+    )
 
 
 async def bench(base_url: str) -> list[tuple[str, list[float], int]]:
@@ -89,8 +124,10 @@ async def bench(base_url: str) -> list[tuple[str, list[float], int]]:
         events = [event_request(n) for n in range(RATE * SECONDS + WARMUP)]
         await run_phase(client, bare[:WARMUP])
         await run_phase(client, events[:WARMUP])
-        return [("bare 200 view (GET /bench/bare)", *await run_phase(client, bare)),
-                ("signed event ack (POST /slack/events)", *await run_phase(client, events[WARMUP:]))]
+        return [
+            ("bare 200 view (GET /bench/bare)", *await run_phase(client, bare)),
+            ("signed event ack (POST /slack/events)", *await run_phase(client, events[WARMUP:])),
+        ]
 
 
 def cleanup(queue: str) -> int:
@@ -107,14 +144,20 @@ def cleanup(queue: str) -> int:
 
 
 def main() -> None:
-    if not (os.environ.get("REDIS_URL") and os.environ.get("CELERY_BROKER_URL", "").startswith("redis")):
-        print("slack_ack: skipped, needs REDIS_URL and a redis:// CELERY_BROKER_URL (a real Redis broker)")
+    if not (
+        os.environ.get("REDIS_URL") and os.environ.get("CELERY_BROKER_URL", "").startswith("redis")
+    ):
+        print(
+            "slack_ack: skipped, needs REDIS_URL and a redis:// CELERY_BROKER_URL (a real Redis broker)"
+        )
         return
     port, queue = free_port(), f"bench-slack-ack-{RUN_ID}"
     server = start_server(port, queue)
     try:
         wait_until_up(f"http://127.0.0.1:{port}/bench/bare", server)
-        print(f"Slack acknowledgement: {RATE} requests/s for {SECONDS} s each, uvicorn (1 process) on loopback")
+        print(
+            f"Slack acknowledgement: {RATE} requests/s for {SECONDS} s each, uvicorn (1 process) on loopback"
+        )
         for name, latencies, failures in asyncio.run(bench(f"http://127.0.0.1:{port}")):
             print(summary(name, latencies, failures))
         # Other work on the machine shows in every figure: say how busy it was.

@@ -28,9 +28,11 @@ def caller_from_meta(meta) -> Caller | None:
     if not isinstance(identity, dict):
         return None
     email, role = identity.get("email"), identity.get("role")
-    return Caller(email=email.strip().lower() if isinstance(email, str) else "",
-                  role=role if isinstance(role, str) else "",
-                  is_admin=identity.get("is_admin") is True)
+    return Caller(
+        email=email.strip().lower() if isinstance(email, str) else "",
+        role=role if isinstance(role, str) else "",
+        is_admin=identity.get("is_admin") is True,
+    )
 
 
 def caller_of(ctx: Context | None) -> Caller | None:

@@ -15,7 +15,9 @@ import sys
 from mcp.server.mcpserver import MCPServer
 
 
-def serving_parse_args(*, prog: str, default_port: int, argv: list[str] | None = None) -> argparse.Namespace:
+def serving_parse_args(
+    *, prog: str, default_port: int, argv: list[str] | None = None
+) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=prog, description=f"Run the {prog} MCP server.")
     parser.add_argument("--transport", choices=["stdio", "http"], default="stdio")
     parser.add_argument("--host", default="127.0.0.1")
@@ -44,8 +46,12 @@ def serving_run(*, server: MCPServer, args: argparse.Namespace, token_env: str) 
     token = os.environ.get(token_env, "")
     if token:
         app = BearerTokenMiddleware(app, token=token)
-    logging.getLogger(__name__).info("serving %s on http://%s:%s/mcp", server.name, args.host, args.port)
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level.lower(), log_config=None)
+    logging.getLogger(__name__).info(
+        "serving %s on http://%s:%s/mcp", server.name, args.host, args.port
+    )
+    uvicorn.run(
+        app, host=args.host, port=args.port, log_level=args.log_level.lower(), log_config=None
+    )
 
 
 class BearerTokenMiddleware:
@@ -64,7 +70,9 @@ class BearerTokenMiddleware:
         if hmac.compare_digest(given, self.expected):
             await self.app(scope, receive, send)
             return
-        body = b'{"error": {"code": "unauthenticated", "message": "a valid bearer token is required"}}'
+        body = (
+            b'{"error": {"code": "unauthenticated", "message": "a valid bearer token is required"}}'
+        )
         headers = [(b"content-type", b"application/json"), (b"www-authenticate", b"Bearer")]
         await send({"type": "http.response.start", "status": 401, "headers": headers})
         await send({"type": "http.response.body", "body": body})

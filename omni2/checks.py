@@ -19,11 +19,18 @@ from django.core.management.base import BaseCommand, SystemCheckError
 MIN_LENGTH = 50
 MIN_DISTINCT_CHARACTERS = 5
 # Parts of the values shipped in examples and docs, or typed when told to "change me".
-PLACEHOLDER_PARTS = ("change-me", "changeme", "change_me", "replace-me", "your-secret", "django-insecure-")
+PLACEHOLDER_PARTS = (
+    "change-me",
+    "changeme",
+    "change_me",
+    "replace-me",
+    "your-secret",
+    "django-insecure-",
+)
 
 HINT = (
     "Set OMNI2_SECRET_KEY (in .env for docker compose) to a long random value, e.g. the output "
-    "of: python -c \"import secrets; print(secrets.token_urlsafe(50))\". Keep it once set: the MCP "
+    'of: python -c "import secrets; print(secrets.token_urlsafe(50))". Keep it once set: the MCP '
     "secrets stored in the database are encrypted with it (docs/CONFIGURATION.md)."
 )
 
@@ -55,13 +62,16 @@ def secret_key_check(app_configs=None, **kwargs) -> list[Error]:
     if weakness is None:
         return []
     # The key itself is never part of the message: it may be a real secret that is merely short.
-    return [Error(
-        f"OMNI2_SECRET_KEY {weakness}. OMNI2 does not start on a "
-        f"{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} database with a secret key "
-        "others can know or guess: it signs admin sessions and encrypts the stored MCP secrets. "
-        "Only the embedded demo (SQLite, `make run`) runs on the development key.",
-        hint=HINT, id="omni2.E001",
-    )]
+    return [
+        Error(
+            f"OMNI2_SECRET_KEY {weakness}. OMNI2 does not start on a "
+            f"{settings.DATABASES['default']['ENGINE'].rsplit('.', 1)[-1]} database with a secret key "
+            "others can know or guess: it signs admin sessions and encrypts the stored MCP secrets. "
+            "Only the embedded demo (SQLite, `make run`) runs on the development key.",
+            hint=HINT,
+            id="omni2.E001",
+        )
+    ]
 
 
 def checks_or_exit() -> None:

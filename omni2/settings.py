@@ -49,9 +49,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "omni2.middleware.BodySizeLimitMiddleware",
-    "omni2.middleware.DatabaseUnavailableMiddleware",
-    "omni2.middleware.PolicyPinMiddleware",
+    "core.middleware.BodySizeLimitMiddleware",
+    "core.middleware.DatabaseUnavailableMiddleware",
+    "permissions.middleware.PolicyPinMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -146,7 +146,11 @@ else:
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
 # A broker that is down or silent must fail a publish within ~2 s (ask/async answers 503,
 # Slack retries), not after kombu's default retries: short socket timeouts, one retry.
-OMNI2_BROKER_FAIL_FAST_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1.5, "max_retries": 1}
+OMNI2_BROKER_FAIL_FAST_OPTIONS = {
+    "socket_connect_timeout": 1,
+    "socket_timeout": 1.5,
+    "max_retries": 1,
+}
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=REDIS_URL or f"file://{VAR_DIR / 'celery-results'}"
 )
@@ -166,8 +170,12 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600, **OMNI2_BROKER_FAIL_FAST_OPTIONS}
 CELERY_BROKER_CONNECTION_TIMEOUT = 1
-CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2,
-                                    "interval_max": 0.2}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 if CELERY_RESULT_BACKEND.startswith("file://"):
     Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_SERIALIZER = "json"
@@ -192,10 +200,10 @@ CELERY_BEAT_SCHEDULE = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["permissions.authentication.ApiKeyAuthentication"],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["omni2.drf.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.drf.JSONParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "omni2.errors.api_exception_handler",
+    "EXCEPTION_HANDLER": "core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -215,7 +223,7 @@ SPECTACULAR_SETTINGS = {
 OMNI2_MAX_BODY_BYTES = env.int("OMNI2_MAX_BODY_BYTES", default=1024 * 1024)
 DATA_UPLOAD_MAX_MEMORY_SIZE = OMNI2_MAX_BODY_BYTES
 # Under ASGI (uvicorn), POST /api/mcp/tools/call from a known caller is served on the server's
-# event loop (omni2.aio, orchestration.asgi); needs REDIS_URL and PostgreSQL. Off: Django serves it.
+# event loop (orchestration.gateway.clients, orchestration.gateway.toolcall); needs REDIS_URL and PostgreSQL. Off: Django serves it.
 OMNI2_FAST_PATH = env.bool("OMNI2_FAST_PATH", default=True)
 OMNI2_FAST_PATH_DB_POOL_MAX = env.int("OMNI2_FAST_PATH_DB_POOL_MAX", default=4)
 
@@ -245,11 +253,11 @@ if not DEBUG:
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
-# --- Logging: secrets never reach a log line (see omni2.logging) -------------------------
+# --- Logging: secrets never reach a log line (see core.logging) -------------------------
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact": {"()": "omni2.logging.RedactSecretsFilter"}},
+    "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},

@@ -1,3 +1,4 @@
+import os
 import socket
 
 from celery import shared_task
@@ -6,6 +7,4 @@ from celery import shared_task
 @shared_task(name="omni2.ping")
 def ping(token: str) -> dict:
     """Round trip proof: the worker echoes the token with its host and pid."""
-    import os
-
     return {"token": token, "host": socket.gethostname(), "pid": os.getpid()}

@@ -9,17 +9,21 @@ from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from omni2.drf import IsOmniAdmin, client_ip, is_omni_admin, request_id
-from permissions.models import McpServer, User
+from core.drf import IsOmniAdmin, client_ip, is_omni_admin, request_id
+from orchestration.mcp.discovery import mcp_tools_refresh
+from permissions.models import McpServer
 
-from .discovery import mcp_tools_refresh
-from .mcp.types import url_without_credentials
 from .jobs import chat_job_get
-from .services import chat_ask_api, chat_job_submit_api, servers_for, tool_call_direct, tools_list_for
+from .mcp.types import url_without_credentials
+from .services import (
+    chat_ask_api,
+    chat_job_submit_api,
+    servers_for,
+    tool_call_direct,
+    tools_list_for,
+)
 
-
-
-# Shared with the fast path (orchestration.asgi), which must accept exactly what this accepts.
+# Shared with the fast path (orchestration.gateway.toolcall), which must accept exactly what this accepts.
 MCP_NAME = re.compile(r"^[a-z0-9_]{1,100}$")
 TOOL_NAME_MAX_LENGTH = 200
 # The ASGI scope key under which the fast path hands over a request it recorded but did not run.
@@ -34,16 +38,27 @@ class ToolCallApi(APIView):
 
     @extend_schema(
         request=InputSerializer,
-        responses=inline_serializer("ToolCallResult", {
-            "success": serializers.BooleanField(), "result": serializers.JSONField(),
-            "duration_ms": serializers.IntegerField(), "audit_id": serializers.IntegerField()}),
+        responses=inline_serializer(
+            "ToolCallResult",
+            {
+                "success": serializers.BooleanField(),
+                "result": serializers.JSONField(),
+                "duration_ms": serializers.IntegerField(),
+                "audit_id": serializers.IntegerField(),
+            },
+        ),
     )
     def post(self, request):
         data = _valid(self.InputSerializer, request.data)
-        result = tool_call_direct(user=request.user, mcp=data["mcp"], tool=data["tool"],
-                                  arguments=data["arguments"], ip_address=client_ip(request),
-                                  request_id=request_id(request),
-                                  recorded_request_id=_recorded_request_id(request))
+        result = tool_call_direct(
+            user=request.user,
+            mcp=data["mcp"],
+            tool=data["tool"],
+            arguments=data["arguments"],
+            ip_address=client_ip(request),
+            request_id=request_id(request),
+            recorded_request_id=_recorded_request_id(request),
+        )
         return Response(result)
 
 
@@ -53,7 +68,9 @@ def _recorded_request_id(request) -> int | None:
 
 
 class ToolListApi(APIView):
-    @extend_schema(parameters=[OpenApiParameter("mcp", str, required=False)], responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[OpenApiParameter("mcp", str, required=False)], responses=OpenApiTypes.OBJECT
+    )
     def get(self, request):
         mcp = request.query_params.get("mcp") or None
         return Response({"tools": tools_list_for(user=request.user, mcp=mcp)})
@@ -62,13 +79,15 @@ class ToolListApi(APIView):
 class ServerListApi(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        return Response({"servers": servers_for(user=request.user, is_admin=is_omni_admin(request.user))})
+        return Response(
+            {"servers": servers_for(user=request.user, is_admin=is_omni_admin(request.user))}
+        )
 
 
 class AdminToolsRefreshApi(APIView):
     permission_classes = [IsOmniAdmin]
 
-    class InputSerializer(serializers.Serializer):  # noqa: D106
+    class InputSerializer(serializers.Serializer):
         class Meta:
             ref_name = "ToolsRefreshInput"
 
@@ -78,22 +97,6 @@ class AdminToolsRefreshApi(APIView):
     def post(self, request):
         data = _valid(self.InputSerializer, request.data or {})
         return Response({"servers": mcp_tools_refresh(names=data.get("mcps"))})
-
-
-class AdminUserListApi(APIView):
-    permission_classes = [IsOmniAdmin]
-
-    class OutputSerializer(serializers.ModelSerializer):
-        role = serializers.CharField(source="role.name")
-
-        class Meta:
-            model = User
-            fields = ["email", "name", "role", "slack_user_id", "allowed_databases", "is_active"]
-
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request):
-        users = User.objects.select_related("role").order_by("email")
-        return Response({"users": self.OutputSerializer(users, many=True).data})
 
 
 class AdminMcpListApi(APIView):
@@ -110,9 +113,22 @@ class AdminMcpListApi(APIView):
 
         class Meta:
             model = McpServer
-            fields = ["name", "description", "transport", "url", "command", "args", "enabled",
-                      "admin_only", "timeout_seconds", "tool_policy_mode", "tool_patterns", "has_bearer_token",
-                      "env_keys", "tools"]
+            fields = [
+                "name",
+                "description",
+                "transport",
+                "url",
+                "command",
+                "args",
+                "enabled",
+                "admin_only",
+                "timeout_seconds",
+                "tool_policy_mode",
+                "tool_patterns",
+                "has_bearer_token",
+                "env_keys",
+                "tools",
+            ]
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
@@ -136,19 +152,33 @@ class ChatAskApi(APIView):
     @extend_schema(request=ChatInputSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         data = _valid(ChatInputSerializer, request.data)
-        return Response(chat_ask_api(user=request.user, message=data["message"],
-                                     thread_id=data.get("thread_id"), model=data.get("model"),
-                                     ip_address=client_ip(request), request_id=request_id(request)))
+        return Response(
+            chat_ask_api(
+                user=request.user,
+                message=data["message"],
+                thread_id=data.get("thread_id"),
+                model=data.get("model"),
+                ip_address=client_ip(request),
+                request_id=request_id(request),
+            )
+        )
 
 
 class ChatAskAsyncApi(APIView):
-    @extend_schema(request=ChatInputSerializer,
-                   responses={202: inline_serializer("JobCreated", {"job_id": serializers.UUIDField()})})
+    @extend_schema(
+        request=ChatInputSerializer,
+        responses={202: inline_serializer("JobCreated", {"job_id": serializers.UUIDField()})},
+    )
     def post(self, request):
         data = _valid(ChatInputSerializer, request.data)
-        job = chat_job_submit_api(user=request.user, message=data["message"],
-                                  thread_id=data.get("thread_id"), model=data.get("model"),
-                                  ip_address=client_ip(request), request_id=request_id(request))
+        job = chat_job_submit_api(
+            user=request.user,
+            message=data["message"],
+            thread_id=data.get("thread_id"),
+            model=data.get("model"),
+            ip_address=client_ip(request),
+            request_id=request_id(request),
+        )
         return Response({"job_id": str(job.pk), "status": job.status}, status=202)
 
 

@@ -58,7 +58,9 @@ class LeaseKeeper:
                     if not self.renew():
                         logger.warning("lease %s was taken over; no longer renewing it", self.name)
                         return
-                except Exception as exc:  # a blip: the next beat may succeed before the lease lapses
+                except (
+                    Exception
+                ) as exc:  # a blip: the next beat may succeed before the lease lapses
                     logger.warning("lease %s not renewed: %s", self.name, exc.__class__.__name__)
         finally:
             connections.close_all()  # this thread's own database connection

@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .mcp.models import McpServerStatus  # noqa: F401  (the registry's status page, see mcp/models.py)
+
 
 class ChatJob(models.Model):
     """A chat question answered in the background (``POST /api/chat/ask/async``)."""
@@ -14,7 +16,9 @@ class ChatJob(models.Model):
         FAILED = "failed"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_jobs")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_jobs"
+    )
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     request = models.JSONField(help_text="message, thread_id, model as submitted")
     result = models.JSONField(null=True, blank=True)
@@ -29,8 +33,10 @@ class ChatJob(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["user", "-created_at"]),
-                   models.Index(fields=["status", "updated_at"], name="chatjob_status_updated")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"]),
+            models.Index(fields=["status", "updated_at"], name="chatjob_status_updated"),
+        ]
 
     def __str__(self):
         return f"{self.id} ({self.status})"
@@ -50,3 +56,6 @@ class ThreadTurn(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["thread_key", "-created_at"])]
+
+    def __str__(self):
+        return f"{self.thread_key} at {self.created_at:%Y-%m-%d %H:%M:%S}"

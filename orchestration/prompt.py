@@ -7,9 +7,9 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from permissions.policy import PolicySnapshot, UserPolicy, permitted_tools
+from orchestration.mcp.catalog import Catalog
+from permissions.policy.engine import PolicySnapshot, UserPolicy, permitted_tools
 
-from .catalog import Catalog
 from .llm import ToolSpec
 
 MAX_NAME = 64  # the Anthropic and OpenAI limit for a tool name
@@ -49,8 +49,11 @@ def toolbox_for(snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy) ->
         name = tool_name(mcp, tool, set(routes))
         routes[name] = (mcp, tool)
         schema = info.input_schema or {"type": "object", "properties": {}}
-        specs.append(ToolSpec(name=name, description=f"[{mcp}] {info.description}"[:1024],
-                              input_schema=schema))
+        specs.append(
+            ToolSpec(
+                name=name, description=f"[{mcp}] {info.description}"[:1024], input_schema=schema
+            )
+        )
         if mcp not in mcps:
             mcps.append(mcp)
     return Toolbox(specs=specs, routes=routes, mcps=mcps)
@@ -58,8 +61,12 @@ def toolbox_for(snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy) ->
 
 def system_prompt(*, user: UserPolicy, name: str, toolbox: Toolbox, catalog: Catalog) -> str:
     databases = ", ".join(user.allowed_databases.patterns) or "none"
-    servers = "\n".join(f"- {mcp}: {catalog.descriptions.get(mcp) or 'no description'}"
-                        for mcp in toolbox.mcps) or "- none: answer from general knowledge only"
+    servers = (
+        "\n".join(
+            f"- {mcp}: {catalog.descriptions.get(mcp) or 'no description'}" for mcp in toolbox.mcps
+        )
+        or "- none: answer from general knowledge only"
+    )
     return (
         "You are OMNI2, the assistant between this team and its MCP servers. "
         "Use the tools to answer with real data; never invent results. "

@@ -15,9 +15,9 @@ import jsonschema
 
 from audit.models import ToolCallStatus
 from audit.services import ToolCallRecord
-from permissions.policy import Decision, PolicySnapshot, UserPolicy, decide
+from orchestration.mcp.catalog import Catalog
+from permissions.policy.engine import Decision, PolicySnapshot, UserPolicy, decide
 
-from .catalog import Catalog
 from .mcp.pool import get_pool
 from .mcp.types import McpError, McpTimeout, ServerSpec, ToolResult
 
@@ -30,7 +30,9 @@ IDENTITY_META_KEY = "omni2/user"
 
 def caller_meta(user: UserPolicy) -> dict:
     """The ``_meta`` of a tools/call made for ``user``: e-mail, role and whether an admin role."""
-    return {IDENTITY_META_KEY: {"email": user.email, "role": user.role, "is_admin": user.is_privileged}}
+    return {
+        IDENTITY_META_KEY: {"email": user.email, "role": user.role, "is_admin": user.is_privileged}
+    }
 
 
 @dataclass(frozen=True)
@@ -43,7 +45,9 @@ class ToolCallOutcome:
     record: ToolCallRecord
     result: ToolResult | None = None
     decision: Decision | None = None
-    error_code: str | None = None  # not_found | permission_denied | invalid_request | mcp_unavailable | mcp_timeout
+    error_code: str | None = (
+        None  # not_found | permission_denied | invalid_request | mcp_unavailable | mcp_timeout
+    )
     message: str = ""
     duration_ms: int = 0
 
@@ -60,18 +64,41 @@ class ToolCallOutcome:
         return self.result.text
 
 
-def _outcome(mcp, tool, arguments, status, *, started, error_code=None, message="", result=None,
-             decision=None, result_size=0) -> ToolCallOutcome:
+def _outcome(
+    mcp,
+    tool,
+    arguments,
+    status,
+    *,
+    started,
+    error_code=None,
+    message="",
+    result=None,
+    decision=None,
+    result_size=0,
+) -> ToolCallOutcome:
     duration = int((time.perf_counter() - started) * 1000)
     record = ToolCallRecord(
-        mcp=mcp, tool=tool, arguments=arguments, status=status, duration_ms=duration,
+        mcp=mcp,
+        tool=tool,
+        arguments=arguments,
+        status=status,
+        duration_ms=duration,
         result_size=result_size,
         denial_reason=message if status == Status.DENIED else "",
         error=message if status not in (Status.DENIED, Status.SUCCESS) else "",
     )
-    return ToolCallOutcome(mcp=mcp, tool=tool, arguments=arguments, record=record, result=result,
-                           decision=decision, error_code=error_code, message=message,
-                           duration_ms=duration)
+    return ToolCallOutcome(
+        mcp=mcp,
+        tool=tool,
+        arguments=arguments,
+        record=record,
+        result=result,
+        decision=decision,
+        error_code=error_code,
+        message=message,
+        duration_ms=duration,
+    )
 
 
 def _validator(schema: dict):
@@ -115,8 +142,12 @@ class Approved:
     def completed(self, result: ToolResult) -> ToolCallOutcome:
         size = len(json.dumps(result.to_json(), default=str))
         status = Status.ERROR if result.is_error else Status.SUCCESS
-        return self._outcome(status, result=result, message=result.text[:500] if result.is_error else "",
-                             result_size=size)
+        return self._outcome(
+            status,
+            result=result,
+            message=result.text[:500] if result.is_error else "",
+            result_size=size,
+        )
 
     def failed(self, exc: McpError) -> ToolCallOutcome:
         if isinstance(exc, McpTimeout):
@@ -125,28 +156,65 @@ class Approved:
         return self._outcome(Status.UNAVAILABLE, error_code="mcp_unavailable", message=exc.message)
 
     def _outcome(self, status, **fields) -> ToolCallOutcome:
-        return _outcome(self.mcp, self.tool, self.arguments, status, started=self.started,
-                        decision=self.decision, **fields)
+        return _outcome(
+            self.mcp,
+            self.tool,
+            self.arguments,
+            status,
+            started=self.started,
+            decision=self.decision,
+            **fields,
+        )
 
 
-def tool_call_approve(*, snapshot: PolicySnapshot, catalog: Catalog, user: UserPolicy, mcp: str,
-                      tool: str, arguments: dict) -> Approved | ToolCallOutcome:
+def tool_call_approve(
+    *,
+    snapshot: PolicySnapshot,
+    catalog: Catalog,
+    user: UserPolicy,
+    mcp: str,
+    tool: str,
+    arguments: dict,
+) -> Approved | ToolCallOutcome:
     """Policy, allowed databases and the input schema; a refusal is the call's outcome."""
     started = time.perf_counter()
     decision = decide(snapshot, user, mcp, tool, arguments)
     info = catalog.tools.get((mcp, tool))
     spec = catalog.servers.get(mcp)
     if decision.code == "not_available" or info is None or spec is None:
-        return _outcome(mcp, tool, arguments, Status.DENIED, started=started, error_code="not_found",
-                        message=f"Tool {mcp}.{tool} is not available.", decision=decision)
+        return _outcome(
+            mcp,
+            tool,
+            arguments,
+            Status.DENIED,
+            started=started,
+            error_code="not_found",
+            message=f"Tool {mcp}.{tool} is not available.",
+            decision=decision,
+        )
     if not decision.allowed:
-        return _outcome(mcp, tool, arguments, Status.DENIED, started=started,
-                        error_code="permission_denied", message=decision.reason, decision=decision)
+        return _outcome(
+            mcp,
+            tool,
+            arguments,
+            Status.DENIED,
+            started=started,
+            error_code="permission_denied",
+            message=decision.reason,
+            decision=decision,
+        )
     problem = arguments_problem(catalog, mcp, tool, arguments)
     if problem:
-        return _outcome(mcp, tool, arguments, Status.ERROR, started=started,
-                        error_code="invalid_request", message=f"Invalid arguments: {problem}",
-                        decision=decision)
+        return _outcome(
+            mcp,
+            tool,
+            arguments,
+            Status.ERROR,
+            started=started,
+            error_code="invalid_request",
+            message=f"Invalid arguments: {problem}",
+            decision=decision,
+        )
     return Approved(spec, decision, mcp, tool, arguments, started, caller_meta(user))
 
 
@@ -156,8 +224,9 @@ def tool_call_execute(**call) -> ToolCallOutcome:
     if isinstance(checked, ToolCallOutcome):
         return checked
     try:
-        return checked.completed(get_pool().call_tool(checked.spec, checked.tool, checked.arguments,
-                                                         meta=checked.meta))
+        return checked.completed(
+            get_pool().call_tool(checked.spec, checked.tool, checked.arguments, meta=checked.meta)
+        )
     except McpError as exc:
         return checked.failed(exc)
 
@@ -168,13 +237,23 @@ async def tool_call_aexecute(**call) -> ToolCallOutcome:
     if isinstance(checked, ToolCallOutcome):
         return checked
     try:
-        return checked.completed(await get_pool().acall_tool(checked.spec, checked.tool, checked.arguments,
-                                                               meta=checked.meta))
+        return checked.completed(
+            await get_pool().acall_tool(
+                checked.spec, checked.tool, checked.arguments, meta=checked.meta
+            )
+        )
     except McpError as exc:
         return checked.failed(exc)
 
 
 def tool_call_refused(*, mcp: str, tool: str, arguments: dict, reason: str) -> ToolCallOutcome:
     """A call refused before any check ran (e.g. over the per-request cap)."""
-    return _outcome(mcp, tool, arguments, Status.DENIED, started=time.perf_counter(),
-                    error_code="permission_denied", message=reason)
+    return _outcome(
+        mcp,
+        tool,
+        arguments,
+        Status.DENIED,
+        started=time.perf_counter(),
+        error_code="permission_denied",
+        message=reason,
+    )

@@ -10,6 +10,5 @@ urlpatterns = [
     path("chat/ask/async", api.ChatAskAsyncApi.as_view(), name="chat-ask-async"),
     path("jobs/<uuid:job_id>", api.JobDetailApi.as_view(), name="job-detail"),
     path("admin/tools/refresh", api.AdminToolsRefreshApi.as_view(), name="admin-tools-refresh"),
-    path("admin/users", api.AdminUserListApi.as_view(), name="admin-users"),
     path("admin/mcps", api.AdminMcpListApi.as_view(), name="admin-mcps"),
 ]

@@ -1,4 +1,4 @@
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import UserChangeForm, UserCreationForm
 from django.core.exceptions import PermissionDenied
@@ -8,11 +8,29 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.cache import add_never_cache_headers
 
-from .forms import (AllowedDatabasesMixin, ExplainForm, GlobalPolicyForm, McpServerForm, RoleForm,
-                    RoleRestrictionForm, UserOverrideForm)
-from .models import ApiKey, DiscoveredTool, GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride
-from .policy import explain
-from .selectors import policy_snapshot, user_policy_for
+from permissions.policy.engine import explain
+from permissions.policy.snapshot import policy_snapshot
+
+from .forms import (
+    AllowedDatabasesMixin,
+    ExplainForm,
+    GlobalPolicyForm,
+    McpServerForm,
+    RoleForm,
+    RoleRestrictionForm,
+    UserOverrideForm,
+)
+from .models import (
+    ApiKey,
+    DiscoveredTool,
+    GlobalPolicy,
+    McpServer,
+    Role,
+    RoleRestriction,
+    User,
+    UserOverride,
+)
+from .selectors import user_policy_for
 from .services import api_key_revoke, new_api_key_secret
 
 
@@ -81,7 +99,10 @@ class UserAdmin(DjangoUserAdmin):
     fieldsets = (
         (None, {"fields": ("email", "name", "password")}),
         ("Access", {"fields": ("role", "allowed_databases", "slack_user_id")}),
-        ("Admin site", {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")}),
+        (
+            "Admin site",
+            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
+        ),
         ("Dates", {"fields": ("last_login", "date_joined")}),
     )
     add_fieldsets = (
@@ -116,8 +137,13 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def response_add(self, request, obj, post_url_continue=None):
         """The new key on this one page: not in a message (a cookie or the session would keep
         it), not in a redirect, and not cached by the browser."""
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "key": obj,
-                   "raw_key": obj.raw_key, "title": "New API key"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "key": obj,
+            "raw_key": obj.raw_key,
+            "title": "New API key",
+        }
         response = TemplateResponse(request, "admin/permissions/apikey/created.html", context)
         add_never_cache_headers(response)
         return response
@@ -148,17 +174,30 @@ class DiscoveredToolInline(admin.TabularInline):
 class McpServerAdmin(admin.ModelAdmin):
     form = McpServerForm
     change_list_template = "admin/permissions/mcpserver/change_list.html"
-    list_display = ("name", "transport", "enabled", "admin_only", "tool_policy_mode", "tool_count", "token_state",
-                    "timeout_seconds")
+    list_display = (
+        "name",
+        "transport",
+        "enabled",
+        "admin_only",
+        "tool_policy_mode",
+        "tool_count",
+        "token_state",
+        "timeout_seconds",
+    )
     list_filter = ("enabled", "admin_only", "transport", "tool_policy_mode")
     search_fields = ("name", "description", "url", "command")
     inlines = [RoleRestrictionInline, UserOverrideInline, DiscoveredToolInline]
-    actions = ["refresh_tools", "check_health"]
     fieldsets = (
         (None, {"fields": ("name", "description", "enabled")}),
         ("Connection", {"fields": ("transport", "url", "command", "args", "timeout_seconds")}),
-        ("Secrets (write-only)", {"fields": ("bearer_token", "clear_bearer_token", "env_update", "clear_env")}),
-        ("Tool policy", {"fields": ("admin_only", "tool_policy_mode", "tool_patterns", "database_argument")}),
+        (
+            "Secrets (write-only)",
+            {"fields": ("bearer_token", "clear_bearer_token", "env_update", "clear_env")},
+        ),
+        (
+            "Tool policy",
+            {"fields": ("admin_only", "tool_policy_mode", "tool_patterns", "database_argument")},
+        ),
     )
 
     def get_queryset(self, request):
@@ -172,30 +211,10 @@ class McpServerAdmin(admin.ModelAdmin):
     def token_state(self, server):
         return "set" if server.has_bearer_token else "not set"
 
-    @admin.action(description="Refresh tools from the selected servers")
-    def refresh_tools(self, request, queryset):
-        from orchestration.discovery import mcp_tools_refresh
-
-        for row in mcp_tools_refresh(names=list(queryset.values_list("name", flat=True))):
-            if row["ok"]:
-                self.message_user(request, f"{row['name']}: {row['tools']} tools.", messages.SUCCESS)
-            else:
-                self.message_user(request, f"{row['name']}: unreachable ({row['error']}).", messages.ERROR)
-
-    @admin.action(description="Check health of the selected servers")
-    def check_health(self, request, queryset):
-        from orchestration.discovery import mcp_health_list
-
-        names = set(queryset.values_list("name", flat=True))
-        for row in mcp_health_list(probe=True, names=names):
-            level = messages.SUCCESS if row["status"] in ("healthy", "disabled") else messages.ERROR
-            latency = f", {row['latency_ms']} ms" if row["latency_ms"] is not None else ""
-            detail = f" — {row['last_error']}" if row["last_error"] else ""
-            self.message_user(request, f"{row['name']}: {row['status']}{latency}, {row['tools']} tools{detail}",
-                              level)
-
     def get_urls(self):
-        explain_url = path("explain/", self.admin_site.admin_view(self.explain_view), name="permissions_explain")
+        explain_url = path(
+            "explain/", self.admin_site.admin_view(self.explain_view), name="permissions_explain"
+        )
         return [explain_url, *super().get_urls()]
 
     def explain_view(self, request):
@@ -209,8 +228,14 @@ class McpServerAdmin(admin.ModelAdmin):
             subject = user_policy_for(data["user"])
             extra = [data["tool"]] if data["tool"] else []
             rows = explain(policy_snapshot(), subject, data["mcp"].name, extra)
-        context = {**self.admin_site.each_context(request), "opts": self.model._meta, "form": form,
-                   "rows": rows, "subject": subject, "title": "Explain decision"}
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "form": form,
+            "rows": rows,
+            "subject": subject,
+            "title": "Explain decision",
+        }
         return TemplateResponse(request, "admin/permissions/explain.html", context)
 
 
@@ -220,7 +245,9 @@ class GlobalPolicyAdmin(admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # One row only: the list is just a detour to it.
-        return redirect(reverse("admin:permissions_globalpolicy_change", args=[GlobalPolicy.load().pk]))
+        return redirect(
+            reverse("admin:permissions_globalpolicy_change", args=[GlobalPolicy.load().pk])
+        )
 
     def has_add_permission(self, request):
         return False

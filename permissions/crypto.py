@@ -21,7 +21,9 @@ class SecretUnreadable(Exception):
 
 
 def _fernet_for(secret_key: str) -> Fernet:
-    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE).derive(secret_key.encode())
+    key = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_PURPOSE).derive(
+        secret_key.encode()
+    )
     return Fernet(base64.urlsafe_b64encode(key))
 
 
@@ -42,4 +44,6 @@ def secret_decrypt(token: str) -> str:
     try:
         return _current().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise SecretUnreadable("A stored MCP secret cannot be decrypted with the current SECRET_KEY.") from exc
+        raise SecretUnreadable(
+            "A stored MCP secret cannot be decrypted with the current SECRET_KEY."
+        ) from exc

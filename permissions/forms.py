@@ -3,8 +3,17 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride, default_model_problem
-from .policy import pattern_problem
+from permissions.policy.engine import pattern_problem
+
+from .models import (
+    GlobalPolicy,
+    McpServer,
+    Role,
+    RoleRestriction,
+    User,
+    UserOverride,
+    default_model_problem,
+)
 
 
 class LineListField(forms.CharField):
@@ -12,7 +21,9 @@ class LineListField(forms.CharField):
 
     def __init__(self, *, rows: int = 4, **kwargs):
         kwargs.setdefault("required", False)
-        super().__init__(widget=forms.Textarea(attrs={"rows": rows, "cols": 40}), strip=False, **kwargs)
+        super().__init__(
+            widget=forms.Textarea(attrs={"rows": rows, "cols": 40}), strip=False, **kwargs
+        )
 
     def prepare_value(self, value):
         return "\n".join(value) if isinstance(value, list | tuple) else value
@@ -31,13 +42,18 @@ class PatternListField(LineListField):
 
     def __init__(self, *, database: bool = False, **kwargs):
         self.database = database
-        kwargs.setdefault("help_text", "One shell-style pattern per line, e.g. get_* or analyze_*_query.")
+        kwargs.setdefault(
+            "help_text", "One shell-style pattern per line, e.g. get_* or analyze_*_query."
+        )
         super().__init__(**kwargs)
 
     def validate(self, value):
         super().validate(value)
-        problems = [f"line {number}: {problem}" for number, line in enumerate(value, 1)
-                    if (problem := pattern_problem(line, database=self.database))]
+        problems = [
+            f"line {number}: {problem}"
+            for number, line in enumerate(value, 1)
+            if (problem := pattern_problem(line, database=self.database))
+        ]
         if problems:
             raise ValidationError(problems)
 
@@ -45,29 +61,52 @@ class PatternListField(LineListField):
 class McpServerForm(forms.ModelForm):
     args = LineListField(rows=3, help_text="stdio: one argument per line.")
     tool_patterns = PatternListField(
-        help_text="Include (allow_only) or exclude (allow_all_except) patterns, one per line.")
+        help_text="Include (allow_only) or exclude (allow_all_except) patterns, one per line."
+    )
     bearer_token = forms.CharField(
-        required=False, strip=True, widget=forms.PasswordInput(render_value=False),
-        help_text="Write-only. Leave empty to keep the stored token.")
+        required=False,
+        strip=True,
+        widget=forms.PasswordInput(render_value=False),
+        help_text="Write-only. Leave empty to keep the stored token.",
+    )
     clear_bearer_token = forms.BooleanField(required=False, label="Remove the stored token")
     env_update = forms.CharField(
-        required=False, label="Set environment variables", widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
+        required=False,
+        label="Set environment variables",
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 40}),
         help_text="stdio: KEY=value per line sets (or replaces) a variable; KEY= removes it. "
-                  "Values are write-only; other variables are kept.")
+        "Values are write-only; other variables are kept.",
+    )
     clear_env = forms.BooleanField(required=False, label="Remove all environment variables")
 
     class Meta:
         model = McpServer
-        fields = ("name", "description", "enabled", "admin_only", "transport", "url", "command", "args",
-                  "timeout_seconds", "tool_policy_mode", "tool_patterns", "database_argument")
+        fields = (
+            "name",
+            "description",
+            "enabled",
+            "admin_only",
+            "transport",
+            "url",
+            "command",
+            "args",
+            "timeout_seconds",
+            "tool_policy_mode",
+            "tool_patterns",
+            "database_argument",
+        )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         server = self.instance
         state = "set" if server.has_bearer_token else "not set"
-        self.fields["bearer_token"].help_text = f"Currently {state}. " + self.fields["bearer_token"].help_text
+        self.fields["bearer_token"].help_text = (
+            f"Currently {state}. " + self.fields["bearer_token"].help_text
+        )
         keys = ", ".join(server.env_keys) or "none"
-        self.fields["env_update"].help_text = f"Stored variables: {keys}. " + self.fields["env_update"].help_text
+        self.fields["env_update"].help_text = (
+            f"Stored variables: {keys}. " + self.fields["env_update"].help_text
+        )
 
     def clean_env_update(self) -> dict[str, str]:
         changes = {}
@@ -100,12 +139,21 @@ class McpServerForm(forms.ModelForm):
 class RoleForm(forms.ModelForm):
     class Meta:
         model = Role
-        fields = "__all__"
+        fields = [
+            "name",
+            "description",
+            "requests_per_hour",
+            "is_admin",
+            "is_super_admin",
+            "default_model",
+        ]
 
     def clean_default_model(self) -> str:
         model = self.cleaned_data["default_model"].strip()
         if problem := default_model_problem(model):
-            raise ValidationError(f"The {problem}; a role's default must be one of the allowed models.")
+            raise ValidationError(
+                f"The {problem}; a role's default must be one of the allowed models."
+            )
         return model
 
 
@@ -118,7 +166,9 @@ class RoleRestrictionForm(forms.ModelForm):
 
 
 class UserOverrideForm(forms.ModelForm):
-    tools = PatternListField(rows=2, help_text="Custom mode: granted patterns (empty blocks the MCP).")
+    tools = PatternListField(
+        rows=2, help_text="Custom mode: granted patterns (empty blocks the MCP)."
+    )
     deny = PatternListField(rows=2, help_text="Custom mode: denied patterns.")
 
     class Meta:
@@ -129,30 +179,44 @@ class UserOverrideForm(forms.ModelForm):
 class GlobalPolicyForm(forms.ModelForm):
     blocked_patterns = PatternListField(help_text="Nobody but super admins may call these.")
     admin_only_patterns = PatternListField(
-        help_text="Admin roles only, unless a user's custom override grants the tool at least as specifically.")
-    default_allowed_databases = PatternListField(database=True, help_text="Databases unknown users may touch.")
+        help_text="Admin roles only, unless a user's custom override grants the tool at least as specifically."
+    )
+    default_allowed_databases = PatternListField(
+        database=True, help_text="Databases unknown users may touch."
+    )
 
     class Meta:
         model = GlobalPolicy
-        fields = ("blocked_patterns", "admin_only_patterns", "default_decision", "default_role",
-                  "default_allowed_databases")
+        fields = (
+            "blocked_patterns",
+            "admin_only_patterns",
+            "default_decision",
+            "default_role",
+            "default_allowed_databases",
+        )
 
 
 class AllowedDatabasesMixin(forms.Form):
     allowed_databases = PatternListField(
-        database=True, help_text="Database name patterns, one per line; * is every database. "
-                                 "Empty: none. Admin roles always have every database.")
+        database=True,
+        help_text="Database name patterns, one per line; * is every database. "
+        "Empty: none. Admin roles always have every database.",
+    )
 
 
 class ExplainForm(forms.Form):
     user = forms.ModelChoiceField(
-        queryset=User.objects.filter(is_active=True).order_by("email"), required=False,
-        empty_label="(unknown user: the default user)")
+        queryset=User.objects.filter(is_active=True).order_by("email"),
+        required=False,
+        empty_label="(unknown user: the default user)",
+    )
     mcp = forms.ModelChoiceField(queryset=McpServer.objects.all(), label="MCP server")
     tool = forms.CharField(required=False, help_text="Optional: a tool name not discovered yet.")
 
     def clean_tool(self) -> str:
         tool = self.cleaned_data["tool"].strip()
-        if tool and (not tool.replace("-", "_").replace(".", "_").isidentifier() or len(tool) > 255):
+        if tool and (
+            not tool.replace("-", "_").replace(".", "_").isidentifier() or len(tool) > 255
+        ):
             raise ValidationError("Enter a tool name (letters, digits, _ - .).")
         return tool

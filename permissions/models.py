@@ -11,8 +11,9 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from permissions.policy.engine import pattern_problem
+
 from .crypto import secret_decrypt, secret_encrypt
-from .policy import pattern_problem
 
 DEFAULT_ROLE = "read_only"
 
@@ -62,7 +63,9 @@ class Role(models.Model):
     is_admin = models.BooleanField(default=False)
     is_super_admin = models.BooleanField(default=False)
     default_model = models.CharField(
-        max_length=100, blank=True, help_text="Model for this role's requests; empty uses the global default."
+        max_length=100,
+        blank=True,
+        help_text="Model for this role's requests; empty uses the global default.",
     )
 
     class Meta:
@@ -136,8 +139,11 @@ class User(AbstractBaseUser, PermissionsMixin):
         constraints = [
             # E-mails are stored lower-cased (email_normalize); this holds even for a write that
             # forgot to, so a case-insensitive lookup can never find two users.
-            models.UniqueConstraint(Lower("email"), name="user_email_ci_unique",
-                                    violation_error_message="A user with this e-mail already exists."),
+            models.UniqueConstraint(
+                Lower("email"),
+                name="user_email_ci_unique",
+                violation_error_message="A user with this e-mail already exists.",
+            ),
         ]
 
     def __str__(self):
@@ -145,7 +151,9 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def clean(self):
         super().clean()
-        self.email = email_normalize(self.email)  # every ModelForm (admin add and change) passes here
+        self.email = email_normalize(
+            self.email
+        )  # every ModelForm (admin add and change) passes here
 
     def validate_unique(self, exclude=None):
         # The case-insensitive constraint (validate_constraints) covers e-mail; one error, not two.
@@ -178,8 +186,8 @@ class ApiKey(models.Model):
         return self.revoked_at is None
 
 
-# --- Policy tables (SPEC §4.1). The engine in ``permissions.policy`` reads them via
-# ``permissions.loader``; every save or delete invalidates the cached snapshot. ----------
+# --- Policy tables (SPEC §4.1). The engine in ``permissions.policy.engine`` reads them via
+# ``permissions.policy.rows``; every save or delete invalidates the cached snapshot. ----------
 
 
 class McpServer(models.Model):
@@ -194,13 +202,18 @@ class McpServer(models.Model):
         ALLOW_ALL_EXCEPT = "allow_all_except", "Allow all except the patterns"
 
     name = models.CharField(
-        max_length=64, unique=True,
+        max_length=64,
+        unique=True,
         validators=[RegexValidator(r"^[a-z0-9_]+\Z", "Use lower-case letters, digits and _ only.")],
     )
     description = models.CharField(max_length=255, blank=True)
     transport = models.CharField(max_length=8, choices=Transport, default=Transport.HTTP)
-    url = models.CharField(max_length=500, blank=True, validators=[validate_mcp_url],
-                           help_text="For HTTP and SSE servers.")
+    url = models.CharField(
+        max_length=500,
+        blank=True,
+        validators=[validate_mcp_url],
+        help_text="For HTTP and SSE servers.",
+    )
     command = models.CharField(max_length=500, blank=True, help_text="For stdio servers.")
     args = models.JSONField(default=list, blank=True, validators=[validate_string_list])
     # Secrets: values encrypted at rest (permissions.crypto), never shown again after saving.
@@ -211,12 +224,15 @@ class McpServer(models.Model):
     )
     enabled = models.BooleanField(default=True)
     admin_only = models.BooleanField(
-        default=False, help_text="Every tool of this server is admin-only (policy step 3), whatever roles exist "
-                                 "later; a user's custom override that names a tool still grants it.")
+        default=False,
+        help_text="Every tool of this server is admin-only (policy step 3), whatever roles exist "
+        "later; a user's custom override that names a tool still grants it.",
+    )
     tool_policy_mode = models.CharField(max_length=20, choices=ToolMode, default=ToolMode.ALLOW_ALL)
     tool_patterns = models.JSONField(default=list, blank=True, validators=[validate_tool_patterns])
     database_argument = models.CharField(
-        max_length=64, blank=True,
+        max_length=64,
+        blank=True,
         help_text="The argument that names a database; empty means database, database_name, db or db_name.",
     )
     updated_at = models.DateTimeField(auto_now=True)
@@ -263,27 +279,39 @@ class GlobalPolicy(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     blocked_patterns = models.JSONField(
-        default=list, blank=True, validators=[validate_tool_patterns],
+        default=list,
+        blank=True,
+        validators=[validate_tool_patterns],
         help_text="Tools nobody but super admins may call.",
     )
     admin_only_patterns = models.JSONField(
-        default=list, blank=True, validators=[validate_tool_patterns],
+        default=list,
+        blank=True,
+        validators=[validate_tool_patterns],
         help_text="Tools for admin roles, unless a user's custom override grants them at least as specifically.",
     )
     default_decision = models.CharField(max_length=5, choices=Decision, default=Decision.ALLOW)
     default_role = models.ForeignKey(
-        Role, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        Role,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text=f"Role of unknown users (no matching e-mail or Slack id); empty means {DEFAULT_ROLE}.",
     )
     default_allowed_databases = models.JSONField(
-        default=list, blank=True, validators=[validate_database_patterns],
+        default=list,
+        blank=True,
+        validators=[validate_database_patterns],
         help_text="Databases unknown users may touch; empty means none.",
     )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         verbose_name = verbose_name_plural = "global policy"
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="global_policy_singleton")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="global_policy_singleton")
+        ]
 
     def __str__(self):
         return "Global policy"
@@ -306,7 +334,9 @@ class RoleRestriction(models.Model):
 
     class Meta:
         ordering = ["mcp__name", "role__name"]
-        constraints = [models.UniqueConstraint(fields=["mcp", "role"], name="one_restriction_per_mcp_role")]
+        constraints = [
+            models.UniqueConstraint(fields=["mcp", "role"], name="one_restriction_per_mcp_role")
+        ]
 
     def __str__(self):
         return f"{self.role} on {self.mcp}: {self.mode}"
@@ -322,14 +352,18 @@ class UserOverride(models.Model):
     mcp = models.ForeignKey(McpServer, on_delete=models.CASCADE, related_name="user_overrides")
     mode = models.CharField(max_length=10, choices=Mode, default=Mode.INHERIT)
     tools = models.JSONField(
-        default=list, blank=True, validators=[validate_tool_patterns],
+        default=list,
+        blank=True,
+        validators=[validate_tool_patterns],
         help_text="Custom mode: granted patterns. An empty list blocks the MCP for this user.",
     )
     deny = models.JSONField(default=list, blank=True, validators=[validate_tool_patterns])
 
     class Meta:
         ordering = ["user__email", "mcp__name"]
-        constraints = [models.UniqueConstraint(fields=["user", "mcp"], name="one_override_per_user_mcp")]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "mcp"], name="one_override_per_user_mcp")
+        ]
 
     def __str__(self):
         return f"{self.user} on {self.mcp}: {self.mode}"
@@ -344,7 +378,9 @@ class DiscoveredTool(models.Model):
 
     class Meta:
         ordering = ["mcp__name", "name"]
-        constraints = [models.UniqueConstraint(fields=["mcp", "name"], name="one_tool_name_per_mcp")]
+        constraints = [
+            models.UniqueConstraint(fields=["mcp", "name"], name="one_tool_name_per_mcp")
+        ]
 
     def __str__(self):
         return f"{self.mcp}.{self.name}"
@@ -353,13 +389,15 @@ class DiscoveredTool(models.Model):
 class PolicyVersion(models.Model):
     """The live policy version token (one row), replaced after each committed policy change. The
     cache holds a short-lived copy that every request reads; when the copy is missing, this row
-    is the truth (``permissions.selectors.policy_version``)."""
+    is the truth (``permissions.policy.snapshot.policy_version``)."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1, editable=False)
     token = models.CharField(max_length=32)
 
     class Meta:
-        constraints = [models.CheckConstraint(condition=models.Q(id=1), name="policy_version_singleton")]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="policy_version_singleton")
+        ]
 
     def __str__(self):
         return self.token

@@ -2,7 +2,12 @@
 
 # name -> (requests per hour, None = unlimited; is_admin; is_super_admin; description)
 DEFAULT_ROLES = {
-    "super_admin": (None, True, True, "System owners: everything, including globally blocked tools."),
+    "super_admin": (
+        None,
+        True,
+        True,
+        "System owners: everything, including globally blocked tools.",
+    ),
     "admin": (None, True, False, "Administrators: admin-only tools, unlimited requests."),
     "dba": (200, False, False, "Database administrators."),
     "senior_dev": (150, False, False, "Senior developers."),
@@ -21,6 +26,10 @@ def roles_ensure(role_model) -> None:
     for name, (limit, is_admin, is_super, description) in DEFAULT_ROLES.items():
         role_model.objects.get_or_create(
             name=name,
-            defaults={"requests_per_hour": limit, "is_admin": is_admin, "is_super_admin": is_super,
-                      "description": description},
+            defaults={
+                "requests_per_hour": limit,
+                "is_admin": is_admin,
+                "is_super_admin": is_super,
+                "description": description,
+            },
         )

@@ -2,15 +2,16 @@
 
 import copy
 import secrets
-import time
 import string
+import time
 from collections.abc import Iterable, Mapping
 
 from django.db import transaction
 from django.utils import timezone
 
+from permissions.policy.snapshot import policy_changed, policy_memo_token
+
 from .models import ApiKey, DiscoveredTool, McpServer, Role, User, hash_api_key
-from .selectors import policy_changed, policy_memo_token
 
 API_KEY_PREFIX = "omni2_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -94,13 +95,21 @@ def _touch(digest: str, hit: tuple[str, User, int, float]) -> None:
     now = time.monotonic()
     if now - hit[3] > _TOUCH_EVERY_SECONDS:
         _authenticated[digest] = (*hit[:3], now)
-        ApiKey.objects.filter(pk=hit[2]).update(last_used_at=timezone.now())  # no signal: no new token
+        ApiKey.objects.filter(pk=hit[2]).update(
+            last_used_at=timezone.now()
+        )  # no signal: no new token
 
 
 @transaction.atomic
-def user_create(*, email: str, role: str | Role | None = None, name: str = "",
-                slack_user_id: str | None = None, allowed_databases: list[str] | None = None,
-                is_staff: bool = False) -> User:
+def user_create(
+    *,
+    email: str,
+    role: str | Role | None = None,
+    name: str = "",
+    slack_user_id: str | None = None,
+    allowed_databases: list[str] | None = None,
+    is_staff: bool = False,
+) -> User:
     fields = {"name": name, "slack_user_id": slack_user_id or None, "is_staff": is_staff}
     if allowed_databases is not None:
         fields["allowed_databases"] = allowed_databases
@@ -115,11 +124,22 @@ def discovered_tools_sync(*, server: McpServer, tools: Iterable[Mapping]) -> int
     """Make ``server``'s discovered tools exactly ``tools`` (dicts with name, description,
     input_schema). Returns how many there are now. One snapshot invalidation, not one per row."""
     now = timezone.now()
-    rows = {t["name"]: DiscoveredTool(mcp=server, name=t["name"], description=t.get("description") or "",
-                                      input_schema=t.get("input_schema") or {}, last_seen=now) for t in tools}
+    rows = {
+        t["name"]: DiscoveredTool(
+            mcp=server,
+            name=t["name"],
+            description=t.get("description") or "",
+            input_schema=t.get("input_schema") or {},
+            last_seen=now,
+        )
+        for t in tools
+    }
     DiscoveredTool.objects.filter(mcp=server).exclude(name__in=list(rows)).delete()
     DiscoveredTool.objects.bulk_create(
-        rows.values(), update_conflicts=True, unique_fields=["mcp", "name"],
-        update_fields=["description", "input_schema", "last_seen"])
+        rows.values(),
+        update_conflicts=True,
+        unique_fields=["mcp", "name"],
+        update_fields=["description", "input_schema", "last_seen"],
+    )
     policy_changed()
     return len(rows)

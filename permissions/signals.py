@@ -8,13 +8,32 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
 
-from .models import (ApiKey, DiscoveredTool, GlobalPolicy, McpServer, PolicyVersion, Role, RoleRestriction, User,
-                     UserOverride)
-from .selectors import policy_changed, policy_invalidate
+from permissions.policy.snapshot import policy_changed, policy_invalidate
+
+from .models import (
+    ApiKey,
+    DiscoveredTool,
+    GlobalPolicy,
+    McpServer,
+    PolicyVersion,
+    Role,
+    RoleRestriction,
+    User,
+    UserOverride,
+)
 
 # ApiKey is here so a revoked key stops working in every process at once: API key lookups
 # are memoised under the policy version (permissions.services.api_key_authenticate).
-POLICY_MODELS = (McpServer, GlobalPolicy, RoleRestriction, UserOverride, DiscoveredTool, Role, User, ApiKey)
+POLICY_MODELS = (
+    McpServer,
+    GlobalPolicy,
+    RoleRestriction,
+    UserOverride,
+    DiscoveredTool,
+    Role,
+    User,
+    ApiKey,
+)
 # Saves that touch only these User fields change nothing the policy reads (logins).
 _IRRELEVANT_USER_FIELDS = frozenset({"last_login", "password"})
 
@@ -26,8 +45,12 @@ def _on_policy_row_change(sender, update_fields=None, **kwargs):
 
 
 for _model in POLICY_MODELS:
-    post_save.connect(_on_policy_row_change, sender=_model, dispatch_uid=f"policy-save-{_model.__name__}")
-    post_delete.connect(_on_policy_row_change, sender=_model, dispatch_uid=f"policy-delete-{_model.__name__}")
+    post_save.connect(
+        _on_policy_row_change, sender=_model, dispatch_uid=f"policy-save-{_model.__name__}"
+    )
+    post_delete.connect(
+        _on_policy_row_change, sender=_model, dispatch_uid=f"policy-delete-{_model.__name__}"
+    )
 
 
 @receiver(post_migrate, dispatch_uid="policy-migrate")

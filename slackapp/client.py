@@ -13,7 +13,10 @@ from django.conf import settings
 from django.core.cache import cache
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry.builtin_handlers import ConnectionErrorRetryHandler, RateLimitErrorRetryHandler
+from slack_sdk.http_retry.builtin_handlers import (
+    ConnectionErrorRetryHandler,
+    RateLimitErrorRetryHandler,
+)
 from slack_sdk.webhook import WebhookClient
 
 logger = logging.getLogger(__name__)
@@ -33,12 +36,17 @@ class SlackError(Exception):
 
 
 def _retry_handlers() -> list:
-    return [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3)]
+    return [
+        ConnectionErrorRetryHandler(max_retry_count=2),
+        RateLimitErrorRetryHandler(max_retry_count=3),
+    ]
 
 
 @functools.lru_cache(maxsize=4)
 def _web_client(token: str, base_url: str) -> WebClient:
-    return WebClient(token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=_retry_handlers())
+    return WebClient(
+        token=token, base_url=base_url, timeout=TIMEOUT_SECONDS, retry_handlers=_retry_handlers()
+    )
 
 
 def slack_client() -> WebClient:
@@ -57,15 +65,21 @@ def slack_call(method: str, **kwargs) -> dict:
         code = exc.response.get("error", "") if isinstance(exc.response.data, dict) else ""
         # 429 after the handler's retries and 5xx are Slack's trouble; anything else is ours.
         permanent = status < 500 and status != 429
-        raise SlackError(f"Slack {method} failed: {code or status}", permanent=permanent, code=code) from exc
+        raise SlackError(
+            f"Slack {method} failed: {code or status}", permanent=permanent, code=code
+        ) from exc
     except (SlackClientError, URLError, OSError) as exc:
-        raise SlackError(f"Slack {method} failed: {exc.__class__.__name__}", permanent=False) from exc
+        raise SlackError(
+            f"Slack {method} failed: {exc.__class__.__name__}", permanent=False
+        ) from exc
 
 
 def slack_respond(*, response_url: str, payload: dict) -> None:
     """POST a message to a slash command's or a click's ``response_url``."""
     try:
-        webhook = WebhookClient(response_url, timeout=TIMEOUT_SECONDS, retry_handlers=_retry_handlers())
+        webhook = WebhookClient(
+            response_url, timeout=TIMEOUT_SECONDS, retry_handlers=_retry_handlers()
+        )
         response = webhook.send_dict(payload)
     except (SlackClientError, URLError, OSError) as exc:
         raise SlackError(f"response_url failed: {exc.__class__.__name__}", permanent=False) from exc

@@ -21,8 +21,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from omni2.outages import outages
-
+from core.outages import outages
 from orchestration.leases import lease_seconds
 
 from .models import SlackDelivery
@@ -33,7 +32,9 @@ PENDING_TTL = max(settings.CELERY_TASK_TIME_LIMIT + 60, 900)
 DONE_TTL = 24 * 3600
 
 # Delete only a pending claim: a late failure handler must never reopen an answered event.
-_RELEASE_PENDING = "if redis.call('GET', KEYS[1]) == 'pending' then return redis.call('DEL', KEYS[1]) end return 0"
+_RELEASE_PENDING = (
+    "if redis.call('GET', KEYS[1]) == 'pending' then return redis.call('DEL', KEYS[1]) end return 0"
+)
 
 
 def _redis():
@@ -70,7 +71,9 @@ def delivery_claim(*, key: str) -> bool:
         try:
             claimed = _redis().set(_redis_key(key), "pending", nx=True, ex=PENDING_TTL)
         except RedisError as exc:
-            outages.down("the Slack delivery store (Redis)", exc, meanwhile="Slack requests are answered 503")
+            outages.down(
+                "the Slack delivery store (Redis)", exc, meanwhile="Slack requests are answered 503"
+            )
             raise DeliveryStoreUnavailable from exc
         outages.up("the Slack delivery store (Redis)")
         return bool(claimed)
@@ -82,9 +85,12 @@ def delivery_claim(*, key: str) -> bool:
     except IntegrityError:
         # Take over only a pending claim that expired; exactly one UPDATE can match.
         stale = now - timedelta(seconds=PENDING_TTL)
-        return SlackDelivery.objects.filter(
-            key=key, state=SlackDelivery.State.PENDING, claimed_at__lt=stale
-        ).update(claimed_at=now) == 1
+        return (
+            SlackDelivery.objects.filter(
+                key=key, state=SlackDelivery.State.PENDING, claimed_at__lt=stale
+            ).update(claimed_at=now)
+            == 1
+        )
 
 
 def delivery_release(*, key: str) -> None:

@@ -75,8 +75,13 @@ def footer_text(*, role: str, tools_used: list[str], cost_usd: float | None, sec
 def answer_messages(*, mrkdwn: str, footer: str | None) -> list[dict]:
     """One or more ``{"text", "blocks"}`` messages; the footer goes under the last one."""
     sections = mrkdwn_chunks(mrkdwn) or ["_(no answer)_"]
-    groups = [sections[i:i + SECTIONS_PER_MESSAGE] for i in range(0, len(sections), SECTIONS_PER_MESSAGE)]
-    messages = [{"text": _fallback(group[0]), "blocks": [_section(s) for s in group]} for group in groups]
+    groups = [
+        sections[i : i + SECTIONS_PER_MESSAGE]
+        for i in range(0, len(sections), SECTIONS_PER_MESSAGE)
+    ]
+    messages = [
+        {"text": _fallback(group[0]), "blocks": [_section(s) for s in group]} for group in groups
+    ]
     if footer:
         messages[-1]["blocks"].append(_context(footer))
     return messages
@@ -85,7 +90,10 @@ def answer_messages(*, mrkdwn: str, footer: str | None) -> list[dict]:
 def attached_answer_message(*, mrkdwn: str, footer: str | None) -> dict:
     """The message shown when the full answer goes in a file: its opening, and a pointer."""
     opening = mrkdwn_chunks(mrkdwn, limit=1500)[0]
-    blocks = [_section(opening), _context("📎 The answer is long: the full text is attached as a file.")]
+    blocks = [
+        _section(opening),
+        _context("📎 The answer is long: the full text is attached as a file."),
+    ]
     if footer:
         blocks.append(_context(footer))
     return {"text": _fallback(opening), "blocks": blocks}
@@ -98,13 +106,19 @@ def text_message(text: str) -> dict:
 def help_message(mcps: list[dict]) -> dict:
     """``/omni-help``: one section per MCP, each with a button (``omni_help_mcp`` = its name)."""
     if not mcps:
-        return text_message("🤖 *OMNI2 Help*\nYou have no MCP servers available. Ask an admin for access.")
-    blocks = [_section("🤖 *OMNI2 Help — your available MCPs*\nPick one to see the tools you may use.")]
+        return text_message(
+            "🤖 *OMNI2 Help*\nYou have no MCP servers available. Ask an admin for access."
+        )
+    blocks = [
+        _section("🤖 *OMNI2 Help — your available MCPs*\nPick one to see the tools you may use.")
+    ]
     for mcp in mcps[:MAX_HELP_MCPS]:
         description = mrkdwn_escape(mcp.get("description") or "")[:500]
         section = _section(f"*{mrkdwn_escape(mcp['name'])}*\n{description}".strip())
         section["accessory"] = {
-            "type": "button", "action_id": HELP_ACTION_ID, "value": mcp["name"][:2000],
+            "type": "button",
+            "action_id": HELP_ACTION_ID,
+            "value": mcp["name"][:2000],
             "text": {"type": "plain_text", "text": "Tools"},
         }
         blocks.append(section)
@@ -123,9 +137,14 @@ def tools_message(*, mcp: str, tools: list[dict]) -> dict:
     if not tools:
         return text_message("You have no tools available on that MCP.")
     lines = [_tool_line(tool) for tool in tools]
-    header = f"🔧 *{mrkdwn_escape(mcp)}*: {len(tools)} tool{'s' if len(tools) != 1 else ''} you may use"
+    header = (
+        f"🔧 *{mrkdwn_escape(mcp)}*: {len(tools)} tool{'s' if len(tools) != 1 else ''} you may use"
+    )
     chunks = mrkdwn_chunks("\n".join(lines))
-    return {"text": _fallback(header), "blocks": [_section(header)] + [_section(c) for c in chunks[:40]]}
+    return {
+        "text": _fallback(header),
+        "blocks": [_section(header)] + [_section(c) for c in chunks[:40]],
+    }
 
 
 _STATUS_ICON = {"healthy": "🟢", "ok": "🟢", "disabled": "⚪", "circuit_open": "🟠"}
@@ -134,14 +153,21 @@ _STATUS_ICON = {"healthy": "🟢", "ok": "🟢", "disabled": "⚪", "circuit_ope
 def status_message(health: dict) -> dict:
     """``/omni-status``: OMNI2 itself (database, broker) and each MCP server."""
     overall = health.get("status", "degraded")
-    lines = [f"{_STATUS_ICON.get(overall, '🔴')} *OMNI2* is {overall} "
-             f"(database {health.get('database')}, broker {health.get('broker')})"]
+    lines = [
+        f"{_STATUS_ICON.get(overall, '🔴')} *OMNI2* is {overall} "
+        f"(database {health.get('database')}, broker {health.get('broker')})"
+    ]
     for mcp in health.get("mcps") or []:
         status = mcp.get("status", "unknown")
         detail = f", {mcp['tools']} tools" if mcp.get("tools") is not None else ""
         if mcp.get("latency_ms") is not None:
             detail += f", {mcp['latency_ms']} ms"
-        lines.append(f"{_STATUS_ICON.get(status, '🔴')} *{mrkdwn_escape(mcp.get('name', '?'))}*: {status}{detail}")
+        lines.append(
+            f"{_STATUS_ICON.get(status, '🔴')} *{mrkdwn_escape(mcp.get('name', '?'))}*: {status}{detail}"
+        )
     if not health.get("mcps"):
         lines.append("No MCP servers are configured.")
-    return {"text": f"OMNI2 is {overall}", "blocks": [_section(c) for c in mrkdwn_chunks("\n".join(lines))]}
+    return {
+        "text": f"OMNI2 is {overall}",
+        "blocks": [_section(c) for c in mrkdwn_chunks("\n".join(lines))],
+    }

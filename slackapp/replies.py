@@ -27,7 +27,9 @@ class ThreadReply:
         self._lock = threading.Lock()  # tools of one turn start concurrently
 
     def start(self) -> None:
-        data = slack_call("chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, text=WORKING)
+        data = slack_call(
+            "chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, text=WORKING
+        )
         self.placeholder_ts = data["ts"]
 
     def progress(self, text: str) -> None:
@@ -47,21 +49,41 @@ class ThreadReply:
         first, *rest = messages
         slack_call("chat_update", channel=self.channel, ts=self.placeholder_ts, **first)
         for message in rest:
-            slack_call("chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **message)
+            slack_call(
+                "chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **message
+            )
 
     def note(self, text: str) -> None:
         """A short extra message after the answer (e.g. a file that could not be uploaded)."""
-        slack_call("chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **text_message(text))
+        slack_call(
+            "chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **text_message(text)
+        )
 
     def fail(self, text: str) -> None:
         if self.placeholder_ts is None:
-            slack_call("chat_postMessage", channel=self.channel, thread_ts=self.thread_ts, **text_message(text))
+            slack_call(
+                "chat_postMessage",
+                channel=self.channel,
+                thread_ts=self.thread_ts,
+                **text_message(text),
+            )
         else:
-            slack_call("chat_update", channel=self.channel, ts=self.placeholder_ts, **text_message(text))
+            slack_call(
+                "chat_update", channel=self.channel, ts=self.placeholder_ts, **text_message(text)
+            )
 
-    def upload(self, *, filename: str, title: str, path: Path | None = None, content: str | None = None) -> None:
-        slack_call("files_upload_v2", channel=self.channel, thread_ts=self.thread_ts, filename=filename,
-                   title=title, file=str(path) if path else None, content=content)
+    def upload(
+        self, *, filename: str, title: str, path: Path | None = None, content: str | None = None
+    ) -> None:
+        slack_call(
+            "files_upload_v2",
+            channel=self.channel,
+            thread_ts=self.thread_ts,
+            filename=filename,
+            title=title,
+            file=str(path) if path else None,
+            content=content,
+        )
 
 
 class ResponseUrlReply:
@@ -84,17 +106,30 @@ class ResponseUrlReply:
 
     def finish(self, messages: list[dict]) -> None:
         for message in messages[:4]:
-            slack_respond(response_url=self.response_url, payload={"response_type": "ephemeral", **message})
+            slack_respond(
+                response_url=self.response_url, payload={"response_type": "ephemeral", **message}
+            )
 
     def fail(self, text: str) -> None:
-        slack_respond(response_url=self.response_url, payload={"response_type": "ephemeral", **text_message(text)})
+        slack_respond(
+            response_url=self.response_url,
+            payload={"response_type": "ephemeral", **text_message(text)},
+        )
 
     note = fail  # an ephemeral message is an ephemeral message
 
-    def upload(self, *, filename: str, title: str, path: Path | None = None, content: str | None = None) -> None:
+    def upload(
+        self, *, filename: str, title: str, path: Path | None = None, content: str | None = None
+    ) -> None:
         channel = slack_call("conversations_open", users=self.slack_user_id)["channel"]["id"]
-        slack_call("files_upload_v2", channel=channel, filename=filename, title=title,
-                   file=str(path) if path else None, content=content)
+        slack_call(
+            "files_upload_v2",
+            channel=channel,
+            filename=filename,
+            title=title,
+            file=str(path) if path else None,
+            content=content,
+        )
 
 
 def reply_fail_quietly(reply, text: str) -> None:

@@ -2,8 +2,9 @@
 
 
 def _permitted(user, mcp: str | None = None) -> list[tuple[str, str]]:
-    from permissions.policy import permitted_tools
-    from permissions.selectors import policy_snapshot, user_policy_for
+    from permissions.policy.engine import permitted_tools
+    from permissions.policy.snapshot import policy_snapshot
+    from permissions.selectors import user_policy_for
 
     snapshot = policy_snapshot()
     return permitted_tools(snapshot, user_policy_for(user, snapshot), mcp=mcp)
@@ -24,6 +25,8 @@ def slack_permitted_tools(*, user, mcp: str) -> list[dict]:
 
     names = [tool for _, tool in _permitted(user, mcp=mcp)]
     descriptions = dict(
-        DiscoveredTool.objects.filter(mcp__name=mcp, name__in=names).values_list("name", "description")
+        DiscoveredTool.objects.filter(mcp__name=mcp, name__in=names).values_list(
+            "name", "description"
+        )
     )
     return [{"name": name, "description": descriptions.get(name, "")} for name in names]

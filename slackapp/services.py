@@ -14,16 +14,27 @@ import time
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from omni2.errors import ApiError
+from core.errors import ApiError
 
 from .client import SlackError, slack_bot_user_id, slack_respond, slack_user_email
 from .dedupe import (
-    delivery_claim, delivery_mark_done, delivery_placeholder, delivery_placeholder_remember,
-    delivery_release, delivery_state,
+    delivery_claim,
+    delivery_mark_done,
+    delivery_placeholder,
+    delivery_placeholder_remember,
+    delivery_release,
+    delivery_state,
 )
 from .formatting import (
-    WORKING, answer_messages, attached_answer_message, footer_text, help_message,
-    markdown_to_mrkdwn, mrkdwn_escape, status_message, tools_message,
+    WORKING,
+    answer_messages,
+    attached_answer_message,
+    footer_text,
+    help_message,
+    markdown_to_mrkdwn,
+    mrkdwn_escape,
+    status_message,
+    tools_message,
 )
 from .replies import ResponseUrlReply, ThreadReply, reply_fail_quietly, reply_note_quietly
 from .reports import report_paths
@@ -57,10 +68,19 @@ def slack_event_wanted(event: dict, *, own_user_ids: set) -> bool:
     """A person mentioning OMNI2 or writing to it in a DM; never a bot, an edit or OMNI2 itself."""
     is_mention = event.get("type") == "app_mention"
     is_dm = event.get("type") == "message" and event.get("channel_type") == "im"
-    if not (is_mention or is_dm) or event.get("bot_id") or event.get("subtype") not in _PERSON_SUBTYPES:
+    if (
+        not (is_mention or is_dm)
+        or event.get("bot_id")
+        or event.get("subtype") not in _PERSON_SUBTYPES
+    ):
         return False
     user = event.get("user")
-    return isinstance(user, str) and bool(user) and user not in own_user_ids and bool(event.get("channel"))
+    return (
+        isinstance(user, str)
+        and bool(user)
+        and user not in own_user_ids
+        and bool(event.get("channel"))
+    )
 
 
 def _own_user_ids(payload: dict) -> set:
@@ -68,7 +88,9 @@ def _own_user_ids(payload: dict) -> set:
     authorizations = payload.get("authorizations")
     if not isinstance(authorizations, list):
         return set()
-    return {_dict(a).get("user_id") for a in authorizations if _dict(a).get("is_bot") is True} - {None}
+    return {_dict(a).get("user_id") for a in authorizations if _dict(a).get("is_bot") is True} - {
+        None
+    }
 
 
 # Slack waits 3 s for the acknowledgement: give a flapping broker a moment, not Celery's default ~1 s+.
@@ -78,8 +100,12 @@ _PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "
 def _enqueue(task, *, key: str, **kwargs) -> None:
     try:
         # kwargsrepr: monitoring shows the delivery key, not people's questions (and no repr cost).
-        task.apply_async(kwargs={"key": key, **kwargs}, retry_policy=_PUBLISH_RETRY, argsrepr="()",
-                         kwargsrepr=key)
+        task.apply_async(
+            kwargs={"key": key, **kwargs},
+            retry_policy=_PUBLISH_RETRY,
+            argsrepr="()",
+            kwargsrepr=key,
+        )
     except Exception as exc:  # broker down: let Slack's retry answer it
         delivery_release(key=key)
         logger.error("slack: could not queue %s: %s", key, exc.__class__.__name__)
@@ -107,14 +133,19 @@ def slack_command_enqueue(*, form: dict) -> dict | None:
 
     command, text = form.get("command", ""), form.get("text", "").strip()
     if command not in COMMANDS:
-        return {"response_type": "ephemeral", "text": f"Unknown command. Try {', '.join(COMMANDS)}."}
+        return {
+            "response_type": "ephemeral",
+            "text": f"Unknown command. Try {', '.join(COMMANDS)}.",
+        }
     if command == "/omni" and not text:
         return {"response_type": "ephemeral", "text": USAGE_TEXT}
     ack = {"response_type": "ephemeral", "text": WORKING} if command == "/omni" else None
     key = f"command:{form.get('trigger_id') or form.get('response_url')}"
     if delivery_claim(key=key):
         fields = ("command", "text", "user_id", "channel_id", "response_url")
-        _enqueue(slack_command_task, key=key, command={name: str(form.get(name, "")) for name in fields})
+        _enqueue(
+            slack_command_task, key=key, command={name: str(form.get(name, "")) for name in fields}
+        )
     return ack
 
 
@@ -125,12 +156,21 @@ def slack_action_enqueue(*, payload: dict) -> None:
     actions = payload.get("actions")
     action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
     user_id = _dict(payload.get("user")).get("id")
-    if payload.get("type") != "block_actions" or action.get("action_id") != HELP_ACTION_ID or not user_id:
+    if (
+        payload.get("type") != "block_actions"
+        or action.get("action_id") != HELP_ACTION_ID
+        or not user_id
+    ):
         return
     key = f"action:{payload.get('trigger_id') or action.get('action_ts')}"
     if delivery_claim(key=key):
-        _enqueue(slack_help_tools_task, key=key, slack_user_id=str(user_id),
-                 mcp=str(action.get("value", ""))[:100], response_url=str(payload.get("response_url", "")))
+        _enqueue(
+            slack_help_tools_task,
+            key=key,
+            slack_user_id=str(user_id),
+            mcp=str(action.get("value", ""))[:100],
+            response_url=str(payload.get("response_url", "")),
+        )
 
 
 # --- identity -------------------------------------------------------------------------
@@ -153,7 +193,9 @@ def slack_user_resolve(*, slack_user_id: str):
         user.slack_user_id = slack_user_id
         try:
             with transaction.atomic():
-                user.save(update_fields=["slack_user_id"])  # a save, so the policy cache hears of it
+                user.save(
+                    update_fields=["slack_user_id"]
+                )  # a save, so the policy cache hears of it
         except IntegrityError:  # an inactive account holds that Slack id: leave both alone
             logger.warning("slack: Slack id %s already belongs to another account", slack_user_id)
     return user
@@ -170,7 +212,9 @@ def _question_from(text: str, bot_user_id: str) -> str:
 
 def _answer_thread_ts(event: dict) -> str | None:
     """A mention is answered in its thread; a DM outside a thread in the DM itself."""
-    return event.get("thread_ts") or (event.get("ts") if event.get("type") == "app_mention" else None)
+    return event.get("thread_ts") or (
+        event.get("ts") if event.get("type") == "app_mention" else None
+    )
 
 
 def slack_event_answer(*, key: str, event: dict) -> None:
@@ -191,24 +235,38 @@ def slack_event_answer(*, key: str, event: dict) -> None:
     thread_key = thread_key_for_slack(channel=channel, thread_ts=thread_ts or "dm")
     user = slack_user_resolve(slack_user_id=event["user"])
     # A run that died may have posted the placeholder already: finish that message, not a new one.
-    reply = ThreadReply(channel=channel, thread_ts=thread_ts, placeholder_ts=delivery_placeholder(key=key))
+    reply = ThreadReply(
+        channel=channel, thread_ts=thread_ts, placeholder_ts=delivery_placeholder(key=key)
+    )
     if reply.placeholder_ts is None:
         reply.start()
         delivery_placeholder_remember(key=key, ts=reply.placeholder_ts)
-    _answer_and_finish(key=key, user=user, question=question, thread_key=thread_key, slack=slack, reply=reply)
+    _answer_and_finish(
+        key=key, user=user, question=question, thread_key=thread_key, slack=slack, reply=reply
+    )
 
 
 def slack_command_answer(*, key: str, command: dict) -> None:
     """``/omni``, ``/omni-help`` or ``/omni-status``, answered through the command's response_url."""
     if delivery_state(key=key) == "done":
         return
-    name, response_url, slack_user_id = command["command"], command["response_url"], command["user_id"]
+    name, response_url, slack_user_id = (
+        command["command"],
+        command["response_url"],
+        command["user_id"],
+    )
     if name == "/omni":
         user = slack_user_resolve(slack_user_id=slack_user_id)
-        slack = {"user_id": slack_user_id, "channel": command.get("channel_id"),
-                 "message_ts": None, "thread_ts": None}
+        slack = {
+            "user_id": slack_user_id,
+            "channel": command.get("channel_id"),
+            "message_ts": None,
+            "thread_ts": None,
+        }
         reply = ResponseUrlReply(response_url=response_url, slack_user_id=slack_user_id)
-        _answer_and_finish(key=key, user=user, question=command["text"], thread_key=None, slack=slack, reply=reply)
+        _answer_and_finish(
+            key=key, user=user, question=command["text"], thread_key=None, slack=slack, reply=reply
+        )
         return
     if name == "/omni-status":
         slack_status_send(response_url=response_url)
@@ -217,22 +275,32 @@ def slack_command_answer(*, key: str, command: dict) -> None:
     delivery_mark_done(key=key)
 
 
-def slack_delivery_give_up(*, key: str, event: dict | None = None, command: dict | None = None,
-                           **_) -> None:
+def slack_delivery_give_up(
+    *, key: str, event: dict | None = None, command: dict | None = None, **_
+) -> None:
     """Every run of ``key`` died with its worker: say so where the answer was due, once."""
     if delivery_state(key=key) != "done":
         if event is not None:
-            reply = ThreadReply(channel=event["channel"], thread_ts=_answer_thread_ts(event),
-                                placeholder_ts=delivery_placeholder(key=key))
+            reply = ThreadReply(
+                channel=event["channel"],
+                thread_ts=_answer_thread_ts(event),
+                placeholder_ts=delivery_placeholder(key=key),
+            )
             reply_fail_quietly(reply, INTERRUPTED_TEXT)
         elif command is not None and command.get("command") == "/omni":
-            reply_fail_quietly(ResponseUrlReply(response_url=command["response_url"],
-                                                slack_user_id=command["user_id"]), INTERRUPTED_TEXT)
+            reply_fail_quietly(
+                ResponseUrlReply(
+                    response_url=command["response_url"], slack_user_id=command["user_id"]
+                ),
+                INTERRUPTED_TEXT,
+            )
     logger.error("slack: %s given up after its runs kept dying", key)
     delivery_mark_done(key=key)
 
 
-def _answer_and_finish(*, key: str, user, question: str, thread_key: str | None, slack: dict, reply) -> None:
+def _answer_and_finish(
+    *, key: str, user, question: str, thread_key: str | None, slack: dict, reply
+) -> None:
     """From here on the user is being answered: never raise, never answer twice."""
     started = time.monotonic()
     try:
@@ -253,17 +321,30 @@ def _ask(*, user, question: str, thread_key: str | None, slack: dict, reply) -> 
     from orchestration.llm import LlmError
 
     try:
-        slack_rate_limit_enforce(user=user, slack_user_id=slack["user_id"], question=question, slack=slack)
-        result = chat_ask(user=user, message=question, thread_key=thread_key, source="slack",
-                          slack=slack, on_progress=reply.progress)
+        slack_rate_limit_enforce(
+            user=user, slack_user_id=slack["user_id"], question=question, slack=slack
+        )
+        result = chat_ask(
+            user=user,
+            message=question,
+            thread_key=thread_key,
+            source="slack",
+            slack=slack,
+            on_progress=reply.progress,
+        )
     except RateLimited as exc:
         reply_fail_quietly(reply, exc.message)
         return None
-    except (ApiError, LlmError) as exc:  # their messages are written for people ("no LLM is configured")
+    except (
+        ApiError,
+        LlmError,
+    ) as exc:  # their messages are written for people ("no LLM is configured")
         reply_fail_quietly(reply, f"⚠️ {exc.message}")
         return None
     if not result.get("success"):
-        reply_fail_quietly(reply, f"⚠️ {(result.get('error') or 'The question could not be answered.')[:300]}")
+        reply_fail_quietly(
+            reply, f"⚠️ {(result.get('error') or 'The question could not be answered.')[:300]}"
+        )
         return None
     return result
 
@@ -289,11 +370,20 @@ def _stranger_rate_limit_enforce(*, slack_user_id: str, question: str, slack: di
     policy = user_policy_for(None)
     role = Role.objects.filter(name=policy.role).first()
     limit = None if policy.is_privileged or role is None else role.requests_per_hour
-    result = rate_limit_hit(key=f"slack:{slack_user_id}", limit=limit,
-                            window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS)
+    result = rate_limit_hit(
+        key=f"slack:{slack_user_id}",
+        limit=limit,
+        window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS,
+    )
     if not result.allowed:
-        log = audit_record(user=None, source="slack", message=question, status=Status.RATE_LIMITED,
-                           error=rate_limit_message(result), slack=slack)
+        log = audit_record(
+            user=None,
+            source="slack",
+            message=question,
+            status=Status.RATE_LIMITED,
+            error=rate_limit_message(result),
+            slack=slack,
+        )
         raise RateLimited(result, audit_id=log.pk)
 
 
@@ -309,8 +399,12 @@ def _deliver(*, result: dict, user, seconds: float, reply) -> None:
     answer = result.get("answer") or ""
     footer = None
     if settings.OMNI2_SLACK_FOOTER:
-        footer = footer_text(role=_role_name(user), tools_used=result.get("tools_used") or [],
-                             cost_usd=result.get("cost_usd"), seconds=seconds)
+        footer = footer_text(
+            role=_role_name(user),
+            tools_used=result.get("tools_used") or [],
+            cost_usd=result.get("cost_usd"),
+            seconds=seconds,
+        )
     mrkdwn = markdown_to_mrkdwn(answer)
     if len(mrkdwn) > settings.OMNI2_SLACK_MAX_ANSWER_CHARS:
         reply.finish([attached_answer_message(mrkdwn=mrkdwn, footer=footer)])
@@ -355,7 +449,7 @@ def slack_help_tools_send(*, key: str, slack_user_id: str, mcp: str, response_ur
 
 
 def slack_status_send(*, response_url: str) -> None:
-    from omni2.health import system_health
+    from orchestration.health import system_health
 
     _, body = system_health()
     _respond(response_url, status_message(body))

@@ -48,7 +48,7 @@ def _run(task, service, **kwargs) -> None:
         if exc.permanent:
             raise
         # Past max_retries, retry() re-raises exc and on_failure releases the claim.
-        raise task.retry(exc=exc, countdown=2 ** task.request.retries)
+        raise task.retry(exc=exc, countdown=2**task.request.retries)
     finally:
         delivery_run_end(key=key, owner=owner)
 
@@ -64,6 +64,14 @@ def slack_command_task(self, *, key: str, command: dict) -> None:
 
 
 @shared_task(name="slackapp.help_tools", base=ClaimedTask, **OPTIONS)
-def slack_help_tools_task(self, *, key: str, slack_user_id: str, mcp: str, response_url: str) -> None:
-    _run(self, services.slack_help_tools_send, key=key, slack_user_id=slack_user_id, mcp=mcp,
-         response_url=response_url)
+def slack_help_tools_task(
+    self, *, key: str, slack_user_id: str, mcp: str, response_url: str
+) -> None:
+    _run(
+        self,
+        services.slack_help_tools_send,
+        key=key,
+        slack_user_id=slack_user_id,
+        mcp=mcp,
+        response_url=response_url,
+    )

@@ -13,14 +13,15 @@ from django.conf import settings
 from django.views.decorators.csrf import csrf_exempt
 from slack_sdk.signature import SignatureVerifier
 
-from omni2.errors import error_response
+from core.errors import error_response
 
 _TIMESTAMP = re.compile(r"[0-9]{1,20}")
 _SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
 
 
-def slack_signature_valid(*, body: bytes, timestamp: str | None, signature: str | None,
-                          secret: str) -> bool:
+def slack_signature_valid(
+    *, body: bytes, timestamp: str | None, signature: str | None, secret: str
+) -> bool:
     if not timestamp or not signature:
         return False
     if not _TIMESTAMP.fullmatch(timestamp) or not _SIGNATURE.fullmatch(signature):
@@ -42,7 +43,9 @@ def slack_signed(view):
             return error_response(405, "method_not_allowed", "Slack endpoints accept POST only.")
         secret = settings.SLACK_SIGNING_SECRET
         if not secret:
-            return error_response(503, "slack_not_configured", "Slack is not configured on this server.")
+            return error_response(
+                503, "slack_not_configured", "Slack is not configured on this server."
+            )
         valid = slack_signature_valid(
             body=request.body,
             timestamp=request.headers.get("X-Slack-Request-Timestamp"),
@@ -50,7 +53,9 @@ def slack_signed(view):
             secret=secret,
         )
         if not valid:
-            return error_response(401, "unauthenticated", "The Slack signature is missing or invalid.")
+            return error_response(
+                401, "unauthenticated", "The Slack signature is missing or invalid."
+            )
         return view(request, *args, **kwargs)
 
     return wrapped

@@ -4,7 +4,7 @@ import json
 
 from django.http import HttpResponse, JsonResponse
 
-from omni2.errors import error_response
+from core.errors import error_response
 
 from . import services
 from .dedupe import DeliveryStoreUnavailable

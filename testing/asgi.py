@@ -14,8 +14,11 @@ from .mcp_servers import free_port
 def uvicorn_in_thread(app, *, start_timeout: float = 20.0) -> Iterator[str]:
     """Serve ``app`` (lifespan included) on a free loopback port; yields the base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="on",
-                                           log_level="warning", access_log=False))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, host="127.0.0.1", port=port, lifespan="on", log_level="warning", access_log=False
+        )
+    )
     thread = threading.Thread(target=server.run, name="uvicorn-in-test", daemon=True)
     thread.start()
     deadline = time.monotonic() + start_timeout

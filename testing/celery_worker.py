@@ -8,8 +8,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from omni2.dburl import current_database_url
 
+from core.dburl import current_database_url
 from omni2.celery import app as celery_app
 
 BASE_DIR = Path(settings.BASE_DIR)
@@ -21,8 +21,13 @@ def database_url_for_tests() -> str:
 
 
 @contextmanager
-def running_worker(*, concurrency: int = 2, extra_env: dict | None = None, queue: str | None = None,
-                   make_default: bool = True):
+def running_worker(
+    *,
+    concurrency: int = 2,
+    extra_env: dict | None = None,
+    queue: str | None = None,
+    make_default: bool = True,
+):
     """Start ``celery worker`` consuming a private queue; stop it on exit.
 
     The private queue keeps a developer's own ``make run`` worker from taking test tasks.
@@ -36,10 +41,27 @@ def running_worker(*, concurrency: int = 2, extra_env: dict | None = None, queue
     env = {**os.environ, "DATABASE_URL": database_url_for_tests(), **(extra_env or {})}
     log = open(Path(settings.VAR_DIR) / f"worker-{queue}.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "omni2", "worker", "-Q", queue, "--concurrency",
-         str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
-         "--loglevel", "INFO"],
-        cwd=BASE_DIR, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "omni2",
+            "worker",
+            "-Q",
+            queue,
+            "--concurrency",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+            "--loglevel",
+            "INFO",
+        ],
+        cwd=BASE_DIR,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         # Ready when it answers a ping through the broker.

@@ -22,17 +22,24 @@ import math
 import threading
 import uuid
 from collections import deque
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Callable
+from typing import Any
 
 ANTHROPIC_PATH = "/v1/messages"
 OPENAI_PATH = "/v1/chat/completions"
 
 _ANTHROPIC_ERROR_TYPES = {
-    400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-    404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",
-    500: "api_error", 504: "timeout_error", 529: "overloaded_error",
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    504: "timeout_error",
+    529: "overloaded_error",
 }
 
 
@@ -63,23 +70,32 @@ def tool_uses(*calls: tuple[str, dict], **options) -> Step:
     return Step(tool_uses=[{"name": name, "input": args} for name, args in calls], **options)
 
 
-def error(status: int, *, message: str = "", retry_after_ms: int | None = None,
-          should_retry: bool | None = None, **options) -> Step:
+def error(
+    status: int,
+    *,
+    message: str = "",
+    retry_after_ms: int | None = None,
+    should_retry: bool | None = None,
+    **options,
+) -> Step:
     headers = dict(options.pop("headers", {}))
     if retry_after_ms is not None:
         headers["retry-after-ms"] = str(retry_after_ms)
         headers["retry-after"] = str(math.ceil(retry_after_ms / 1000))
     if should_retry is not None:
         headers["x-should-retry"] = "true" if should_retry else "false"
-    return Step(status=status, message=message or f"Scripted error {status}", headers=headers, **options)
+    return Step(
+        status=status, message=message or f"Scripted error {status}", headers=headers, **options
+    )
 
 
 def raw(body: dict, status: int = 200, **options) -> Step:
     return Step(body=body, status=status, **options)
 
 
-SCRIPT_EXHAUSTED = error(500, message="fake LLM: the test scripted no answer for this request",
-                         should_retry=False)
+SCRIPT_EXHAUSTED = error(
+    500, message="fake LLM: the test scripted no answer for this request", should_retry=False
+)
 
 Responder = Callable[[dict], Step]
 
@@ -143,7 +159,9 @@ class FakeLlmServer:
 
     # --- lifecycle ---
     def start(self) -> FakeLlmServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fake-llm", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, name="fake-llm", daemon=True
+        )
         self._thread.start()
         return self
 
@@ -166,44 +184,79 @@ class FakeLlmServer:
 
 
 def _usage(step: Step) -> dict[str, int]:
-    usage = {"input_tokens": 10, "output_tokens": 5, "cache_read_tokens": 0, "cache_write_tokens": 0}
+    usage = {
+        "input_tokens": 10,
+        "output_tokens": 5,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 0,
+    }
     return {**usage, **step.usage}
 
 
 def anthropic_body(step: Step, request: dict) -> dict[str, Any]:
     content: list[dict[str, Any]] = [{"type": "text", "text": step.text}] if step.text else []
-    content += [{"type": "tool_use", "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:20]}",
-                 "name": call["name"], "input": call.get("input", {})} for call in step.tool_uses]
+    content += [
+        {
+            "type": "tool_use",
+            "id": call.get("id") or f"toolu_{uuid.uuid4().hex[:20]}",
+            "name": call["name"],
+            "input": call.get("input", {}),
+        }
+        for call in step.tool_uses
+    ]
     usage = _usage(step)
     return {
-        "id": f"msg_{uuid.uuid4().hex[:24]}", "type": "message", "role": "assistant",
-        "model": request.get("model", "claude-test"), "content": content,
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": request.get("model", "claude-test"),
+        "content": content,
         "stop_reason": step.stop_reason or ("tool_use" if step.tool_uses else "end_turn"),
         "stop_sequence": None,
-        "usage": {"input_tokens": usage["input_tokens"], "output_tokens": usage["output_tokens"],
-                  "cache_read_input_tokens": usage["cache_read_tokens"],
-                  "cache_creation_input_tokens": usage["cache_write_tokens"]},
+        "usage": {
+            "input_tokens": usage["input_tokens"],
+            "output_tokens": usage["output_tokens"],
+            "cache_read_input_tokens": usage["cache_read_tokens"],
+            "cache_creation_input_tokens": usage["cache_write_tokens"],
+        },
     }
 
 
 def openai_body(step: Step, request: dict) -> dict[str, Any]:
-    calls = [{"id": call.get("id") or f"call_{uuid.uuid4().hex[:20]}", "type": "function",
-              "function": {"name": call["name"], "arguments": json.dumps(call.get("input", {}))}}
-             for call in step.tool_uses]
+    calls = [
+        {
+            "id": call.get("id") or f"call_{uuid.uuid4().hex[:20]}",
+            "type": "function",
+            "function": {"name": call["name"], "arguments": json.dumps(call.get("input", {}))},
+        }
+        for call in step.tool_uses
+    ]
     message: dict[str, Any] = {"role": "assistant", "content": step.text or None}
     if calls:
         message["tool_calls"] = calls
     usage = _usage(step)
     prompt = usage["input_tokens"] + usage["cache_read_tokens"] + usage["cache_write_tokens"]
     return {
-        "id": f"chatcmpl-{uuid.uuid4().hex[:20]}", "object": "chat.completion", "created": 0,
+        "id": f"chatcmpl-{uuid.uuid4().hex[:20]}",
+        "object": "chat.completion",
+        "created": 0,
         "model": request.get("model", "test-model"),
-        "choices": [{"index": 0, "message": message,
-                     "finish_reason": step.stop_reason or ("tool_calls" if calls else "stop")}],
-        "usage": {"prompt_tokens": prompt, "completion_tokens": usage["output_tokens"],
-                  "total_tokens": prompt + usage["output_tokens"],
-                  "prompt_tokens_details": {"cached_tokens": usage["cache_read_tokens"],
-                                            "cache_write_tokens": usage["cache_write_tokens"]}},
+        "choices": [
+            {
+                "index": 0,
+                "message": message,
+                "finish_reason": step.stop_reason or ("tool_calls" if calls else "stop"),
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt,
+            "completion_tokens": usage["output_tokens"],
+            "total_tokens": prompt + usage["output_tokens"],
+            "prompt_tokens_details": {
+                "cached_tokens": usage["cache_read_tokens"],
+                "cache_write_tokens": usage["cache_write_tokens"],
+            },
+        },
     }
 
 
@@ -211,9 +264,11 @@ def error_body(path: str, status: int, message: str) -> dict[str, Any]:
     if path == OPENAI_PATH:
         kind = "invalid_request_error" if status < 500 else "server_error"
         return {"error": {"message": message, "type": kind, "param": None, "code": None}}
-    return {"type": "error", "error": {"type": _ANTHROPIC_ERROR_TYPES.get(status, "api_error"),
-                                       "message": message},
-            "request_id": f"req_{uuid.uuid4().hex[:20]}"}
+    return {
+        "type": "error",
+        "error": {"type": _ANTHROPIC_ERROR_TYPES.get(status, "api_error"), "message": message},
+        "request_id": f"req_{uuid.uuid4().hex[:20]}",
+    }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -255,7 +310,9 @@ class _Handler(BaseHTTPRequestHandler):
         if step.body is not None:
             return self._send(step.status, step.body, step.headers)
         if step.status != 200:
-            return self._send(step.status, error_body(self.path, step.status, step.message), step.headers)
+            return self._send(
+                step.status, error_body(self.path, step.status, step.message), step.headers
+            )
         render = openai_body if self.path == OPENAI_PATH else anthropic_body
         self._send(200, render(step, request), step.headers)
 

@@ -26,7 +26,9 @@ def sign_request(body: bytes | str, secret: str, timestamp: int | str | None = N
     """Headers Slack would send with ``body``, signed with ``secret`` (v0 HMAC-SHA256)."""
     raw = body.encode() if isinstance(body, str) else body
     ts = str(int(time.time()) if timestamp is None else timestamp)
-    digest = hmac.new(secret.encode(), b"v0:" + ts.encode() + b":" + raw, hashlib.sha256).hexdigest()
+    digest = hmac.new(
+        secret.encode(), b"v0:" + ts.encode() + b":" + raw, hashlib.sha256
+    ).hexdigest()
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
@@ -86,8 +88,15 @@ class FakeSlack:
         profile = {"email": email} if email else {}
         self.users[user_id] = {"id": user_id, "name": name or user_id.lower(), "profile": profile}
 
-    def fail_next(self, method: str, *, status: int = 200, error: str = "fatal_error",
-                  retry_after: int = 0, times: int = 1) -> None:
+    def fail_next(
+        self,
+        method: str,
+        *,
+        status: int = 200,
+        error: str = "fatal_error",
+        retry_after: int = 0,
+        times: int = 1,
+    ) -> None:
         """The next ``times`` calls to ``method`` fail: 429 + Retry-After, or ``ok: false``."""
         with self._lock:
             self._failures.setdefault(method, []).extend(
@@ -109,7 +118,9 @@ class FakeSlack:
 
     def message(self, channel: str, ts: str) -> dict | None:
         with self._lock:
-            return next((m for m in self.messages if m["channel"] == channel and m["ts"] == ts), None)
+            return next(
+                (m for m in self.messages if m["channel"] == channel and m["ts"] == ts), None
+            )
 
     def wait_for(self, predicate, timeout: float = 30.0, what: str = "condition"):
         """Poll ``predicate()`` until it returns something truthy; fail after ``timeout``."""
@@ -119,8 +130,9 @@ class FakeSlack:
             if value:
                 return value
             time.sleep(0.05)
-        raise AssertionError(f"fake Slack: timed out waiting for {what}; calls: "
-                             f"{[c.method for c in self.calls]}")
+        raise AssertionError(
+            f"fake Slack: timed out waiting for {what}; calls: {[c.method for c in self.calls]}"
+        )
 
     # --- request handling -------------------------------------------------------------
     def _next_failure(self, method: str) -> Failure | None:
@@ -139,8 +151,11 @@ class FakeSlack:
         self._record(method, params)
         failure = self._next_failure(method)
         if failure and failure.status != 200:
-            return failure.status, {"ok": False, "error": failure.error}, {
-                "Retry-After": str(failure.retry_after)}
+            return (
+                failure.status,
+                {"ok": False, "error": failure.error},
+                {"Retry-After": str(failure.retry_after)},
+            )
         if failure:
             return 200, {"ok": False, "error": failure.error}, {}
         if auth != f"Bearer {self.token}":
@@ -151,8 +166,14 @@ class FakeSlack:
         return 200, handler(params), {}
 
     def api_auth_test(self, params: dict) -> dict:
-        return {"ok": True, "user_id": BOT_USER_ID, "bot_id": BOT_ID, "team_id": TEAM_ID,
-                "user": "omni2", "url": "https://omni2-test.slack.com/"}
+        return {
+            "ok": True,
+            "user_id": BOT_USER_ID,
+            "bot_id": BOT_ID,
+            "team_id": TEAM_ID,
+            "user": "omni2",
+            "url": "https://omni2-test.slack.com/",
+        }
 
     def api_users_info(self, params: dict) -> dict:
         user = self.users.get(params.get("user", ""))
@@ -164,8 +185,14 @@ class FakeSlack:
     def api_chat_postMessage(self, params: dict) -> dict:
         if not params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
-        message = {"channel": params["channel"], "ts": self._next_ts(), "text": params.get("text", ""),
-                   "blocks": params.get("blocks"), "thread_ts": params.get("thread_ts"), "history": []}
+        message = {
+            "channel": params["channel"],
+            "ts": self._next_ts(),
+            "text": params.get("text", ""),
+            "blocks": params.get("blocks"),
+            "thread_ts": params.get("thread_ts"),
+            "history": [],
+        }
         with self._lock:
             self.messages.append(message)
         return {"ok": True, "channel": message["channel"], "ts": message["ts"], "message": message}
@@ -185,8 +212,13 @@ class FakeSlack:
     def api_files_getUploadURLExternal(self, params: dict) -> dict:
         file_id = "F" + uuid.uuid4().hex[:10].upper()
         with self._lock:
-            self.uploads[file_id] = {"filename": params.get("filename"), "length": params.get("length"),
-                                     "content": None, "channel": None, "thread_ts": None}
+            self.uploads[file_id] = {
+                "filename": params.get("filename"),
+                "length": params.get("length"),
+                "content": None,
+                "channel": None,
+                "thread_ts": None,
+            }
         return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
 
     def api_files_completeUploadExternal(self, params: dict) -> dict:
@@ -197,9 +229,15 @@ class FakeSlack:
                 upload = self.uploads.get(item.get("id"))
                 if upload is None or upload["content"] is None:
                     return {"ok": False, "error": "file_not_found"}
-                upload.update(channel=params.get("channel_id"), thread_ts=params.get("thread_ts"),
-                              title=item.get("title"))
-        return {"ok": True, "files": [{"id": item["id"], "title": item.get("title")} for item in files]}
+                upload.update(
+                    channel=params.get("channel_id"),
+                    thread_ts=params.get("thread_ts"),
+                    title=item.get("title"),
+                )
+        return {
+            "ok": True,
+            "files": [{"id": item["id"], "title": item.get("title")} for item in files],
+        }
 
     def handle_upload(self, file_id: str, body: bytes) -> int:
         with self._lock:
@@ -249,10 +287,13 @@ def _handler_for(fake: FakeSlack):
             if path.startswith("/api/"):
                 params = _parse_params(self, body)
                 status, payload, headers = fake.handle_api(
-                    path.removeprefix("/api/"), params, self.headers.get("Authorization", ""))
+                    path.removeprefix("/api/"), params, self.headers.get("Authorization", "")
+                )
                 self._reply(status, json.dumps(payload).encode(), "application/json", headers)
             elif path.startswith("/upload/"):
-                self._reply(fake.handle_upload(path.removeprefix("/upload/"), body), b"OK", "text/plain")
+                self._reply(
+                    fake.handle_upload(path.removeprefix("/upload/"), body), b"OK", "text/plain"
+                )
             elif path.startswith("/response/"):
                 fake.handle_response_url(path, json.loads(body or b"{}"))
                 self._reply(200, b"ok", "text/plain")

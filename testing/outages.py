@@ -26,8 +26,13 @@ def redis_unreachable(settings) -> str:
     """Point REDIS_URL and the cache at a closed port (pytest-django's ``settings`` restores them)."""
     url = f"redis://127.0.0.1:{closed_port()}/0"
     settings.REDIS_URL = url
-    settings.CACHES = {"default": {**settings.CACHES["default"], "BACKEND": "django_redis.cache.RedisCache",
-                                   "LOCATION": url}}
+    settings.CACHES = {
+        "default": {
+            **settings.CACHES["default"],
+            "BACKEND": "django_redis.cache.RedisCache",
+            "LOCATION": url,
+        }
+    }
     settings.CACHES["default"].pop("OPTIONS", None)
     return url
 

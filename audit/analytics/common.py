@@ -53,9 +53,25 @@ def preview(text: str) -> str:
     return text if len(text) <= TEXT_PREVIEW_CHARS else text[: TEXT_PREVIEW_CHARS - 1] + "…"
 
 
-REQUEST_FIELDS = ("id", "created_at", "user_email", "user_role", "source", "status", "model", "message",
-                  "error", "duration_ms", "iterations", "cost_usd", "tokens_input", "tokens_output",
-                  "tokens_cache_read", "tokens_cache_write", "tools_called")
+REQUEST_FIELDS = (
+    "id",
+    "created_at",
+    "user_email",
+    "user_role",
+    "source",
+    "status",
+    "model",
+    "message",
+    "error",
+    "duration_ms",
+    "iterations",
+    "cost_usd",
+    "tokens_input",
+    "tokens_output",
+    "tokens_cache_read",
+    "tokens_cache_write",
+    "tools_called",
+)
 
 
 def request_rows(logs: QuerySet[AuditLog]) -> list[dict]:
@@ -75,17 +91,29 @@ def request_row(values: dict) -> dict:
 
 def _request_sums() -> dict:
     # The same expressions as audit_totals, per group.
-    return {"requests": Count("id"), "errors": Count("id", filter=Q(status=Status.ERROR)),
-            "cost": Sum("cost_usd"), "input": Sum("tokens_input"), "output": Sum("tokens_output"),
-            "cache_read": Sum("tokens_cache_read"), "cache_write": Sum("tokens_cache_write")}
+    return {
+        "requests": Count("id"),
+        "errors": Count("id", filter=Q(status=Status.ERROR)),
+        "cost": Sum("cost_usd"),
+        "input": Sum("tokens_input"),
+        "output": Sum("tokens_output"),
+        "cache_read": Sum("tokens_cache_read"),
+        "cache_write": Sum("tokens_cache_write"),
+    }
 
 
 def _sums_json(sums: dict) -> dict:
-    return {"requests": sums["requests"], "errors": sums["errors"], "cost_usd": money(sums["cost"]),
-            "tokens": {part: sums[part] or 0 for part in _TOKEN_PARTS}}
+    return {
+        "requests": sums["requests"],
+        "errors": sums["errors"],
+        "cost_usd": money(sums["cost"]),
+        "tokens": {part: sums[part] or 0 for part in _TOKEN_PARTS},
+    }
 
 
-def requests_grouped(*, logs: QuerySet[AuditLog], calls: QuerySet[ToolCallLog], group_by: str) -> list[dict]:
+def requests_grouped(
+    *, logs: QuerySet[AuditLog], calls: QuerySet[ToolCallLog], group_by: str
+) -> list[dict]:
     """Requests, errors, cost and tokens per user, model or MCP, most expensive first."""
     if group_by == "mcp":
         rows = requests_by_mcp(logs=logs, calls=calls)
@@ -109,8 +137,13 @@ def requests_by_mcp(*, logs: QuerySet[AuditLog], calls: QuerySet[ToolCallLog]) -
     """
     reached = calls.exclude(status=ToolCallStatus.DENIED)
     names = reached.order_by("mcp").values_list("mcp", flat=True).distinct()
-    return [{"mcp": name, **audit_totals(logs=logs.filter(pk__in=reached.filter(mcp=name).values("audit_id")))}
-            for name in names]
+    return [
+        {
+            "mcp": name,
+            **audit_totals(logs=logs.filter(pk__in=reached.filter(mcp=name).values("audit_id"))),
+        }
+        for name in names
+    ]
 
 
 def nearest_rank(values: QuerySet, fraction: float, count: int) -> int | None:

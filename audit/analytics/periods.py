@@ -34,8 +34,12 @@ class Period:
     only_user: str | None = None
 
     def to_json(self) -> dict:
-        data = {"name": self.name, "days": self.days,
-                "since": self.since.isoformat(), "until": self.until.isoformat()}
+        data = {
+            "name": self.name,
+            "days": self.days,
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+        }
         return data if self.only_user is None else data | {"only_user": self.only_user}
 
 
@@ -55,10 +59,14 @@ def _days(period: int | str) -> tuple[int, str]:
         if key in NAMED_DAYS:
             return NAMED_DAYS[key], key
         if not key.isdigit():
-            raise PeriodError(f"Unknown period {period!r}: use a number of days (1-{MAX_DAYS}), "
-                              "'today', 'week' (last 7 days) or 'month' (last 30 days).")
+            raise PeriodError(
+                f"Unknown period {period!r}: use a number of days (1-{MAX_DAYS}), "
+                "'today', 'week' (last 7 days) or 'month' (last 30 days)."
+            )
         period = int(key)
     # bool is an int in Python; True days is a caller's mistake, not one day.
     if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period <= MAX_DAYS:
-        raise PeriodError(f"A period in days must be a whole number from 1 to {MAX_DAYS}, not {period!r}.")
+        raise PeriodError(
+            f"A period in days must be a whole number from 1 to {MAX_DAYS}, not {period!r}."
+        )
     return period, f"{period} days"

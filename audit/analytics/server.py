@@ -23,8 +23,13 @@ from examples.identity import caller_of
 from .common import MAX_LIMIT, GroupBy
 from .health import analytics_error_summary, analytics_mcp_health_summary
 from .periods import MAX_DAYS, PeriodError, period_resolve
-from .requests import (FailedStatus, analytics_failed_queries, analytics_high_iteration_queries,
-                       analytics_slow_queries, analytics_top_expensive_queries)
+from .requests import (
+    FailedStatus,
+    analytics_failed_queries,
+    analytics_high_iteration_queries,
+    analytics_slow_queries,
+    analytics_top_expensive_queries,
+)
 from .spend import analytics_cache_hit_rate, analytics_cost_summary, analytics_token_usage
 from .usage import UserGroup, analytics_active_users, analytics_tool_popularity
 
@@ -36,16 +41,23 @@ INSTRUCTIONS = (
     "tokens and cost). Every tool takes `period`: a number of days (the last N x 24 hours), 'today' "
     "(since 00:00 UTC), 'week' (the last 7 days) or 'month' (the last 30 days). Money is in USD."
 )
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True,
-                            open_world_hint=False)
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 
 PeriodArg = Annotated[
     Annotated[int, Field(ge=1, le=MAX_DAYS)] | Literal["today", "week", "month"],
-    Field(description="Days (1-3650, the last N x 24 h), 'today' (since 00:00 UTC), 'week' (7 days) "
-                      "or 'month' (30 days)."),
+    Field(
+        description="Days (1-3650, the last N x 24 h), 'today' (since 00:00 UTC), 'week' (7 days) "
+        "or 'month' (30 days)."
+    ),
 ]
-Limit = Annotated[int, Field(ge=1, le=MAX_LIMIT, description=f"At most this many rows (1-{MAX_LIMIT}).")]
-UserArg = Annotated[str | None, Field(description="Only this user's requests (e-mail).", max_length=254)]
+Limit = Annotated[
+    int, Field(ge=1, le=MAX_LIMIT, description=f"At most this many rows (1-{MAX_LIMIT}).")
+]
+UserArg = Annotated[
+    str | None, Field(description="Only this user's requests (e-mail).", max_length=254)
+]
 Result = dict[str, Any]
 
 
@@ -82,82 +94,163 @@ def _period(period: int | str, ctx: Context | None):
 class AnalyticsTools:
     """The tool functions; their docstrings are the descriptions the model reads."""
 
-    def get_cost_summary(self, period: PeriodArg = "week", group_by: GroupBy = "user", limit: Limit = 20,
-                         ctx: Context | None = None) -> Result:
+    def get_cost_summary(
+        self,
+        period: PeriodArg = "week",
+        group_by: GroupBy = "user",
+        limit: Limit = 20,
+        ctx: Context | None = None,
+    ) -> Result:
         """Total requests, errors, cost (USD) and tokens of the period, with the cost per user, MCP
         or model (group_by). Per MCP, a request that used several MCPs counts toward each."""
-        return _run(lambda: analytics_cost_summary(period=_period(period, ctx), group_by=group_by,
-                                                   limit=limit))
+        return _run(
+            lambda: analytics_cost_summary(
+                period=_period(period, ctx), group_by=group_by, limit=limit
+            )
+        )
 
-    def get_top_expensive_queries(self, period: PeriodArg = "week", limit: Limit = 10,
-                                  user: UserArg = None, ctx: Context | None = None) -> Result:
+    def get_top_expensive_queries(
+        self,
+        period: PeriodArg = "week",
+        limit: Limit = 10,
+        user: UserArg = None,
+        ctx: Context | None = None,
+    ) -> Result:
         """The costliest requests of the period: who asked what, model, tokens, tools, cost and its
         share of the period's cost."""
-        return _run(lambda: analytics_top_expensive_queries(period=_period(period, ctx), limit=limit,
-                                                            user=user))
+        return _run(
+            lambda: analytics_top_expensive_queries(
+                period=_period(period, ctx), limit=limit, user=user
+            )
+        )
 
-    def get_slow_queries(self, period: PeriodArg = "week", limit: Limit = 10,
-                         min_duration_ms: Annotated[int, Field(ge=0)] = 0, user: UserArg = None,
-                         ctx: Context | None = None) -> Result:
+    def get_slow_queries(
+        self,
+        period: PeriodArg = "week",
+        limit: Limit = 10,
+        min_duration_ms: Annotated[int, Field(ge=0)] = 0,
+        user: UserArg = None,
+        ctx: Context | None = None,
+    ) -> Result:
         """The longest-running requests of the period, with the period's average, median, p95 and
         maximum duration for comparison."""
-        return _run(lambda: analytics_slow_queries(period=_period(period, ctx), limit=limit,
-                                                   min_duration_ms=min_duration_ms, user=user))
+        return _run(
+            lambda: analytics_slow_queries(
+                period=_period(period, ctx), limit=limit, min_duration_ms=min_duration_ms, user=user
+            )
+        )
 
-    def get_high_iteration_queries(self, period: PeriodArg = "week", limit: Limit = 10,
-                                   min_iterations: Annotated[int, Field(ge=1, le=1000)] = 3,
-                                   user: UserArg = None, ctx: Context | None = None) -> Result:
+    def get_high_iteration_queries(
+        self,
+        period: PeriodArg = "week",
+        limit: Limit = 10,
+        min_iterations: Annotated[int, Field(ge=1, le=1000)] = 3,
+        user: UserArg = None,
+        ctx: Context | None = None,
+    ) -> Result:
         """Requests that needed at least min_iterations model turns, most first; at_cap marks those
         cut off at OMNI2's iteration limit."""
-        return _run(lambda: analytics_high_iteration_queries(period=_period(period, ctx), limit=limit,
-                                                             min_iterations=min_iterations, user=user))
+        return _run(
+            lambda: analytics_high_iteration_queries(
+                period=_period(period, ctx), limit=limit, min_iterations=min_iterations, user=user
+            )
+        )
 
-    def get_error_summary(self, period: PeriodArg = "week", group_by: GroupBy | None = None,
-                          limit: Limit = 10, ctx: Context | None = None) -> Result:
+    def get_error_summary(
+        self,
+        period: PeriodArg = "week",
+        group_by: GroupBy | None = None,
+        limit: Limit = 10,
+        ctx: Context | None = None,
+    ) -> Result:
         """Requests by status, the error rate, the tools that fail or are refused most and the most
         common error messages; optionally errors per user, MCP or model (group_by)."""
-        return _run(lambda: analytics_error_summary(period=_period(period, ctx), group_by=group_by,
-                                                    limit=limit))
+        return _run(
+            lambda: analytics_error_summary(
+                period=_period(period, ctx), group_by=group_by, limit=limit
+            )
+        )
 
-    def get_failed_queries(self, period: PeriodArg = "week", limit: Limit = 20, status: FailedStatus = "any",
-                           user: UserArg = None, ctx: Context | None = None) -> Result:
+    def get_failed_queries(
+        self,
+        period: PeriodArg = "week",
+        limit: Limit = 20,
+        status: FailedStatus = "any",
+        user: UserArg = None,
+        ctx: Context | None = None,
+    ) -> Result:
         """Requests that did not succeed (error, warning, denied, rate_limited; 'any' = all four),
         newest first, each with its failed or refused tool calls."""
-        return _run(lambda: analytics_failed_queries(period=_period(period, ctx), limit=limit, status=status,
-                                                     user=user))
+        return _run(
+            lambda: analytics_failed_queries(
+                period=_period(period, ctx), limit=limit, status=status, user=user
+            )
+        )
 
-    def get_active_users(self, period: PeriodArg = "week", group_by: UserGroup = "user",
-                         limit: Limit = 20, ctx: Context | None = None) -> Result:
+    def get_active_users(
+        self,
+        period: PeriodArg = "week",
+        group_by: UserGroup = "user",
+        limit: Limit = 20,
+        ctx: Context | None = None,
+    ) -> Result:
         """Who used OMNI2 in the period, most requests first: requests by outcome and source, cost,
         first and last seen; or the same per role (group_by='role')."""
-        return _run(lambda: analytics_active_users(period=_period(period, ctx), group_by=group_by,
-                                                   limit=limit))
+        return _run(
+            lambda: analytics_active_users(
+                period=_period(period, ctx), group_by=group_by, limit=limit
+            )
+        )
 
-    def get_tool_popularity(self, period: PeriodArg = "week", limit: Limit = 20,
-                            mcp: Annotated[str | None, Field(max_length=100)] = None,
-                            ctx: Context | None = None) -> Result:
+    def get_tool_popularity(
+        self,
+        period: PeriodArg = "week",
+        limit: Limit = 20,
+        mcp: Annotated[str | None, Field(max_length=100)] = None,
+        ctx: Context | None = None,
+    ) -> Result:
         """The most called MCP tools (optionally of one MCP): calls, share, failures, refusals,
         success rate, average duration and distinct users."""
-        return _run(lambda: analytics_tool_popularity(period=_period(period, ctx), limit=limit, mcp=mcp))
+        return _run(
+            lambda: analytics_tool_popularity(period=_period(period, ctx), limit=limit, mcp=mcp)
+        )
 
-    def get_mcp_health_summary(self, period: PeriodArg = "week", ctx: Context | None = None) -> Result:
+    def get_mcp_health_summary(
+        self, period: PeriodArg = "week", ctx: Context | None = None
+    ) -> Result:
         """Per MCP server, how its tool calls went in the period: calls by outcome, error rate,
         p95 duration, last call, last error and a status (healthy, degraded, failing, idle)."""
         return _run(lambda: analytics_mcp_health_summary(period=_period(period, ctx)))
 
-    def get_token_usage(self, period: PeriodArg = "week", group_by: GroupBy = "model",
-                        limit: Limit = 20, ctx: Context | None = None) -> Result:
+    def get_token_usage(
+        self,
+        period: PeriodArg = "week",
+        group_by: GroupBy = "model",
+        limit: Limit = 20,
+        ctx: Context | None = None,
+    ) -> Result:
         """Input, output, cache-read and cache-write tokens of the period, averages per request,
         and per user, MCP or model (group_by)."""
-        return _run(lambda: analytics_token_usage(period=_period(period, ctx), group_by=group_by,
-                                                  limit=limit))
+        return _run(
+            lambda: analytics_token_usage(
+                period=_period(period, ctx), group_by=group_by, limit=limit
+            )
+        )
 
-    def get_cache_hit_rate(self, period: PeriodArg = "week", group_by: Literal["model", "user"] = "model",
-                           limit: Limit = 20, ctx: Context | None = None) -> Result:
+    def get_cache_hit_rate(
+        self,
+        period: PeriodArg = "week",
+        group_by: Literal["model", "user"] = "model",
+        limit: Limit = 20,
+        ctx: Context | None = None,
+    ) -> Result:
         """Prompt-cache hit rate (cache-read tokens / all prompt tokens), the share of requests that
         read the cache, and the estimated savings in USD, overall and per model or user."""
-        return _run(lambda: analytics_cache_hit_rate(period=_period(period, ctx), group_by=group_by,
-                                                     limit=limit))
+        return _run(
+            lambda: analytics_cache_hit_rate(
+                period=_period(period, ctx), group_by=group_by, limit=limit
+            )
+        )
 
 
 TOOL_NAMES = tuple(name for name in vars(AnalyticsTools) if name.startswith("get_"))

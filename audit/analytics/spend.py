@@ -9,8 +9,16 @@ from django.db.models import Count, Q, Sum
 
 from ..cost import model_prices
 from ..selectors import audit_by_mcp, audit_by_user, audit_totals
-from .common import (GroupBy, groups_json, money, period_calls, period_logs, rate, requests_by_mcp,
-                     requests_grouped)
+from .common import (
+    GroupBy,
+    groups_json,
+    money,
+    period_calls,
+    period_logs,
+    rate,
+    requests_by_mcp,
+    requests_grouped,
+)
 from .periods import Period
 
 _PER_MILLION = Decimal(1_000_000)
@@ -21,8 +29,12 @@ def analytics_cost_summary(*, period: Period, group_by: GroupBy = "user", limit:
     logs, calls = period_logs(period=period), period_calls(period=period)
     totals = audit_totals(logs=logs)
     average = totals["cost_usd"] / totals["requests"] if totals["requests"] else 0
-    return {"period": period.to_json(), **totals, "average_cost_usd": round(average, 6),
-            **groups_json(group_by=group_by, rows=_cost_rows(logs, calls, group_by), limit=limit)}
+    return {
+        "period": period.to_json(),
+        **totals,
+        "average_cost_usd": round(average, 6),
+        **groups_json(group_by=group_by, rows=_cost_rows(logs, calls, group_by), limit=limit),
+    }
 
 
 def _cost_rows(logs, calls, group_by: str) -> list[dict]:
@@ -47,10 +59,14 @@ def analytics_token_usage(*, period: Period, group_by: GroupBy = "model", limit:
     rows.sort(key=lambda row: -row["total_tokens"])  # stable: ties keep the cost order
     requests = totals["requests"]
     return {
-        "period": period.to_json(), "requests": requests, "tokens": totals["tokens"],
-        "total_tokens": sum(totals["tokens"].values()), "cost_usd": totals["cost_usd"],
-        "average_per_request": {part: round(n / requests, 1) if requests else 0
-                                for part, n in totals["tokens"].items()},
+        "period": period.to_json(),
+        "requests": requests,
+        "tokens": totals["tokens"],
+        "total_tokens": sum(totals["tokens"].values()),
+        "cost_usd": totals["cost_usd"],
+        "average_per_request": {
+            part: round(n / requests, 1) if requests else 0 for part, n in totals["tokens"].items()
+        },
         **groups_json(group_by=group_by, rows=rows, limit=limit),
     }
 
@@ -75,16 +91,22 @@ def analytics_cache_hit_rate(*, period: Period, group_by: str = "model", limit: 
         groups[row[key]].add(row)
     group_rows = [{key: name, **figures.to_json()} for name, figures in groups.items()]
     group_rows.sort(key=lambda row: (-row["cache_read_tokens"], row[key]))
-    return {"period": period.to_json(), **overall.to_json(),
-            **groups_json(group_by=group_by, rows=group_rows, limit=limit)}
+    return {
+        "period": period.to_json(),
+        **overall.to_json(),
+        **groups_json(group_by=group_by, rows=group_rows, limit=limit),
+    }
 
 
 def _cache_sums() -> dict:
     called_model = Q(tokens_input__gt=0) | Q(tokens_cache_read__gt=0) | Q(tokens_cache_write__gt=0)
-    return {"llm_requests": Count("id", filter=called_model),
-            "cached_requests": Count("id", filter=Q(tokens_cache_read__gt=0)),
-            "input": Sum("tokens_input"), "cache_read": Sum("tokens_cache_read"),
-            "cache_write": Sum("tokens_cache_write")}
+    return {
+        "llm_requests": Count("id", filter=called_model),
+        "cached_requests": Count("id", filter=Q(tokens_cache_read__gt=0)),
+        "input": Sum("tokens_input"),
+        "cache_read": Sum("tokens_cache_read"),
+        "cache_write": Sum("tokens_cache_write"),
+    }
 
 
 class _CacheFigures:
@@ -99,13 +121,21 @@ class _CacheFigures:
             self.counts[part] += row[part] or 0
         prices = model_prices(row["model"])
         if prices:
-            self.savings += (row["cache_read"] or 0) * (prices["input"] - prices["cache_read"]) / _PER_MILLION
+            self.savings += (
+                (row["cache_read"] or 0) * (prices["input"] - prices["cache_read"]) / _PER_MILLION
+            )
 
     def to_json(self) -> dict:
         c = self.counts
         prompt = c["input"] + c["cache_read"] + c["cache_write"]
-        return {"llm_requests": c["llm_requests"], "cached_requests": c["cached_requests"],
-                "prompt_tokens": prompt, "input_tokens": c["input"], "cache_read_tokens": c["cache_read"],
-                "cache_write_tokens": c["cache_write"], "hit_rate": rate(c["cache_read"], prompt),
-                "requests_with_cache_hits_rate": rate(c["cached_requests"], c["llm_requests"]),
-                "estimated_savings_usd": money(self.savings)}
+        return {
+            "llm_requests": c["llm_requests"],
+            "cached_requests": c["cached_requests"],
+            "prompt_tokens": prompt,
+            "input_tokens": c["input"],
+            "cache_read_tokens": c["cache_read"],
+            "cache_write_tokens": c["cache_write"],
+            "hit_rate": rate(c["cache_read"], prompt),
+            "requests_with_cache_hits_rate": rate(c["cached_requests"], c["llm_requests"]),
+            "estimated_savings_usd": money(self.savings),
+        }

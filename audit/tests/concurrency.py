@@ -33,8 +33,9 @@ def _fire(key: str, limit: int, requests: int, threads: int) -> list[int]:
         return [used for batch in admitted for used in batch]
 
 
-def _process(env: dict, keys: list[str], limit: int, requests: int, threads: int,
-             barrier, results) -> None:
+def _process(
+    env: dict, keys: list[str], limit: int, requests: int, threads: int, barrier, results
+) -> None:
     os.environ.update(env)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
     import django
@@ -45,8 +46,15 @@ def _process(env: dict, keys: list[str], limit: int, requests: int, threads: int
         results.put((key, os.getpid(), _fire(key, limit, requests, threads)))
 
 
-def hit_concurrently(*, env: dict, limit: int, repetitions: int = 10, processes: int = 4,
-                     requests: int = 200, threads: int = 10) -> tuple[dict[str, list[int]], set[int]]:
+def hit_concurrently(
+    *,
+    env: dict,
+    limit: int,
+    repetitions: int = 10,
+    processes: int = 4,
+    requests: int = 200,
+    threads: int = 10,
+) -> tuple[dict[str, list[int]], set[int]]:
     """For each repetition (a fresh key) the ``used`` values of every admitted request,
     and the ids of the processes that sent them."""
     context = multiprocessing.get_context("spawn")

@@ -33,12 +33,16 @@ def only(rows: list[dict], keys) -> list[dict]:
 @pytest.mark.parametrize(("period", "days"), PERIODS)
 def test_totals_and_users_agree(stats, period, days):
     expected = stats(days)
-    summary = analytics_cost_summary(period=period_resolve(period=period), group_by="user", limit=100)
+    summary = analytics_cost_summary(
+        period=period_resolve(period=period), group_by="user", limit=100
+    )
     assert summary["period"]["days"] == days
     for key in ("requests", "errors", "cost_usd", "tokens"):
         assert summary[key] == expected[key], key
     assert summary["groups"] == expected["by_user"]
-    assert analytics_token_usage(period=period_resolve(period=period))["tokens"] == expected["tokens"]
+    assert (
+        analytics_token_usage(period=period_resolve(period=period))["tokens"] == expected["tokens"]
+    )
 
 
 @pytest.mark.parametrize(("period", "days"), PERIODS)
@@ -47,7 +51,8 @@ def test_mcps_and_tools_agree(stats, period, days):
     resolved = period_resolve(period=period)
     by_mcp = analytics_cost_summary(period=resolved, group_by="mcp", limit=100)["groups"]
     assert sorted(only(by_mcp, ("mcp", *CALL_FIELDS)), key=lambda row: row["mcp"]) == sorted(
-        expected["by_mcp"], key=lambda row: row["mcp"])
+        expected["by_mcp"], key=lambda row: row["mcp"]
+    )
     servers = analytics_mcp_health_summary(period=resolved)["servers"]
     assert only(servers, ("mcp", *CALL_FIELDS)) == expected["by_mcp"]
     tools = analytics_tool_popularity(period=resolved, limit=100)["tools"]

@@ -12,7 +12,9 @@ from django.db import connection
 from audit.lockdown import audit_tables
 from audit.models import AuditLog
 
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql", reason="roles and privileges are PostgreSQL's")
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="roles and privileges are PostgreSQL's"
+)
 
 
 def lockdown(*args: str) -> str:
@@ -28,7 +30,9 @@ def app_role(transactional_db):
     role, password = f"omni2_app_{uuid.uuid4().hex[:10]}", uuid.uuid4().hex
     with connection.cursor() as cursor:
         cursor.execute(f"CREATE ROLE {role} LOGIN PASSWORD %s", [password])
-        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}")
+        cursor.execute(
+            f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {role}"
+        )
         cursor.execute(f"GRANT TRUNCATE ON {', '.join(audit_tables())} TO {role}")
         cursor.execute(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {role}")
     params = connection.get_connection_params()
@@ -39,11 +43,13 @@ def app_role(transactional_db):
         cursor.execute(f"DROP ROLE {role}")
 
 
-INSERT = ("INSERT INTO audit_auditlog (created_at, user_email, user_role, source, message, answer_preview, "
-          "status, error, duration_ms, iterations, model, tokens_input, tokens_output, tokens_cache_read, "
-          "tokens_cache_write, cost_usd, tools_called, mcps_accessed, slack_user_id, slack_channel, "
-          "slack_message_ts, slack_thread_ts, request_id) VALUES (now(), 'a@x.com', 'admin', 'api', 'hi', '', "
-          "'success', '', 1, 1, '', 0, 0, 0, 0, 0, '[]', '[]', '', '', '', '', 'r1') RETURNING id")
+INSERT = (
+    "INSERT INTO audit_auditlog (created_at, user_email, user_role, source, message, answer_preview, "
+    "status, error, duration_ms, iterations, model, tokens_input, tokens_output, tokens_cache_read, "
+    "tokens_cache_write, cost_usd, tools_called, mcps_accessed, slack_user_id, slack_channel, "
+    "slack_message_ts, slack_thread_ts, request_id) VALUES (now(), 'a@x.com', 'admin', 'api', 'hi', '', "
+    "'success', '', 1, 1, '', 0, 0, 0, 0, 0, '[]', '[]', '', '', '', '', 'r1') RETURNING id"
+)
 
 
 @on_postgresql
@@ -52,15 +58,27 @@ def test_the_locked_role_inserts_and_reads_and_postgresql_refuses_it_the_rest(ap
     assert "INSERT and SELECT only" in lockdown("--role", role)
     with psycopg.connect(**dsn, autocommit=True) as conn:
         row_id = conn.execute(INSERT).fetchone()[0]
-        conn.execute("INSERT INTO audit_toolcalllog (audit_id, created_at, mcp, tool, arguments, status, "
-                     "duration_ms, result_size, denial_reason, error) "
-                     "VALUES (%s, now(), 'm', 't', '{}', 'success', 1, 0, '', '')", [row_id])
-        assert conn.execute("SELECT count(*) FROM audit_toolcalllog WHERE audit_id = %s", [row_id]).fetchone() == (1,)
-        for statement in ("UPDATE audit_auditlog SET status = 'error'", "DELETE FROM audit_auditlog",
-                          "TRUNCATE audit_auditlog CASCADE", "UPDATE audit_toolcalllog SET status = 'error'",
-                          "DELETE FROM audit_toolcalllog", "TRUNCATE audit_toolcalllog"):
+        conn.execute(
+            "INSERT INTO audit_toolcalllog (audit_id, created_at, mcp, tool, arguments, status, "
+            "duration_ms, result_size, denial_reason, error) "
+            "VALUES (%s, now(), 'm', 't', '{}', 'success', 1, 0, '', '')",
+            [row_id],
+        )
+        assert conn.execute(
+            "SELECT count(*) FROM audit_toolcalllog WHERE audit_id = %s", [row_id]
+        ).fetchone() == (1,)
+        for statement in (
+            "UPDATE audit_auditlog SET status = 'error'",
+            "DELETE FROM audit_auditlog",
+            "TRUNCATE audit_auditlog CASCADE",
+            "UPDATE audit_toolcalllog SET status = 'error'",
+            "DELETE FROM audit_toolcalllog",
+            "TRUNCATE audit_toolcalllog",
+        ):
             # PostgreSQL's own permission check, before the append-only trigger could run.
-            with pytest.raises(psycopg.errors.InsufficientPrivilege, match="permission denied for table"):
+            with pytest.raises(
+                psycopg.errors.InsufficientPrivilege, match="permission denied for table"
+            ):
                 conn.execute(statement)
         # The rest of the schema keeps what the application needs.
         conn.execute("DELETE FROM audit_ratelimithit")
@@ -87,10 +105,13 @@ def test_print_shows_the_sql_for_every_audit_table_and_applies_nothing():
 
 @on_postgresql
 @pytest.mark.django_db
-@pytest.mark.parametrize("role, refusal", [
-    ('app"; DROP TABLE audit_auditlog; --', "not a plain PostgreSQL role name"),
-    ("no_such_role_here", "There is no role"),
-])
+@pytest.mark.parametrize(
+    "role, refusal",
+    [
+        ('app"; DROP TABLE audit_auditlog; --', "not a plain PostgreSQL role name"),
+        ("no_such_role_here", "There is no role"),
+    ],
+)
 def test_it_refuses_a_bad_or_missing_role(role, refusal):
     with pytest.raises(CommandError, match=refusal):
         lockdown("--role", role)

@@ -4,7 +4,7 @@ import pytest
 from django.db import connection, transaction
 
 from audit.models import AuditLog, ToolCallLog
-from audit.redaction import REDACTED, redact_arguments
+from core.redaction import REDACTED, redact_arguments
 
 pytestmark = pytest.mark.django_db
 
@@ -12,13 +12,22 @@ pytestmark = pytest.mark.django_db
 def test_it_records_a_chat_request_with_its_cost_and_tool_calls(make_user, record, tool_call):
     user = make_user(role="dba")
     log = record(
-        user, source="slack", message="Health of prod?", answer="All good.", duration_ms=1234,
-        iterations=2, model="claude-3-5-haiku-20241022",
+        user,
+        source="slack",
+        message="Health of prod?",
+        answer="All good.",
+        duration_ms=1234,
+        iterations=2,
+        model="claude-3-5-haiku-20241022",
         usage={"input_tokens": 140, "output_tokens": 346, "cache_read_tokens": 7589},
-        tool_calls=[tool_call(duration_ms=40, result_size=512, arguments={"database": "prod"}),
-                    tool_call(tool="get_top_queries"), tool_call()],
+        tool_calls=[
+            tool_call(duration_ms=40, result_size=512, arguments={"database": "prod"}),
+            tool_call(tool="get_top_queries"),
+            tool_call(),
+        ],
         slack={"user_id": "U1", "channel": "C1", "message_ts": "1.2", "thread_ts": "1.1"},
-        ip_address="10.0.0.7", request_id="req-1",
+        ip_address="10.0.0.7",
+        request_id="req-1",
     )
     log = AuditLog.objects.get(pk=log.pk)
     assert (log.user_email, log.user_role, log.status) == (user.email, "dba", "success")
@@ -28,14 +37,22 @@ def test_it_records_a_chat_request_with_its_cost_and_tool_calls(make_user, recor
     assert log.mcps_accessed == ["database_mcp"]
     assert (log.slack_channel, log.slack_thread_ts, log.ip_address) == ("C1", "1.1", "10.0.0.7")
     calls = list(log.tool_calls.all())
-    assert [call.tool for call in calls] == ["get_database_health", "get_top_queries",
-                                             "get_database_health"]
+    assert [call.tool for call in calls] == [
+        "get_database_health",
+        "get_top_queries",
+        "get_database_health",
+    ]
     assert calls[0].arguments == {"database": "prod"} and calls[0].created_at == log.created_at
 
 
 def test_a_denied_call_is_logged_but_not_counted_as_called(make_user, record, tool_call):
-    log = record(make_user(), status="denied", tool_calls=[
-        tool_call(tool="drop_table", status="denied", denial_reason="step 2: blocked by drop_*")])
+    log = record(
+        make_user(),
+        status="denied",
+        tool_calls=[
+            tool_call(tool="drop_table", status="denied", denial_reason="step 2: blocked by drop_*")
+        ],
+    )
     assert log.tools_called == [] and log.mcps_accessed == []
     assert log.tool_calls.get().denial_reason == "step 2: blocked by drop_*"
 
@@ -62,8 +79,10 @@ SECRETS = {
     "DB_Password": "hunter2",
     "X-Api-Key": "k-123",
     "headers": {"Authorization": "Bearer abcdefghijkl", "Accept": "json"},
-    "targets": [{"name": "a", "credentials": {"user": "u", "pass": "p"}},
-                [{"deep": {"aws_secret_access_key": "AKIA", "region": "eu"}}]],
+    "targets": [
+        {"name": "a", "credentials": {"user": "u", "pass": "p"}},
+        [{"deep": {"aws_secret_access_key": "AKIA", "region": "eu"}}],
+    ],
     "session": {"cookie": "c=1", "refresh_token": "r"},
     "dsn": "postgres://u:p@h/db",
     "privateKey": "-----BEGIN",
@@ -92,16 +111,24 @@ def test_stored_arguments_never_hold_a_secret(make_user, record, tool_call):
 
 
 def test_secret_shaped_text_is_masked_in_messages_and_argument_values(make_user, record, tool_call):
-    log = record(make_user(), message="use key sk-ant-api03-abcdefghijklmnop please",
-                 tool_calls=[tool_call(arguments={"query": "Bearer abcdefghijklmnop"})])
+    log = record(
+        make_user(),
+        message="use key sk-ant-api03-abcdefghijklmnop please",
+        tool_calls=[tool_call(arguments={"query": "Bearer abcdefghijklmnop"})],
+    )
     assert "abcdefghijklmnop" not in log.message
     assert "abcdefghijklmnop" not in str(log.tool_calls.get().arguments)
 
 
 def test_stored_text_is_capped(make_user, record, tool_call, settings):
     settings.OMNI2_AUDIT_PREVIEW_MAX_CHARS = 100
-    log = record(make_user(), message="m" * 50_000, answer="a" * 50_000, error="e" * 50_000,
-                 tool_calls=[tool_call(arguments={"sql": "s" * 50_000, "rows": ["x" * 10] * 5000})])
+    log = record(
+        make_user(),
+        message="m" * 50_000,
+        answer="a" * 50_000,
+        error="e" * 50_000,
+        tool_calls=[tool_call(arguments={"sql": "s" * 50_000, "rows": ["x" * 10] * 5000})],
+    )
     log = AuditLog.objects.get(pk=log.pk)
     assert len(log.message) == settings.OMNI2_AUDIT_MESSAGE_MAX_CHARS
     assert len(log.answer_preview) == 100 and log.answer_preview.endswith("…[truncated]")
@@ -131,8 +158,13 @@ def test_an_unknown_source_or_status_is_refused(make_user, record, field, value)
 
 
 def test_odd_inputs_are_stored_safely(make_user, record):
-    log = record(make_user(), ip_address="not-an-ip", duration_ms=-5, iterations=10**9,
-                 usage={"input_tokens": None, "output_tokens": "12", "cache_read_tokens": "x"})
+    log = record(
+        make_user(),
+        ip_address="not-an-ip",
+        duration_ms=-5,
+        iterations=10**9,
+        usage={"input_tokens": None, "output_tokens": "12", "cache_read_tokens": "x"},
+    )
     log = AuditLog.objects.get(pk=log.pk)
     assert (log.ip_address, log.duration_ms, log.iterations) == (None, 0, 32767)
     assert (log.tokens_input, log.tokens_output, log.tokens_cache_read) == (0, 12, 0)
@@ -143,8 +175,9 @@ def test_a_request_without_a_user_is_recorded(record):
     assert (log.user_id, log.user_email, log.user_role) == (None, "", "")
 
 
-on_postgresql = pytest.mark.skipif(connection.vendor != "postgresql",
-                                   reason="the one-statement insert is PostgreSQL's")
+on_postgresql = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the one-statement insert is PostgreSQL's"
+)
 
 
 def statements_of(action) -> list[str]:
@@ -163,16 +196,30 @@ def statements_of(action) -> list[str]:
 @on_postgresql
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("calls", [0, 1, 3])
-def test_on_postgresql_a_record_is_one_statement_and_commits_on_its_own(make_user, record, tool_call, calls):
+def test_on_postgresql_a_record_is_one_statement_and_commits_on_its_own(
+    make_user, record, tool_call, calls
+):
     user = make_user()
-    sql = statements_of(lambda: record(user, ip_address="10.9.8.7", tool_calls=[
-        tool_call(tool=f"t{i}", arguments={"database": "prod", "n": i}) for i in range(calls)]))
+    sql = statements_of(
+        lambda: record(
+            user,
+            ip_address="10.9.8.7",
+            tool_calls=[
+                tool_call(tool=f"t{i}", arguments={"database": "prod", "n": i})
+                for i in range(calls)
+            ],
+        )
+    )
     assert len(sql) == 1 and sql[0].startswith("WITH" if calls else "INSERT")
     log = AuditLog.objects.get(user=user)
-    assert (log.ip_address, log.tools_called) == ("10.9.8.7", [f"database_mcp.t{i}" for i in range(calls)])
+    assert (log.ip_address, log.tools_called) == (
+        "10.9.8.7",
+        [f"database_mcp.t{i}" for i in range(calls)],
+    )
     children = list(log.tool_calls.all())
     assert [(c.tool, c.arguments, c.created_at) for c in children] == [
-        (f"t{i}", {"database": "prod", "n": i}, log.created_at) for i in range(calls)]
+        (f"t{i}", {"database": "prod", "n": i}, log.created_at) for i in range(calls)
+    ]
 
 
 @on_postgresql

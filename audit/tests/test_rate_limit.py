@@ -135,7 +135,8 @@ def test_admins_are_unlimited(backend, make_user, role):
 def test_the_slack_text_is_exact():
     result = RateLimitResult(allowed=False, used=20, limit=20, retry_after_seconds=47 * 60 - 30)
     assert rate_limit_message(result) == (
-        "🚫 Rate limit exceeded. 20/20 requests used. Try again in 47 minutes.")
+        "🚫 Rate limit exceeded. 20/20 requests used. Try again in 47 minutes."
+    )
 
 
 @pytest.mark.parametrize(("seconds", "minutes"), [(1, 1), (60, 1), (61, 2), (3600, 60)])
@@ -157,7 +158,11 @@ def test_a_refusal_is_a_429_with_retry_after_and_an_audit_row(backend, authed_cl
     assert error["message"].startswith("🚫 Rate limit exceeded. 20/20 requests used. Try again in ")
     log = AuditLog.objects.get()
     assert (log.status, log.message, log.user_id, error["audit_id"]) == (
-        "rate_limited", "one more", client.user.pk, log.pk)
+        "rate_limited",
+        "one more",
+        client.user.pk,
+        log.pk,
+    )
     assert log.ip_address == "127.0.0.1"
 
 
@@ -179,7 +184,7 @@ def redis_down(settings):
 @pytest.fixture
 def outage_clock(monkeypatch):
     """The outage log's clock, moved by hand: ``outage_clock.now += 61``."""
-    from omni2.outages import outages
+    from core.outages import outages
 
     clock = SimpleNamespace(now=1000.0)
     monkeypatch.setattr(outages, "clock", lambda: clock.now)
@@ -187,7 +192,9 @@ def outage_clock(monkeypatch):
     return clock
 
 
-def test_with_redis_unreachable_the_database_counts_and_refuses_the_21st_call(redis_down, make_user):
+def test_with_redis_unreachable_the_database_counts_and_refuses_the_21st_call(
+    redis_down, make_user
+):
     user = make_user(role="contractor")
     results = [rate_limit_user(user=user) for _ in range(21)]
     assert [r.allowed for r in results] == [True] * 20 + [False]
@@ -196,34 +203,42 @@ def test_with_redis_unreachable_the_database_counts_and_refuses_the_21st_call(re
 
 
 @pytest.mark.urls("audit.tests.urls")
-def test_with_redis_unreachable_the_21st_request_is_a_429_audited_rate_limited(redis_down, authed_client):
+def test_with_redis_unreachable_the_21st_request_is_a_429_audited_rate_limited(
+    redis_down, authed_client
+):
     client = authed_client(role="contractor")
-    assert all(client.post("/ask", {"message": "hi"}, format="json").status_code == 200 for _ in range(20))
+    assert all(
+        client.post("/ask", {"message": "hi"}, format="json").status_code == 200 for _ in range(20)
+    )
     response = client.post("/ask", {"message": "one more"}, format="json")
     assert response.status_code == 429
     assert response.json()["error"]["code"] == "rate_limited"
     assert AuditLog.objects.get().status == "rate_limited"
 
 
-def test_redis_being_down_is_logged_once_a_minute_without_a_traceback(limiter_key, redis_down, outage_clock,
-                                                                       caplog):
+def test_redis_being_down_is_logged_once_a_minute_without_a_traceback(
+    limiter_key, redis_down, outage_clock, caplog
+):
     key = limiter_key()
     for _ in range(5):
         rate_limit_hit(key=key, limit=100)
     outage_clock.now += 59
     rate_limit_hit(key=key, limit=100)
-    lines = [r for r in caplog.records if r.name == "omni2.outages"]
+    lines = [r for r in caplog.records if r.name == "core.outages"]
     assert len(lines) == 1
-    assert lines[0].getMessage() == ("the rate limiter's Redis is unavailable (ConnectionError); "
-                                     "rate limits are counted in the database")
+    assert lines[0].getMessage() == (
+        "the rate limiter's Redis is unavailable (ConnectionError); "
+        "rate limits are counted in the database"
+    )
     assert lines[0].exc_info is None
     outage_clock.now += 2
     rate_limit_hit(key=key, limit=100)
-    assert len([r for r in caplog.records if r.name == "omni2.outages"]) == 2
+    assert len([r for r in caplog.records if r.name == "core.outages"]) == 2
 
 
 def test_hits_counted_in_the_database_during_an_outage_still_count_when_redis_is_back(
-        backend, settings, make_user):
+    backend, settings, make_user
+):
     if backend != "redis":
         pytest.skip("an outage of Redis needs Redis")
     user = make_user(role="contractor")

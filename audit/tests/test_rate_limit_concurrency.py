@@ -21,14 +21,18 @@ def assert_exactly_limit_admitted(admitted: dict[str, list[int]], pids: set[int]
 
 
 def child_env(**overrides) -> dict:
-    return {"DATABASE_URL": database_url_for_tests(), "OMNI2_VAR_DIR": str(settings.VAR_DIR),
-            **overrides}
+    return {
+        "DATABASE_URL": database_url_for_tests(),
+        "OMNI2_VAR_DIR": str(settings.VAR_DIR),
+        **overrides,
+    }
 
 
 @pytest.mark.django_db(transaction=True)
 def test_exactly_l_of_200_requests_from_4_processes_pass_on_redis(redis_client):
-    admitted, pids = hit_concurrently(env=child_env(REDIS_URL=settings.REDIS_URL), limit=LIMIT,
-                                      threads=50)
+    admitted, pids = hit_concurrently(
+        env=child_env(REDIS_URL=settings.REDIS_URL), limit=LIMIT, threads=50
+    )
     try:
         assert_exactly_limit_admitted(admitted, pids)
     finally:

@@ -9,8 +9,12 @@ from audit.ratelimit import rate_limit_enforce
 
 class AskApi(APIView):
     def post(self, request):
-        rate_limit_enforce(user=request.user, source="api", message=request.data.get("message", ""),
-                           ip_address=request.META.get("REMOTE_ADDR"))
+        rate_limit_enforce(
+            user=request.user,
+            source="api",
+            message=request.data.get("message", ""),
+            ip_address=request.META.get("REMOTE_ADDR"),
+        )
         return Response({"ok": True})
 
 

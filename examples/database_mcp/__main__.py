@@ -21,8 +21,12 @@ def main(argv: list[str] | None = None) -> None:
         logger.warning("database_mcp is not configured: %s", config.problem)
     elif sample_interval() > 0:
         Sampler(config=config, store=store, interval=sample_interval()).start()
-    logger.info("database_mcp: %d database(s) usable; samples in %s", len(config.databases), store.location)
-    serving_run(server=server_build(config=config, store=store), args=args, token_env="DATABASE_MCP_TOKEN")
+    logger.info(
+        "database_mcp: %d database(s) usable; samples in %s", len(config.databases), store.location
+    )
+    serving_run(
+        server=server_build(config=config, store=store), args=args, token_env="DATABASE_MCP_TOKEN"
+    )
 
 
 if __name__ == "__main__":

@@ -65,15 +65,24 @@ def config_load(*, path: str | None = None, environ: dict[str, str] | None = Non
     environ = os.environ if environ is None else environ
     path = path or environ.get("DATABASE_MCP_CONFIG") or DEFAULT_CONFIG_PATH
     if not Path(path).is_file():
-        return _unconfigured(f"no config file at {path} (set DATABASE_MCP_CONFIG; see config/databases.example.yaml)")
+        return _unconfigured(
+            f"no config file at {path} (set DATABASE_MCP_CONFIG; see config/databases.example.yaml)"
+        )
     try:
         entries = _entries(yaml.safe_load(Path(path).read_text(encoding="utf-8")))
         specs, unavailable = _specs(entries, environ)
     except (yaml.YAMLError, ValueError) as exc:
         return _unconfigured(f"{path} is invalid: {exc}")
     if not specs:
-        why = "; ".join(f"{name}: {reason}" for name, reason in unavailable.items()) or "it lists no databases"
-        return Config(databases={}, unavailable=unavailable, problem=f"no database in {path} is usable ({why})")
+        why = (
+            "; ".join(f"{name}: {reason}" for name, reason in unavailable.items())
+            or "it lists no databases"
+        )
+        return Config(
+            databases={},
+            unavailable=unavailable,
+            problem=f"no database in {path} is usable ({why})",
+        )
     return Config(databases=specs, unavailable=unavailable)
 
 
@@ -106,7 +115,9 @@ def _specs(entries: list, environ) -> tuple[dict[str, DatabaseSpec], dict[str, s
             continue
         dsn = ENV_RE.sub(lambda m: environ[m.group(1)], raw_dsn)
         _check_dsn(index, engine, dsn)
-        specs[name] = DatabaseSpec(name=name, engine=engine, dsn=dsn, description=description, extra_schemas=schemas)
+        specs[name] = DatabaseSpec(
+            name=name, engine=engine, dsn=dsn, description=description, extra_schemas=schemas
+        )
     return specs, unavailable
 
 
@@ -115,12 +126,20 @@ def _entry_fields(index: int, entry) -> tuple[str, str, str, str]:
         raise ValueError(f"entry {index} is not a mapping")
     unknown = sorted(set(entry) - ALLOWED_KEYS)
     if unknown:
-        raise ValueError(f"entry {index}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(ALLOWED_KEYS))})")
-    name, engine, dsn = str(entry.get("name") or ""), str(entry.get("engine") or ""), entry.get("dsn")
+        raise ValueError(
+            f"entry {index}: unknown key {unknown[0]!r} (allowed: {', '.join(sorted(ALLOWED_KEYS))})"
+        )
+    name, engine, dsn = (
+        str(entry.get("name") or ""),
+        str(entry.get("engine") or ""),
+        entry.get("dsn"),
+    )
     if not NAME_RE.match(name):
         raise ValueError(f"entry {index}: 'name' is missing or not [A-Za-z0-9_.-]+")
     if engine not in ENGINES:
-        raise ValueError(f"entry {index} ({name}): engine {engine!r} is not one of {', '.join(ENGINES)}")
+        raise ValueError(
+            f"entry {index} ({name}): engine {engine!r} is not one of {', '.join(ENGINES)}"
+        )
     if not isinstance(dsn, str) or not dsn:
         raise ValueError(f"entry {index} ({name}): 'dsn' is required (e.g. dsn: ${{MY_DB_DSN}})")
     return name, engine, dsn, str(entry.get("description") or "")
@@ -129,7 +148,9 @@ def _entry_fields(index: int, entry) -> tuple[str, str, str, str]:
 def _entry_schemas(index: int, name: str, schemas) -> tuple[str, ...]:
     if schemas is None:
         return ()
-    names_ok = isinstance(schemas, list) and all(isinstance(s, str) and NAME_RE.match(s) for s in schemas)
+    names_ok = isinstance(schemas, list) and all(
+        isinstance(s, str) and NAME_RE.match(s) for s in schemas
+    )
     if not names_ok or not schemas:
         raise ValueError(f"entry {index} ({name}): 'schemas' must be a non-empty list of names")
     return tuple(schemas)
@@ -140,4 +161,6 @@ def _check_dsn(index: int, engine: str, dsn: str) -> None:
     scheme = urlsplit(dsn).scheme
     if scheme not in schemes:
         # The DSN itself may hold a password, so only its scheme is named.
-        raise ValueError(f"entry {index}: a {engine} DSN must start with {schemes[0]}:// (got {scheme or 'no'} scheme)")
+        raise ValueError(
+            f"entry {index}: a {engine} DSN must start with {schemes[0]}:// (got {scheme or 'no'} scheme)"
+        )

@@ -98,7 +98,9 @@ def connection_open(
     except (pymysql.Error, psycopg.Error) as exc:
         _log(spec, exc)
         reason = _statement_reason(exc)
-        message = f"{spec.name}: the database refused {doing}: {reason} (its own message is not shown)"
+        message = (
+            f"{spec.name}: the database refused {doing}: {reason} (its own message is not shown)"
+        )
         raise DatabaseError(failure, message) from None
     finally:
         with contextlib.suppress(Exception):
@@ -123,7 +125,9 @@ def _mysql_connect(spec: DatabaseSpec) -> pymysql.connections.Connection:
         cursorclass=pymysql.cursors.DictCursor,
     )  # client_flag without MULTI_STATEMENTS: the server itself refuses a second statement
     with conn.cursor() as cur:
-        cur.execute("SET SESSION TRANSACTION READ ONLY")  # every transaction of this monitoring session
+        cur.execute(
+            "SET SESSION TRANSACTION READ ONLY"
+        )  # every transaction of this monitoring session
     return conn
 
 
@@ -140,7 +144,9 @@ def _postgres_connect(spec: DatabaseSpec) -> psycopg.Connection:
 
 
 def _error_key(exc: Exception) -> str | int | None:
-    if isinstance(exc, pymysql.Error) and exc.args and isinstance(exc.args[0], int):  # args are (number, message)
+    if (
+        isinstance(exc, pymysql.Error) and exc.args and isinstance(exc.args[0], int)
+    ):  # args are (number, message)
         return exc.args[0]
     return getattr(exc, "sqlstate", None)
 
@@ -156,7 +162,9 @@ def _statement_reason(exc: Exception) -> str:
 
 def _log(spec: DatabaseSpec, exc: Exception) -> None:
     # DEBUG only: the text may hold values the caller must not see; it stays on this host.
-    logger.debug("%s: database error %s: %s", spec.name, _error_key(exc), redact(str(exc), spec=spec))
+    logger.debug(
+        "%s: database error %s: %s", spec.name, _error_key(exc), redact(str(exc), spec=spec)
+    )
 
 
 def is_mariadb(conn) -> bool:
@@ -171,4 +179,6 @@ def mysql_set_statement_timeout(cursor, *, mariadb: bool) -> None:
 
 
 def postgres_set_statement_timeout(cursor) -> None:
-    cursor.execute("SELECT set_config('statement_timeout', %s, true)", (f"{int(STATEMENT_TIMEOUT * 1000)}ms",))
+    cursor.execute(
+        "SELECT set_config('statement_timeout', %s, true)", (f"{int(STATEMENT_TIMEOUT * 1000)}ms",)
+    )

@@ -11,7 +11,12 @@ from __future__ import annotations
 import json
 
 from .config import DatabaseSpec
-from .connections import connection_open, is_mariadb, mysql_set_statement_timeout, postgres_set_statement_timeout
+from .connections import (
+    connection_open,
+    is_mariadb,
+    mysql_set_statement_timeout,
+    postgres_set_statement_timeout,
+)
 from .sql_guard import SafeSelect, select_validate
 
 SAME_COST_TOLERANCE = 0.05  # within 5% the plans are called "about the same"
@@ -51,14 +56,20 @@ def plans_compare(*, spec: DatabaseSpec, query_1: str, query_2: str) -> dict:
 def plan_fetch(*, spec: DatabaseSpec, safe: SafeSelect):
     """The raw JSON plan of a validated statement; a failure is ``explain_failed`` with a fixed sentence."""
     with connection_open(spec=spec, failure="explain_failed", doing="to plan the query") as conn:
-        return _mysql_plan(conn, safe.text) if spec.engine == "mysql" else _postgres_plan(conn, safe.text)
+        return (
+            _mysql_plan(conn, safe.text)
+            if spec.engine == "mysql"
+            else _postgres_plan(conn, safe.text)
+        )
 
 
 def _mysql_plan(conn, text: str) -> dict:
     with conn.cursor() as cur:
         mysql_set_statement_timeout(cur, mariadb=is_mariadb(conn))
         cur.execute("START TRANSACTION READ ONLY")
-        cur.execute("EXPLAIN FORMAT=JSON " + text)  # text passed select_validate; no args, so no % formatting
+        cur.execute(
+            "EXPLAIN FORMAT=JSON " + text
+        )  # text passed select_validate; no args, so no % formatting
         row = cur.fetchone()
     return json.loads(next(iter(row.values())))
 

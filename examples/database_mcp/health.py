@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from ..formatting import duration_human, size_human
 from .config import DatabaseSpec
-from .connections import connection_open, is_mariadb, mysql_set_statement_timeout, postgres_set_statement_timeout
+from .connections import (
+    connection_open,
+    is_mariadb,
+    mysql_set_statement_timeout,
+    postgres_set_statement_timeout,
+)
 
 CONNECTION_WARN_PERCENT = 80
 CACHE_HIT_WARN_PERCENT = 90
@@ -46,7 +51,11 @@ def _warnings(facts: dict) -> list[str]:
     if usage is not None and usage >= CONNECTION_WARN_PERCENT:
         warnings.append(f"connections at {usage}% of max_connections")
     hit = facts["cache_hit_ratio_percent"]
-    if hit is not None and hit < CACHE_HIT_WARN_PERCENT and facts["cache_lookups"] >= CACHE_MIN_LOOKUPS:
+    if (
+        hit is not None
+        and hit < CACHE_HIT_WARN_PERCENT
+        and facts["cache_lookups"] >= CACHE_MIN_LOOKUPS
+    ):
         warnings.append(f"cache hit ratio is {hit}% (below {CACHE_HIT_WARN_PERCENT}%)")
     longest = facts.get("longest_running_query_seconds") or 0
     if longest >= LONG_QUERY_WARN_SECONDS:
@@ -66,7 +75,9 @@ def _mysql_facts(conn) -> dict:
         mysql_set_statement_timeout(cur, mariadb=mariadb)
         status = _mysql_pairs(cur, "SHOW GLOBAL STATUS WHERE Variable_name IN %s", MYSQL_STATUS)
         variables = _mysql_pairs(
-            cur, "SHOW GLOBAL VARIABLES WHERE Variable_name IN %s", ("max_connections", "performance_schema")
+            cur,
+            "SHOW GLOBAL VARIABLES WHERE Variable_name IN %s",
+            ("max_connections", "performance_schema"),
         )
         cur.execute(
             "SELECT table_schema AS name, SUM(data_length + index_length) AS bytes FROM information_schema.tables "
@@ -95,7 +106,9 @@ def _mysql_shape(conn, mariadb, status, variables, schemas, long_running) -> dic
     uptime, max_conn = num("Uptime"), int(variables.get("max_connections") or 0)
     reads, requests = num("Innodb_buffer_pool_reads"), num("Innodb_buffer_pool_read_requests")
     return {
-        "server_version": conn.get_server_info().removeprefix("5.5.5-"),  # MariaDB's replication-compat prefix
+        "server_version": conn.get_server_info().removeprefix(
+            "5.5.5-"
+        ),  # MariaDB's replication-compat prefix
         "flavor": "MariaDB" if mariadb else "MySQL",
         "uptime_seconds": uptime,
         "connections": {
@@ -116,7 +129,9 @@ def _mysql_shape(conn, mariadb, status, variables, schemas, long_running) -> dic
         },
         "size": {"bytes": sum(s["bytes"] for s in schemas), "by_schema": schemas},
         "long_running_queries": long_running,
-        "statistics": {"performance_schema": variables.get("performance_schema", "OFF").upper() == "ON"},
+        "statistics": {
+            "performance_schema": variables.get("performance_schema", "OFF").upper() == "ON"
+        },
     }
 
 

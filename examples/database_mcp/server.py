@@ -22,7 +22,9 @@ INSTRUCTIONS = (
     "first; every other tool takes one of those names as `database`. Query analysis runs EXPLAIN "
     "only and accepts a single SELECT."
 )
-READ_ONLY = ToolAnnotations(read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False)
+READ_ONLY = ToolAnnotations(
+    read_only_hint=True, destructive_hint=False, idempotent_hint=True, open_world_hint=False
+)
 OrderBy = Literal["total_time", "executions", "cpu", "avg_time", "rows"]
 Result = dict[str, Any]
 
@@ -53,11 +55,14 @@ class DatabaseTools:
     def list_available_databases(self) -> Result:
         """List the databases this server monitors: name, engine (mysql or postgres) and description."""
         listed = [
-            {"name": s.name, "engine": s.engine, "description": s.description} for s in self.config.databases.values()
+            {"name": s.name, "engine": s.engine, "description": s.description}
+            for s in self.config.databases.values()
         ]
         result: Result = {"configured": self.config.configured, "databases": listed}
         if self.config.unavailable:
-            result["unavailable"] = [{"name": n, "reason": r} for n, r in self.config.unavailable.items()]
+            result["unavailable"] = [
+                {"name": n, "reason": r} for n, r in self.config.unavailable.items()
+            ]
         if not self.config.configured:
             result["message"] = _not_configured(self.config)["message"]
         return result
@@ -66,16 +71,26 @@ class DatabaseTools:
         """Health of one database: connections/sessions, uptime, cache hit ratio, size, warnings."""
         return self._call(database, None, lambda spec: health_get(spec=spec))
 
-    def get_top_queries(self, database: str, order_by: OrderBy = "total_time", limit: int = 10) -> Result:
+    def get_top_queries(
+        self, database: str, order_by: OrderBy = "total_time", limit: int = 10
+    ) -> Result:
         """Top statements by total time, executions, cpu, average time or rows (from performance_schema
         on MySQL/MariaDB, pg_stat_statements on PostgreSQL). When statistics are off, says how to enable them."""
-        return self._call(database, None, lambda spec: top_queries_get(spec=spec, order_by=order_by, limit=limit))
+        return self._call(
+            database, None, lambda spec: top_queries_get(spec=spec, order_by=order_by, limit=limit)
+        )
 
-    def get_performance_trends(self, database: str, hours: float = 24, max_points: int = 100) -> Result:
+    def get_performance_trends(
+        self, database: str, hours: float = 24, max_points: int = 100
+    ) -> Result:
         """Performance over time from samples this server keeps (taken in the background and on each
         call): connections, throughput, cache hit ratio, with deltas and per-second rates between samples."""
         return self._call(
-            database, None, lambda spec: trends_get(spec=spec, store=self.store, hours=hours, max_points=max_points)
+            database,
+            None,
+            lambda spec: trends_get(
+                spec=spec, store=self.store, hours=hours, max_points=max_points
+            ),
         )
 
     def analyze_mysql_query(self, database: str, query: str) -> Result:
@@ -90,13 +105,23 @@ class DatabaseTools:
 
     def compare_mysql_query_plans(self, database: str, query_1: str, query_2: str) -> Result:
         """EXPLAIN two SELECTs on a MySQL/MariaDB database and say which plan looks cheaper and why."""
-        return self._call(database, "mysql", lambda spec: plans_compare(spec=spec, query_1=query_1, query_2=query_2))
+        return self._call(
+            database,
+            "mysql",
+            lambda spec: plans_compare(spec=spec, query_1=query_1, query_2=query_2),
+        )
 
     def compare_postgres_query_plans(self, database: str, query_1: str, query_2: str) -> Result:
         """EXPLAIN two SELECTs on a PostgreSQL database and say which plan looks cheaper and why."""
-        return self._call(database, "postgres", lambda spec: plans_compare(spec=spec, query_1=query_1, query_2=query_2))
+        return self._call(
+            database,
+            "postgres",
+            lambda spec: plans_compare(spec=spec, query_1=query_1, query_2=query_2),
+        )
 
-    def _call(self, database: str, engine: str | None, action: Callable[[DatabaseSpec], Result]) -> Result:
+    def _call(
+        self, database: str, engine: str | None, action: Callable[[DatabaseSpec], Result]
+    ) -> Result:
         if not self.config.configured:
             return _not_configured(self.config)
         spec = self._spec(database, engine)
@@ -112,7 +137,9 @@ class DatabaseTools:
     def _spec(self, database: str, engine: str | None) -> DatabaseSpec:
         spec = self.config.databases.get(database)
         if spec is None and database in self.config.unavailable:
-            raise ToolError(f"database {database!r} cannot be used: {self.config.unavailable[database]}")
+            raise ToolError(
+                f"database {database!r} cannot be used: {self.config.unavailable[database]}"
+            )
         if spec is None:
             known = ", ".join(sorted(self.config.databases)) or "none"
             raise ToolError(f"unknown database {database!r}; configured databases: {known}")
@@ -125,4 +152,8 @@ class DatabaseTools:
 
 
 def _not_configured(config: Config) -> Result:
-    return {"configured": False, "message": f"database_mcp is not configured: {config.problem}", "databases": []}
+    return {
+        "configured": False,
+        "message": f"database_mcp is not configured: {config.problem}",
+        "databases": [],
+    }

@@ -63,4 +63,8 @@ KEYWORDS_BEFORE_PAREN = frozenset(
 
 
 def allowed_functions(dialect: str) -> frozenset[str]:
-    return COMMON_FUNCTIONS | TYPE_NAMES | (MYSQL_FUNCTIONS if dialect == "mysql" else POSTGRES_FUNCTIONS)
+    return (
+        COMMON_FUNCTIONS
+        | TYPE_NAMES
+        | (MYSQL_FUNCTIONS if dialect == "mysql" else POSTGRES_FUNCTIONS)
+    )

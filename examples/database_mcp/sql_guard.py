@@ -32,7 +32,12 @@ WRITE_WORDS = frozenset(
     HANDLER LOAD PROCEDURE OUTFILE DUMPFILE
     """.split()
 )
-LOCK_FOLLOWERS = {"UPDATE", "SHARE", "NO", "KEY"}  # FOR UPDATE / FOR SHARE / FOR NO KEY UPDATE / FOR KEY SHARE
+LOCK_FOLLOWERS = {
+    "UPDATE",
+    "SHARE",
+    "NO",
+    "KEY",
+}  # FOR UPDATE / FOR SHARE / FOR NO KEY UPDATE / FOR KEY SHARE
 # Keywords that end a FROM list at their nesting level: only words reserved in both servers, so
 # an alias can never pass for one (`FROM items offset, hr.salaries`). GROUP/ORDER after FOR are an
 # index hint (USE INDEX FOR ORDER BY (i)) and end nothing. Ending a list too late only refuses a
@@ -66,7 +71,9 @@ def select_validate(*, sql: str, dialect: str, schemas: frozenset[str] = frozens
     except SqlSyntaxRefused as exc:
         raise QueryRejected(str(exc)) from None
     if any(t.kind is Kind.COMMENT for t in tokens):
-        raise QueryRejected("comments are not accepted (--, #, /* */, /*! */): remove them and ask again")
+        raise QueryRejected(
+            "comments are not accepted (--, #, /* */, /*! */): remove them and ask again"
+        )
     code = _single_statement(tokens)
     _check_starts_with_select(code)
     _Walker(code, dialect, schemas).walk()
@@ -80,7 +87,11 @@ def _single_statement(tokens: list[Token]) -> list[Token]:
     if not code:
         raise QueryRejected("the query holds no statement")
     if any(t.is_punct(";") for t in code):
-        found = 1 + sum(1 for a, b in zip(code, code[1:], strict=False) if a.is_punct(";") and not b.is_punct(";"))
+        found = 1 + sum(
+            1
+            for a, b in zip(code, code[1:], strict=False)
+            if a.is_punct(";") and not b.is_punct(";")
+        )
         raise QueryRejected(f"only one statement can be analysed; found {found} (separated by ';')")
     return code
 
@@ -90,7 +101,9 @@ def _check_starts_with_select(code: list[Token]) -> None:
     word = first.upper if first is not None else ""
     if word not in ("SELECT", "WITH"):
         shown = word or (first.text[:20] if first is not None else "nothing")
-        raise QueryRejected(f"only a single SELECT (or WITH … SELECT) statement can be analysed; got {shown}")
+        raise QueryRejected(
+            f"only a single SELECT (or WITH … SELECT) statement can be analysed; got {shown}"
+        )
 
 
 @dataclass
@@ -98,7 +111,9 @@ class _Level:
     """What the walker knows about one parenthesis level."""
 
     select_seen: bool = False
-    from_list: bool = False  # between FROM and the clause that ends it: a comma starts a table reference
+    from_list: bool = (
+        False  # between FROM and the clause that ends it: a comma starts a table reference
+    )
     expect_table: bool = False  # the next name is a table reference
     with_list: bool = False  # between a leading WITH and its SELECT: names before '(' are CTE names
     first: bool = True  # no token seen yet at this level
@@ -150,8 +165,14 @@ class _Walker:
                 self._table_reference(index)
         if after is not None and after.is_punct("(") and token.kind is not Kind.OPERATOR:
             self._call(index, token, before, level)
-        if token.kind is Kind.QUOTED and self.dialect == "postgres" and token.name in POSTGRES_REG_TYPES:
-            raise QueryRejected(f"{token.name} is not accepted: it looks names up in the system catalogs")
+        if (
+            token.kind is Kind.QUOTED
+            and self.dialect == "postgres"
+            and token.name in POSTGRES_REG_TYPES
+        ):
+            raise QueryRejected(
+                f"{token.name} is not accepted: it looks names up in the system catalogs"
+            )
         if token.kind is Kind.WORD:
             self._word(index, token, after, level)
 
@@ -160,20 +181,35 @@ class _Walker:
         before_that = self.code[index - 2].upper if index > 1 else ""
         word, following = token.upper, after.upper if after is not None else ""
         if word in WRITE_WORDS and not (after is not None and after.is_punct("(")):
-            raise QueryRejected(f"{word} is not accepted: only read-only SELECT statements can be analysed")
+            raise QueryRejected(
+                f"{word} is not accepted: only read-only SELECT statements can be analysed"
+            )
         if word == "FOR" and following in LOCK_FOLLOWERS:
-            raise QueryRejected(f"locking clauses (FOR {following} …) are not accepted: they take row locks")
+            raise QueryRejected(
+                f"locking clauses (FOR {following} …) are not accepted: they take row locks"
+            )
         if word == "VALUE" and following == "FOR":
             raise QueryRejected("NEXT/PREVIOUS VALUE FOR is not accepted: it moves a sequence")
         if word == "LOCK" and following == "IN":
             raise QueryRejected("LOCK IN SHARE MODE is not accepted: it takes row locks")
         if self.dialect == "postgres" and token.text.lower() in POSTGRES_REG_TYPES:
-            raise QueryRejected(f"{token.text} is not accepted: it looks names up in the system catalogs")
+            raise QueryRejected(
+                f"{token.text} is not accepted: it looks names up in the system catalogs"
+            )
         if word == "WITH" and level.first:
             level.with_list = True
         elif word == "SELECT":
-            level.select_seen, level.from_list, level.expect_table, level.with_list = True, False, False, False
-        elif word == "FROM" and level.select_seen and not (before == "DISTINCT" and before_that in ("IS", "NOT")):
+            level.select_seen, level.from_list, level.expect_table, level.with_list = (
+                True,
+                False,
+                False,
+                False,
+            )
+        elif (
+            word == "FROM"
+            and level.select_seen
+            and not (before == "DISTINCT" and before_that in ("IS", "NOT"))
+        ):
             level.from_list = level.expect_table = True  # (not a IS [NOT] DISTINCT FROM b)
         elif word in ("JOIN", "STRAIGHT_JOIN"):
             level.from_list = level.expect_table = True
@@ -188,15 +224,23 @@ class _Walker:
             return
         cast = before is not None and before.kind is Kind.OPERATOR and before.text == "::"
         after_as = before is not None and (before.upper == "AS" or cast)
-        cte = level.with_list and before is not None and (before.upper in ("WITH", "RECURSIVE") or before.is_punct(","))
+        cte = (
+            level.with_list
+            and before is not None
+            and (before.upper in ("WITH", "RECURSIVE") or before.is_punct(","))
+        )
         if (after_as or cte) and self._plain_list(index + 1):
             # A type's modifiers, an alias's or a CTE's column list: CAST(x AS DECIMAL(10,2)),
             # x::numeric(5), AS t(a, b), WITH n (i) AS (…). Names and numbers only, so nothing runs.
             return
         if token.kind is not Kind.WORD:
-            raise QueryRejected(f"{token.text[:40]}(…) is not accepted: a function name must be a plain word")
+            raise QueryRejected(
+                f"{token.text[:40]}(…) is not accepted: a function name must be a plain word"
+            )
         if before is not None and before.is_punct("."):
-            raise QueryRejected(f"…{token.text}() is not accepted: schema-qualified function calls are refused")
+            raise QueryRejected(
+                f"…{token.text}() is not accepted: schema-qualified function calls are refused"
+            )
         if token.text.lower() not in self.functions:
             raise QueryRejected(
                 f"{token.text}() is not accepted: it is not on the list of functions a query may use here "
@@ -216,7 +260,11 @@ class _Walker:
         parts = self._name_chain(index)
         if not parts:
             return
-        after = self.code[index + 2 * len(parts) - 1] if index + 2 * len(parts) - 1 < len(self.code) else None
+        after = (
+            self.code[index + 2 * len(parts) - 1]
+            if index + 2 * len(parts) - 1 < len(self.code)
+            else None
+        )
         if after is not None and after.is_punct("("):
             return  # a function in FROM (generate_series(…)): checked as a call
         names = [self._normalised(t) for t in parts]

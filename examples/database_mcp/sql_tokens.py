@@ -71,10 +71,15 @@ def sql_tokenize(sql: str, *, dialect: str) -> list[Token]:
 
 
 def _check_characters(sql: str, dialect: str) -> None:
-    if any((ord(c) < 32 and c not in ALLOWED_CONTROL) or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF for c in sql):
+    if any(
+        (ord(c) < 32 and c not in ALLOWED_CONTROL) or ord(c) == 127 or 0xD800 <= ord(c) <= 0xDFFF
+        for c in sql
+    ):
         raise SqlSyntaxRefused("control characters and lone surrogates are not accepted in a query")
     if "\\" in sql:
-        raise SqlSyntaxRefused("backslashes are not accepted: the servers' escape rules depend on their settings")
+        raise SqlSyntaxRefused(
+            "backslashes are not accepted: the servers' escape rules depend on their settings"
+        )
 
 
 def _scan(sql: str, index: int, dialect: str) -> tuple[Kind, int]:
@@ -88,7 +93,7 @@ def _scan(sql: str, index: int, dialect: str) -> tuple[Kind, int]:
     if char == '"' or (char == "`" and dialect == "mysql"):
         return Kind.QUOTED, _quote_end(sql, index, char)
     if char == "`":
-        raise SqlSyntaxRefused("backquotes are not accepted on PostgreSQL (use \"name\")")
+        raise SqlSyntaxRefused('backquotes are not accepted on PostgreSQL (use "name")')
     if char == "$" and dialect == "postgres":
         raise SqlSyntaxRefused("'$' is not accepted on PostgreSQL (dollar quoting and parameters)")
     if _is_word_char(char, dialect):
@@ -105,7 +110,9 @@ def _scan(sql: str, index: int, dialect: str) -> tuple[Kind, int]:
 
 def _is_word_char(char: str, dialect: str) -> bool:
     # Both servers take any non-ASCII character as part of an unquoted name; MySQL also takes '$'.
-    return char.isalnum() or char == "_" or not char.isascii() or (char == "$" and dialect == "mysql")
+    return (
+        char.isalnum() or char == "_" or not char.isascii() or (char == "$" and dialect == "mysql")
+    )
 
 
 def _quote_end(sql: str, index: int, quote: str) -> int:

@@ -50,7 +50,13 @@ def top_queries_get(*, spec: DatabaseSpec, order_by: str = "total_time", limit: 
 
 
 def _unavailable(source: str, message: str, steps: list[str]) -> dict:
-    return {"available": False, "source": source, "message": message, "how_to_enable": steps, "queries": []}
+    return {
+        "available": False,
+        "source": source,
+        "message": message,
+        "how_to_enable": steps,
+        "queries": [],
+    }
 
 
 def _text(query: str | None) -> str:
@@ -70,7 +76,9 @@ ORDER BY {order} DESC
 LIMIT %s
 """
 MYSQL_SOURCE = "performance_schema.events_statements_summary_by_digest"
-MYSQL_CPU_NOTE = "cpu_time_ms is approximated as total time minus lock time (no SUM_CPU_TIME on this server)"
+MYSQL_CPU_NOTE = (
+    "cpu_time_ms is approximated as total time minus lock time (no SUM_CPU_TIME on this server)"
+)
 MYSQL_ORDER = {
     "total_time": "SUM_TIMER_WAIT",
     "executions": "COUNT_STAR",
@@ -101,7 +109,9 @@ def _mysql_statistics_off(cur) -> dict | None:
     if not int(cur.fetchone()["on_"]):
         message = "performance_schema is OFF on this server, so there are no statement statistics."
         return _unavailable(MYSQL_SOURCE, message, MYSQL_ENABLE_STEPS)
-    cur.execute("SELECT ENABLED FROM performance_schema.setup_consumers WHERE NAME = 'statements_digest'")
+    cur.execute(
+        "SELECT ENABLED FROM performance_schema.setup_consumers WHERE NAME = 'statements_digest'"
+    )
     consumer = cur.fetchone()
     if not consumer or consumer["ENABLED"] != "YES":
         message = "the statements_digest consumer of performance_schema is disabled."
@@ -160,7 +170,12 @@ def _postgres_top(conn, order_by: str, limit: int) -> dict:
         cur.execute(_postgres_sql(view, columns, order_by), (limit,))
         rows = cur.fetchall()
     queries = [_postgres_row(i, r) for i, r in enumerate(rows, 1)]
-    return {"available": True, "source": "pg_stat_statements", "notes": [POSTGRES_CPU_NOTE], "queries": queries}
+    return {
+        "available": True,
+        "source": "pg_stat_statements",
+        "notes": [POSTGRES_CPU_NOTE],
+        "queries": queries,
+    }
 
 
 def _postgres_statistics_view(cur):
@@ -175,8 +190,12 @@ def _postgres_statistics_view(cur):
         return _unavailable("pg_stat_statements", message, POSTGRES_ENABLE_STEPS)
     view = sql.Identifier(installed["nspname"], "pg_stat_statements")
     try:
-        cur.execute(sql.SQL("SELECT * FROM {} LIMIT 1").format(view))  # LIMIT 0 would not call the function
-    except psycopg.errors.ObjectNotInPrerequisiteState:  # "must be loaded via shared_preload_libraries"
+        cur.execute(
+            sql.SQL("SELECT * FROM {} LIMIT 1").format(view)
+        )  # LIMIT 0 would not call the function
+    except (
+        psycopg.errors.ObjectNotInPrerequisiteState
+    ):  # "must be loaded via shared_preload_libraries"
         message = "pg_stat_statements is installed but not loaded: it is missing from shared_preload_libraries."
         return _unavailable("pg_stat_statements", message, POSTGRES_ENABLE_STEPS[:2])
     return view, {c.name for c in cur.description}

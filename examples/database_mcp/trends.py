@@ -71,12 +71,18 @@ class SampleStore:
             self.location = str(Path(target).resolve())
         self._lock = threading.Lock()
         self._db = sqlite3.connect(target, check_same_thread=False, isolation_level=None)
-        self._db.execute("CREATE TABLE IF NOT EXISTS samples (database TEXT, taken_at REAL, metrics TEXT)")
-        self._db.execute("CREATE INDEX IF NOT EXISTS samples_by_time ON samples (database, taken_at)")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS samples (database TEXT, taken_at REAL, metrics TEXT)"
+        )
+        self._db.execute(
+            "CREATE INDEX IF NOT EXISTS samples_by_time ON samples (database, taken_at)"
+        )
 
     def add(self, *, database: str, taken_at: float, metrics: dict) -> None:
         with self._lock:
-            self._db.execute("INSERT INTO samples VALUES (?, ?, ?)", (database, taken_at, json.dumps(metrics)))
+            self._db.execute(
+                "INSERT INTO samples VALUES (?, ?, ?)", (database, taken_at, json.dumps(metrics))
+            )
 
     def since(self, *, database: str, since: float) -> list[tuple[float, dict]]:
         with self._lock:
@@ -108,14 +114,16 @@ def sample_take(*, spec: DatabaseSpec, store: SampleStore) -> dict:
 
 def _mysql_metrics(conn) -> dict:
     with conn.cursor() as cur:
-        cur.execute("SHOW GLOBAL STATUS WHERE Variable_name IN %s", (MYSQL_GAUGES + MYSQL_COUNTERS,))
+        cur.execute(
+            "SHOW GLOBAL STATUS WHERE Variable_name IN %s", (MYSQL_GAUGES + MYSQL_COUNTERS,)
+        )
         return {row["Variable_name"]: int(row["Value"]) for row in cur.fetchall()}
 
 
 def _postgres_metrics(conn) -> dict:
     with conn.cursor() as cur:
         cur.execute(
-            "SELECT " + ", ".join(f"d.{name}" for name in POSTGRES_COUNTERS) + ", "
+            "SELECT " + ", ".join(f"d.{name}" for name in POSTGRES_COUNTERS) + ", "  # noqa: S608  (column names from a constant)
             "pg_database_size(current_database()) AS size_bytes, "
             "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) AS connections, "
             "(SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND state = 'active') "
@@ -125,7 +133,9 @@ def _postgres_metrics(conn) -> dict:
         return {name: int(value or 0) for name, value in cur.fetchone().items()}
 
 
-def trends_get(*, spec: DatabaseSpec, store: SampleStore, hours: float = 24, max_points: int = 100) -> dict:
+def trends_get(
+    *, spec: DatabaseSpec, store: SampleStore, hours: float = 24, max_points: int = 100
+) -> dict:
     if not 0 < hours <= 24 * 30:
         raise InvalidArgument(f"hours must be above 0 and at most 720 (got {hours})")
     if not 2 <= max_points <= MAX_POINTS:
@@ -155,7 +165,11 @@ def _evenly(samples: list, max_points: int) -> list:
 
 
 def _points(engine: str, samples: list[tuple[float, dict]]) -> list[dict]:
-    gauges, counters = (MYSQL_GAUGES, MYSQL_COUNTERS) if engine == "mysql" else (POSTGRES_GAUGES, POSTGRES_COUNTERS)
+    gauges, counters = (
+        (MYSQL_GAUGES, MYSQL_COUNTERS)
+        if engine == "mysql"
+        else (POSTGRES_GAUGES, POSTGRES_COUNTERS)
+    )
     points, previous = [], None
     for taken_at, metrics in samples:
         point = {"taken_at": datetime.fromtimestamp(taken_at, UTC).isoformat(timespec="seconds")}
@@ -174,13 +188,17 @@ def _deltas(engine: str, counters, previous, current) -> dict:
     for name in counters:
         before, after = previous[1].get(name), current[1].get(name)
         # A negative delta means the server restarted and its counters began again.
-        deltas[name] = after - before if before is not None and after is not None and after >= before else None
+        deltas[name] = (
+            after - before if before is not None and after is not None and after >= before else None
+        )
     hits_key, misses_key = CACHE_COUNTERS[engine]
     return {
         "seconds_since_previous": round(elapsed, 1),
         "deltas": deltas,
         "per_second": {name: round(d / elapsed, 3) for name, d in deltas.items() if d is not None},
-        "cache_hit_ratio_percent": _interval_hit_ratio(engine, deltas.get(hits_key), deltas.get(misses_key)),
+        "cache_hit_ratio_percent": _interval_hit_ratio(
+            engine, deltas.get(hits_key), deltas.get(misses_key)
+        ),
     }
 
 
@@ -198,7 +216,9 @@ def _summary(points: list[dict]) -> dict:
     return {
         "first": points[0]["taken_at"] if points else None,
         "last": points[-1]["taken_at"] if points else None,
-        "average_per_second": {n: round(sum(r.get(n, 0) for r in rates) / len(rates), 3) for n in names},
+        "average_per_second": {
+            n: round(sum(r.get(n, 0) for r in rates) / len(rates), 3) for n in names
+        },
         "peak_per_second": {n: max(r.get(n, 0) for r in rates) for n in names},
     }
 
@@ -207,7 +227,11 @@ def _note(count: int) -> str:
     if count >= 2:
         return "deltas and per-second rates are between consecutive samples shown"
     interval = sample_interval()
-    when = f"the background sampler takes one every {interval}s" if interval > 0 else "the background sampler is off"
+    when = (
+        f"the background sampler takes one every {interval}s"
+        if interval > 0
+        else "the background sampler is off"
+    )
     return f"only one sample so far; deltas appear from the second sample ({when}, and every call takes one)"
 
 

@@ -12,8 +12,9 @@ from .server import server_build
 def main(argv: list[str] | None = None) -> None:
     args = serving_parse_args(prog="qa_mcp", default_port=8301, argv=argv)
     serving_configure_logging(level=args.log_level)
-    logging.getLogger("examples.qa_mcp").info("qa_mcp: inputs under %s, reports under %s", data_root(),
-                                              reports_root())
+    logging.getLogger("examples.qa_mcp").info(
+        "qa_mcp: inputs under %s, reports under %s", data_root(), reports_root()
+    )
     serving_run(server=server_build(), args=args, token_env="QA_MCP_TOKEN")
 
 

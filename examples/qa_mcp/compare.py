@@ -47,10 +47,15 @@ class PairResult:
 
     def as_dict(self) -> dict:
         data = {k: v for k, v in self.__dict__.items() if k != "duplicate_keys" or v}
-        return data | {"row_count_difference": self.file2_rows - self.file1_rows, "identical": self.identical}
+        return data | {
+            "row_count_difference": self.file2_rows - self.file1_rows,
+            "identical": self.identical,
+        }
 
 
-def sources_pair(first: Source, second: Source) -> tuple[list[tuple[Table, Table]], list[str], list[str]]:
+def sources_pair(
+    first: Source, second: Source
+) -> tuple[list[tuple[Table, Table]], list[str], list[str]]:
     """Pairs of tables to compare, and the table names found only in the first / second source."""
     if first.kind == "csv" and second.kind == "csv":
         return [(_only(first), _only(second))], [], []
@@ -112,25 +117,36 @@ def tables_compare(*, first: Table, second: Table, key_columns: list[str] | None
     return result
 
 
-def _compare_by_position(result: PairResult, first: Table, second: Table, common: list[str]) -> None:
+def _compare_by_position(
+    result: PairResult, first: Table, second: Table, common: list[str]
+) -> None:
     aligned = _aligned(first, second, common)
-    pairs = zip(first.rows, second.rows, strict=False)  # the longer file's extra rows are handled below
+    pairs = zip(
+        first.rows, second.rows, strict=False
+    )  # the longer file's extra rows are handled below
     for number, (row_1, row_2) in enumerate(pairs, start=1):
         _compare_cells(result, lambda n=number: {"row": n}, row_1, row_2, aligned)
     for number in range(len(second.rows) + 1, len(first.rows) + 1):
         _note_only(result, "only_in_file1", {"row": number}, first.rows[number - 1], first.columns)
     for number in range(len(first.rows) + 1, len(second.rows) + 1):
-        _note_only(result, "only_in_file2", {"row": number}, second.rows[number - 1], second.columns)
+        _note_only(
+            result, "only_in_file2", {"row": number}, second.rows[number - 1], second.columns
+        )
 
 
-def _compare_by_key(result: PairResult, first: Table, second: Table, key_columns: list[str], common: list[str]) -> None:
+def _compare_by_key(
+    result: PairResult, first: Table, second: Table, key_columns: list[str], common: list[str]
+) -> None:
     for table, label in ((first, "file1"), (second, "file2")):
         missing = [k for k in key_columns if k not in table.columns]
         if missing:
             raise InputError(
                 f"key column {missing[0]!r} is not in {label} {table.name} (columns: {', '.join(table.columns)})"
             )
-    rows_1, rows_2 = _keyed(result, first, key_columns, "file1"), _keyed(result, second, key_columns, "file2")
+    rows_1, rows_2 = (
+        _keyed(result, first, key_columns, "file1"),
+        _keyed(result, second, key_columns, "file2"),
+    )
     aligned = _aligned(first, second, common)
 
     def where(key: tuple) -> dict:
@@ -147,7 +163,9 @@ def _compare_by_key(result: PairResult, first: Table, second: Table, key_columns
             _note_only(result, "only_in_file2", where(key), row_2, second.columns)
 
 
-def _keyed(result: PairResult, table: Table, key_columns: list[str], label: str) -> dict[tuple, list[str]]:
+def _keyed(
+    result: PairResult, table: Table, key_columns: list[str], label: str
+) -> dict[tuple, list[str]]:
     positions = [table.columns.index(k) for k in key_columns]
     pick = itemgetter(*positions) if len(positions) > 1 else lambda row, p=positions[0]: (row[p],)
     keyed: dict[tuple, list[str]] = {}
@@ -160,7 +178,9 @@ def _keyed(result: PairResult, table: Table, key_columns: list[str], label: str)
         keyed[key] = row
     if duplicates:
         result.duplicate_keys[label] = duplicates
-        result.notes.append(f"{duplicates} row(s) in {label} repeat a key already seen; only the first was compared")
+        result.notes.append(
+            f"{duplicates} row(s) in {label} repeat a key already seen; only the first was compared"
+        )
     return keyed
 
 
@@ -178,11 +198,15 @@ def _compare_cells(result: PairResult, where, row_1: list[str], row_2: list[str]
     result.changed_cells += len(changed)
     for column, old, new in changed:
         _example(
-            result, "changed_cells", lambda c=column, o=old, n=new: where() | {"column": c, "file1": o, "file2": n}
+            result,
+            "changed_cells",
+            lambda c=column, o=old, n=new: where() | {"column": c, "file1": o, "file2": n},
         )
 
 
-def _note_only(result: PairResult, kind: str, where: dict, row: list[str], columns: list[str]) -> None:
+def _note_only(
+    result: PairResult, kind: str, where: dict, row: list[str], columns: list[str]
+) -> None:
     setattr(result, f"rows_{kind}", getattr(result, f"rows_{kind}") + 1)
     _example(result, kind, lambda: where | {"values": dict(zip(columns, row, strict=True))})
 

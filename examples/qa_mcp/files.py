@@ -87,8 +87,10 @@ def path_resolve(raw: str, *, what: str, own_dir: Path) -> Path:
     # Other callers' reports are never inputs, even when the data root holds the reports root.
     inside_others = _under(path, reports) and not _under(path, own_dir)
     if inside_others or not (_under(path, root) or _under(path, own_dir)):
-        raise InputError(f"{what} {raw!r} is outside the data root ({root}) and your report folder; "
-                         "put the file under the data root (QA_MCP_DATA_ROOT)")
+        raise InputError(
+            f"{what} {raw!r} is outside the data root ({root}) and your report folder; "
+            "put the file under the data root (QA_MCP_DATA_ROOT)"
+        )
     return path
 
 
@@ -110,8 +112,15 @@ def source_load(*, raw_path: str, what: str, own_dir: Path) -> Source:
         tables, skipped = _zip_tables(data, path.name)
         return Source(path=path, kind="zip", size_bytes=size, tables=tables, skipped=skipped)
     if path.suffix.lower() not in CSV_SUFFIXES:
-        raise InputError(f"{what} {path.name} is not a CSV or ZIP file (expected .csv, .tsv, .txt or .zip)")
-    return Source(path=path, kind="csv", size_bytes=size, tables={path.name: table_parse(data, name=path.name)})
+        raise InputError(
+            f"{what} {path.name} is not a CSV or ZIP file (expected .csv, .tsv, .txt or .zip)"
+        )
+    return Source(
+        path=path,
+        kind="csv",
+        size_bytes=size,
+        tables={path.name: table_parse(data, name=path.name)},
+    )
 
 
 def _zip_tables(data: bytes, zip_name: str) -> tuple[dict[str, Table], list[str]]:
@@ -120,7 +129,8 @@ def _zip_tables(data: bytes, zip_name: str) -> tuple[dict[str, Table], list[str]
             members = [m for m in archive.infolist() if not m.is_dir() and not _is_junk(m.filename)]
             csv_members = [m for m in members if Path(m.filename).suffix.lower() in CSV_SUFFIXES]
             tables = {
-                m.filename: table_parse(_member_bytes(archive, m, zip_name), name=m.filename) for m in csv_members
+                m.filename: table_parse(_member_bytes(archive, m, zip_name), name=m.filename)
+                for m in csv_members
             }
     except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
         raise InputError(f"{zip_name} is not a valid ZIP file: {exc}") from None
@@ -137,11 +147,15 @@ def _is_junk(name: str) -> bool:
 
 def _member_bytes(archive: zipfile.ZipFile, member: zipfile.ZipInfo, zip_name: str) -> bytes:
     if member.file_size > MAX_BYTES:
-        raise InputError(f"{zip_name}:{member.filename} unpacks to {size_human(member.file_size)}, above the limit")
+        raise InputError(
+            f"{zip_name}:{member.filename} unpacks to {size_human(member.file_size)}, above the limit"
+        )
     with archive.open(member) as handle:
         data = handle.read(MAX_BYTES + 1)  # the header's size can lie; never read past the limit
     if len(data) > MAX_BYTES:
-        raise InputError(f"{zip_name}:{member.filename} unpacks past the {size_human(MAX_BYTES)} limit")
+        raise InputError(
+            f"{zip_name}:{member.filename} unpacks past the {size_human(MAX_BYTES)} limit"
+        )
     return data
 
 
@@ -159,7 +173,14 @@ def table_parse(data: bytes, *, name: str) -> Table:
             ragged += 1
             record = (record + [""] * len(columns))[: len(columns)]
         rows.append(record)
-    return Table(name=name, columns=columns, rows=rows, delimiter=delimiter, encoding=encoding, ragged_rows=ragged)
+    return Table(
+        name=name,
+        columns=columns,
+        rows=rows,
+        delimiter=delimiter,
+        encoding=encoding,
+        ragged_rows=ragged,
+    )
 
 
 def _decode(data: bytes, name: str) -> tuple[str, str]:

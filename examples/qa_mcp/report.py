@@ -28,8 +28,10 @@ def user_key(caller: Caller | None) -> str:
         return LOCAL_FOLDER
     if not caller.email:
         # Unknown users would all share one folder, and so each other's reports.
-        raise InputError("qa_mcp keeps each user's reports apart, and this call names no user; "
-                         "ask an OMNI2 admin to register your account")
+        raise InputError(
+            "qa_mcp keeps each user's reports apart, and this call names no user; "
+            "ask an OMNI2 admin to register your account"
+        )
     slug = re.sub(r"[^a-z0-9_@.-]+", "_", caller.email)[:48].lstrip(".")
     return f"{slug}-{hashlib.sha256(caller.email.encode()).hexdigest()[:12]}"
 
@@ -96,7 +98,9 @@ def _pair_lines(pair: dict) -> list[str]:
     ]
     examples = pair["examples"]
     for example in examples["changed_cells"]:
-        lines.append(f"  changed {_where(example)} [{example['column']}]: {example['file1']!r} -> {example['file2']!r}")
+        lines.append(
+            f"  changed {_where(example)} [{example['column']}]: {example['file1']!r} -> {example['file2']!r}"
+        )
     for kind in ("only_in_file1", "only_in_file2"):
         for example in examples[kind]:
             lines.append(f"  {kind.replace('_', ' ')} {_where(example)}: {example['values']}")

@@ -20,7 +20,10 @@ INSTRUCTIONS = (
 
 
 def compare_csv_files(
-    file1_path: str, file2_path: str, key_columns: list[str] | None = None, report_dir: str | None = None,
+    file1_path: str,
+    file2_path: str,
+    key_columns: list[str] | None = None,
+    report_dir: str | None = None,
     ctx: Context | None = None,
 ) -> dict[str, Any]:
     """Compare two CSV files, or ZIPs of CSVs (paired by member name): file sizes, row counts, columns
@@ -30,7 +33,10 @@ def compare_csv_files(
     path as report_path, with success and statistics."""
     try:
         return csv_files_compare(
-            file1_path=file1_path, file2_path=file2_path, key_columns=key_columns, report_dir=report_dir,
+            file1_path=file1_path,
+            file2_path=file2_path,
+            key_columns=key_columns,
+            report_dir=report_dir,
             caller=caller_of(ctx),
         )
     except (InputError, OSError) as exc:
@@ -42,6 +48,8 @@ def server_build() -> MCPServer:
     # Not read-only: every call writes a report file.
     server.add_tool(
         compare_csv_files,
-        annotations=ToolAnnotations(read_only_hint=False, destructive_hint=False, open_world_hint=False),
+        annotations=ToolAnnotations(
+            read_only_hint=False, destructive_hint=False, open_world_hint=False
+        ),
     )
     return server

@@ -2,23 +2,29 @@
 
 from __future__ import annotations
 
+from ..identity import Caller
 from .compare import MAX_EXAMPLES, PairResult, sources_pair, tables_compare
 from .files import InputError, source_load
-from ..identity import Caller
 from .report import caller_folder, report_dir_resolve, report_write
 
 STAT_FIELDS = ("rows_only_in_file1", "rows_only_in_file2", "changed_rows", "changed_cells")
 
 
 def csv_files_compare(
-    *, file1_path: str, file2_path: str, key_columns: list[str] | None = None, report_dir: str | None = None,
+    *,
+    file1_path: str,
+    file2_path: str,
+    key_columns: list[str] | None = None,
+    report_dir: str | None = None,
     caller: Caller | None = None,
 ) -> dict:
     """``caller``: who OMNI2 says is calling (None: run directly); their folder holds the report
     and is the only report folder their inputs may come from."""
     key_columns = _clean_keys(key_columns)
     own_dir = caller_folder(caller)
-    directory = report_dir_resolve(report_dir, own_dir=own_dir)  # checked before the work: fails fast
+    directory = report_dir_resolve(
+        report_dir, own_dir=own_dir
+    )  # checked before the work: fails fast
     first = source_load(raw_path=file1_path, what="file1_path", own_dir=own_dir)
     second = source_load(raw_path=file2_path, what="file2_path", own_dir=own_dir)
     pairs, only_1, only_2 = sources_pair(first, second)
@@ -27,7 +33,9 @@ def csv_files_compare(
         "success": True,
         "file1": first.describe(),
         "file2": second.describe(),
-        "compared_by": f"key ({', '.join(key_columns)})" if key_columns else "position (data row n with data row n)",
+        "compared_by": f"key ({', '.join(key_columns)})"
+        if key_columns
+        else "position (data row n with data row n)",
         "comparisons": [pair.as_dict() for pair in compared],
         "members_only_in_file1": only_1,
         "members_only_in_file2": only_2,

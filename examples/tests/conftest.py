@@ -26,7 +26,11 @@ MYSQL8_URL = os.environ.get("OMNI2_TEST_MYSQL8_URL", "")
 # The MySQL-flavoured database entries the analyse/compare tests run on.
 MYSQL_TARGETS = [
     pytest.param("maria", id="mariadb"),
-    pytest.param("mysql8", id="mysql8", marks=pytest.mark.skipif(not MYSQL8_URL, reason="OMNI2_TEST_MYSQL8_URL unset")),
+    pytest.param(
+        "mysql8",
+        id="mysql8",
+        marks=pytest.mark.skipif(not MYSQL8_URL, reason="OMNI2_TEST_MYSQL8_URL unset"),
+    ),
 ]
 POSTGRES_URL = os.environ.get("OMNI2_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 ITEM_ROWS = 500
@@ -106,7 +110,9 @@ def _mysql_databases(url: str):
                 cur.execute(statement)
             for statement in MYSQL_MONITOR_GRANTS:
                 cur.execute(statement.format(user=user, password=MONITOR_PASSWORD, database=name))
-        monitor = urlsplit(url)._replace(netloc=f"{user}:{MONITOR_PASSWORD}@{urlsplit(url).netloc.split('@')[-1]}")
+        monitor = urlsplit(url)._replace(
+            netloc=f"{user}:{MONITOR_PASSWORD}@{urlsplit(url).netloc.split('@')[-1]}"
+        )
         yield _with_database(url, name), _with_database(urlunsplit(monitor), name)
     finally:
         with admin.cursor() as cur:
@@ -176,8 +182,12 @@ def postgres_databases():
                 for statement in POSTGRES_SETUP:
                     conn.execute(statement.replace("{secret}", SECRET))
                 for statement in POSTGRES_MONITOR_GRANTS:
-                    conn.execute(statement.format(user=user, password=MONITOR_PASSWORD, database=name))
-            monitor = urlsplit(dsn)._replace(netloc=f"{user}:{MONITOR_PASSWORD}@{urlsplit(dsn).netloc.split('@')[-1]}")
+                    conn.execute(
+                        statement.format(user=user, password=MONITOR_PASSWORD, database=name)
+                    )
+            monitor = urlsplit(dsn)._replace(
+                netloc=f"{user}:{MONITOR_PASSWORD}@{urlsplit(dsn).netloc.split('@')[-1]}"
+            )
             yield dsn, urlunsplit(monitor)
         finally:
             admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
@@ -198,7 +208,10 @@ def dbmcp_dir(tmp_path_factory) -> Path:
 def dbmcp_env(mysql_databases, postgres_databases, mysql8_dsn, dbmcp_dir) -> dict[str, str]:
     """Environment of a configured database_mcp: MariaDB and PostgreSQL (as root and as the
     least-privilege monitor), MySQL 8 when available, and entries that cannot connect."""
-    (mysql_dsn, mysql_monitor), (postgres_dsn, postgres_monitor) = mysql_databases, postgres_databases
+    (mysql_dsn, mysql_monitor), (postgres_dsn, postgres_monitor) = (
+        mysql_databases,
+        postgres_databases,
+    )
     config = dbmcp_dir / "databases.yaml"
     config.write_text(
         "databases:\n"
@@ -233,7 +246,9 @@ WRONG_PASSWORD = "Wr0ng-S3cret-Pa55"
 @pytest.fixture(scope="session")
 def database_mcp(dbmcp_env, dbmcp_dir):
     """database_mcp as a real process over stdio, shared by the session's tests."""
-    session = stdio_session("examples.database_mcp", env=dbmcp_env, errlog_path=dbmcp_dir / "stderr.log")
+    session = stdio_session(
+        "examples.database_mcp", env=dbmcp_env, errlog_path=dbmcp_dir / "stderr.log"
+    )
     yield session
     session.close()
 
@@ -275,7 +290,11 @@ def qa_mcp(tmp_path):
     """qa_mcp as a real process over stdio: inputs under tmp_path/root, reports under tmp_path/reports."""
     root, reports = tmp_path / "root", tmp_path / "reports"
     root.mkdir()
-    env = {"QA_MCP_DATA_ROOT": str(root), "QA_MCP_REPORT_DIR": str(reports), "QA_MCP_MAX_EXAMPLES": "5"}
+    env = {
+        "QA_MCP_DATA_ROOT": str(root),
+        "QA_MCP_REPORT_DIR": str(reports),
+        "QA_MCP_MAX_EXAMPLES": "5",
+    }
     session = stdio_session("examples.qa_mcp", env=env, errlog_path=tmp_path / "qa_stderr.log")
     session.root, session.reports = root, reports
     yield session

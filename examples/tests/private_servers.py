@@ -39,7 +39,9 @@ def _scratch_dir(prefix: str, owner: str) -> Path:
 
 
 def postgres_binaries() -> Path | None:
-    found = shutil.which("initdb") or max(glob.glob("/usr/lib/postgresql/*/bin/initdb"), default=None)
+    found = shutil.which("initdb") or max(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), default=None
+    )
     return Path(found).parent if found else None
 
 
@@ -49,12 +51,29 @@ def private_postgres() -> Iterator[str]:
     bindir, port = postgres_binaries(), free_port()
     base = _scratch_dir("omni2-pg-", "postgres")
     data = base / "data"
-    run = lambda *cmd: subprocess.run(_as_user("postgres", [str(c) for c in cmd]), check=True, capture_output=True)  # noqa: E731
+
+    def run(*cmd):
+        return subprocess.run(
+            _as_user("postgres", [str(c) for c in cmd]), check=True, capture_output=True
+        )
+
     try:
         run(bindir / "initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
         options = f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off"
         options += " -c shared_preload_libraries=pg_stat_statements"
-        run(bindir / "pg_ctl", "-D", data, "-o", options, "-l", base / "log", "-w", "-t", "60", "start")
+        run(
+            bindir / "pg_ctl",
+            "-D",
+            data,
+            "-o",
+            options,
+            "-l",
+            base / "log",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         try:
             yield f"postgres://postgres@127.0.0.1:{port}/postgres"
         finally:

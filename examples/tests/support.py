@@ -26,7 +26,9 @@ class ToolResult:
     def __init__(self, raw):
         self.is_error = bool(raw.is_error)
         self.text = "\n".join(getattr(block, "text", "") for block in raw.content)
-        self.data: dict[str, Any] = raw.structured_content or (json.loads(self.text) if not self.is_error else {})
+        self.data: dict[str, Any] = raw.structured_content or (
+            json.loads(self.text) if not self.is_error else {}
+        )
 
     def __repr__(self) -> str:
         return f"ToolResult(is_error={self.is_error}, text={self.text[:500]!r})"
@@ -37,7 +39,9 @@ class McpSession:
 
     def __init__(self, transport_factory):
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="mcp-test-client", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="mcp-test-client", daemon=True
+        )
         self._thread.start()
         self._inbox, self._ready = self._submit(self._setup())
         self._task = asyncio.run_coroutine_threadsafe(self._serve(transport_factory), self._loop)
@@ -76,8 +80,12 @@ class McpSession:
 
         return self._submit(submit())
 
-    def call(self, tool: str, arguments: dict | None = None, *, meta: dict | None = None) -> ToolResult:
-        return ToolResult(self._run(lambda client: client.call_tool(tool, arguments or {}, meta=meta)))
+    def call(
+        self, tool: str, arguments: dict | None = None, *, meta: dict | None = None
+    ) -> ToolResult:
+        return ToolResult(
+            self._run(lambda client: client.call_tool(tool, arguments or {}, meta=meta))
+        )
 
     def tool_names(self) -> list[str]:
         listed = self._run(lambda client: client.list_tools())
@@ -92,12 +100,18 @@ class McpSession:
 
 def server_env(extra: dict[str, str]) -> dict[str, str]:
     """What a spawned server sees: a clean environment plus ``extra`` (nothing leaks in from the test run)."""
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR") if k in os.environ}
+    keep = {
+        k: os.environ[k]
+        for k in ("PATH", "HOME", "LANG", "SYSTEMROOT", "TMPDIR")
+        if k in os.environ
+    }
     return keep | {"PYTHONUNBUFFERED": "1"} | extra
 
 
 def stdio_session(module: str, *, env: dict[str, str], errlog_path: Path) -> McpSession:
-    params = StdioServerParameters(command=sys.executable, args=["-m", module], env=server_env(env), cwd=str(REPO_ROOT))
+    params = StdioServerParameters(
+        command=sys.executable, args=["-m", module], env=server_env(env), cwd=str(REPO_ROOT)
+    )
 
     def transport():
         return _stdio_with_log(params, errlog_path)
@@ -135,7 +149,9 @@ def http_session(url: str, *, token: str | None = None) -> McpSession:
     return McpSession(_Transport)
 
 
-def http_server_start(module: str, *, env: dict[str, str], port: int, log_path: Path) -> subprocess.Popen:
+def http_server_start(
+    module: str, *, env: dict[str, str], port: int, log_path: Path
+) -> subprocess.Popen:
     log = open(log_path, "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", module, "--transport", "http", "--port", str(port)],

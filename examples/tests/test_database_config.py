@@ -44,7 +44,12 @@ def test_a_dsn_with_the_wrong_scheme_is_refused_without_echoing_it(tmp_path):
 
 
 def test_sizes_read_as_b_kb_and_mb():
-    assert [size_human(n) for n in (0, 1023, 1536, 5 * 1024 * 1024)] == ["0 B", "1023 B", "1.5 KB", "5 MB"]
+    assert [size_human(n) for n in (0, 1023, 1536, 5 * 1024 * 1024)] == [
+        "0 B",
+        "1023 B",
+        "1.5 KB",
+        "5 MB",
+    ]
 
 
 def test_an_entry_may_read_its_own_database_or_the_schemas_it_lists(tmp_path):
@@ -65,6 +70,11 @@ def test_an_entry_may_read_its_own_database_or_the_schemas_it_lists(tmp_path):
 
 def test_schemas_that_are_not_a_list_of_names_are_refused(tmp_path):
     path = tmp_path / "db.yaml"
-    path.write_text("databases:\n  - {name: a, engine: mysql, dsn: 'mysql://u@h/app', schemas: 'hr; x'}\n")
+    path.write_text(
+        "databases:\n  - {name: a, engine: mysql, dsn: 'mysql://u@h/app', schemas: 'hr; x'}\n"
+    )
 
-    assert "'schemas' must be a non-empty list of names" in config_load(path=str(path), environ={}).problem
+    assert (
+        "'schemas' must be a non-empty list of names"
+        in config_load(path=str(path), environ={}).problem
+    )

@@ -12,9 +12,10 @@ def test_it_lists_the_usable_databases_and_why_others_are_not(database_mcp):
     assert result.data["configured"] is True
     names = {d["name"]: d["engine"] for d in result.data["databases"]}
     assert {"maria": "mysql", "pg": "postgres", "wrong_password": "mysql"}.items() <= names.items()
-    assert {"name": "not_set", "reason": "environment variable TEST_UNSET_DSN is not set"} in result.data[
-        "unavailable"
-    ]
+    assert {
+        "name": "not_set",
+        "reason": "environment variable TEST_UNSET_DSN is not set",
+    } in result.data["unavailable"]
 
 
 def test_it_offers_the_eight_tools(database_mcp):
@@ -44,7 +45,12 @@ def test_it_reports_mariadb_health(database_mcp):
     assert 0 <= health["cache_hit_ratio_percent"] <= 100
     schemas = {s["name"] for s in health["size"]["by_schema"]}
     assert any(name.startswith("omni2_dbmcp_") for name in schemas)
-    assert health["size"]["bytes"] > 0 and health["size"]["human"].split()[1] in ("B", "KB", "MB", "GB")
+    assert health["size"]["bytes"] > 0 and health["size"]["human"].split()[1] in (
+        "B",
+        "KB",
+        "MB",
+        "GB",
+    )
 
 
 def test_it_reports_postgres_health(database_mcp):

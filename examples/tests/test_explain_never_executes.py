@@ -26,11 +26,14 @@ def _side_effects_mysql(mysql_admin) -> int:
         return cur.fetchone()[0]
 
 
-def test_postgres_explain_does_not_call_a_function_that_writes(database_mcp, postgres_dsn, postgres_admin):
+def test_postgres_explain_does_not_call_a_function_that_writes(
+    database_mcp, postgres_dsn, postgres_admin
+):
     before = _side_effects_pg(postgres_admin)
 
     refused = database_mcp.call(
-        "analyze_postgres_query", {"database": "pg", "query": "SELECT bump_side_effect() FROM items"}
+        "analyze_postgres_query",
+        {"database": "pg", "query": "SELECT bump_side_effect() FROM items"},
     )
     plan = plan_fetch(
         spec=DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn),
@@ -46,9 +49,12 @@ def test_mariadb_explain_does_not_call_a_function_that_writes(database_mcp, mysq
     before = _side_effects_mysql(mysql_admin)
 
     refused = database_mcp.call(
-        "analyze_mysql_query", {"database": "maria", "query": "SELECT bump_side_effect() FROM items"}
+        "analyze_mysql_query",
+        {"database": "maria", "query": "SELECT bump_side_effect() FROM items"},
     )
-    with pytest.raises(DatabaseError) as failed:  # MariaDB refuses even to plan it in a READ ONLY transaction
+    with pytest.raises(
+        DatabaseError
+    ) as failed:  # MariaDB refuses even to plan it in a READ ONLY transaction
         plan_fetch(
             spec=DatabaseSpec(name="maria", engine="mysql", dsn=mysql_dsn),
             safe=SafeSelect(text="SELECT bump_side_effect() FROM items"),
@@ -60,13 +66,18 @@ def test_mariadb_explain_does_not_call_a_function_that_writes(database_mcp, mysq
 
 
 def test_postgres_sleeps_are_refused_and_explain_would_not_run_them(database_mcp, postgres_dsn):
-    refused = database_mcp.call("analyze_postgres_query", {"database": "pg", "query": "SELECT pg_sleep(30)"})
+    refused = database_mcp.call(
+        "analyze_postgres_query", {"database": "pg", "query": "SELECT pg_sleep(30)"}
+    )
     plan = plan_fetch(
-        spec=DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn), safe=SafeSelect(text="SELECT pg_sleep(30)")
+        spec=DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn),
+        safe=SafeSelect(text="SELECT pg_sleep(30)"),
     )
 
     assert refused.is_error and "pg_sleep() is not accepted" in refused.text
-    assert plan[0]["Plan"]["Node Type"] == "Result"  # planned, not run: the statement timeout was not hit
+    assert (
+        plan[0]["Plan"]["Node Type"] == "Result"
+    )  # planned, not run: the statement timeout was not hit
 
 
 def test_the_statement_timeout_stops_work_done_while_planning(postgres_dsn, monkeypatch):

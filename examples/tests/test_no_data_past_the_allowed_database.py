@@ -36,7 +36,9 @@ def _extractvalue_attack(hr: str) -> str:
 
 
 @pytest.mark.parametrize("database", MYSQL_TARGETS)
-def test_the_extractvalue_attack_returns_no_secret_and_no_server_text(database_mcp, mysql_dsns, database):
+def test_the_extractvalue_attack_returns_no_secret_and_no_server_text(
+    database_mcp, mysql_dsns, database
+):
     attack = _extractvalue_attack(_hr(mysql_dsns[database]))
 
     result = database_mcp.call("analyze_mysql_query", {"database": database, "query": attack})
@@ -75,11 +77,17 @@ def test_current_setting_cast_on_postgres_leaks_no_path(database_mcp, postgres_d
 
     result = database_mcp.call("analyze_postgres_query", {"database": "pg", "query": query})
     with pytest.raises(DatabaseError) as failed:  # the same statement past the guard
-        plan_fetch(spec=DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn), safe=SafeSelect(text=query))
+        plan_fetch(
+            spec=DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn),
+            safe=SafeSelect(text=query),
+        )
 
     assert result.is_error and "query_rejected: current_setting() is not accepted" in result.text
     assert data_directory not in result.text
-    assert data_directory not in failed.value.message and "a value or a type does not fit" in failed.value.message
+    assert (
+        data_directory not in failed.value.message
+        and "a value or a type does not fit" in failed.value.message
+    )
 
 
 def test_a_value_the_postgres_planner_puts_in_its_error_never_comes_back(postgres_dsn):
@@ -87,7 +95,9 @@ def test_a_value_the_postgres_planner_puts_in_its_error_never_comes_back(postgre
     spec = DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn)
 
     with pytest.raises(DatabaseError) as failed:
-        plan_fetch(spec=spec, safe=SafeSelect(text="SELECT * FROM items WHERE id = leaky_constant()"))
+        plan_fetch(
+            spec=spec, safe=SafeSelect(text="SELECT * FROM items WHERE id = leaky_constant()")
+        )
 
     assert failed.value.code == "explain_failed" and SECRET not in failed.value.message
 
@@ -108,9 +118,13 @@ def test_mysql_comment_tricks_are_refused(database_mcp, query):
     assert "query_rejected: comments are not accepted" in result.text
 
 
-@pytest.mark.parametrize("call", ["pg_sleep(5)", "pg_sleep_for('5 seconds')", "pg_sleep_until(now())"])
+@pytest.mark.parametrize(
+    "call", ["pg_sleep(5)", "pg_sleep_for('5 seconds')", "pg_sleep_until(now())"]
+)
 def test_postgres_sleeps_are_refused(database_mcp, call):
-    result = database_mcp.call("analyze_postgres_query", {"database": "pg", "query": f"SELECT id FROM items, {call}"})
+    result = database_mcp.call(
+        "analyze_postgres_query", {"database": "pg", "query": f"SELECT id FROM items, {call}"}
+    )
 
     assert result.is_error
     assert "is not on the list of functions" in result.text
@@ -119,14 +133,32 @@ def test_postgres_sleeps_are_refused(database_mcp, call):
 @pytest.mark.parametrize(
     "tool, database, query",
     [
-        ("analyze_mysql_query", "maria", "SELECT * FROM items WHERE id IN (SELECT id FROM {hr}.salaries)"),
-        ("analyze_mysql_query", "maria", "SELECT * FROM items WHERE id = (SELECT 1 FROM mysql.user LIMIT 1)"),
-        ("analyze_postgres_query", "pg", "SELECT * FROM items WHERE id IN (SELECT id FROM hr.salaries)"),
-        ("analyze_postgres_query", "pg", "SELECT * FROM items WHERE name IN (SELECT rolname FROM pg_authid)"),
+        (
+            "analyze_mysql_query",
+            "maria",
+            "SELECT * FROM items WHERE id IN (SELECT id FROM {hr}.salaries)",
+        ),
+        (
+            "analyze_mysql_query",
+            "maria",
+            "SELECT * FROM items WHERE id = (SELECT 1 FROM mysql.user LIMIT 1)",
+        ),
+        (
+            "analyze_postgres_query",
+            "pg",
+            "SELECT * FROM items WHERE id IN (SELECT id FROM hr.salaries)",
+        ),
+        (
+            "analyze_postgres_query",
+            "pg",
+            "SELECT * FROM items WHERE name IN (SELECT rolname FROM pg_authid)",
+        ),
     ],
 )
 def test_a_subquery_on_another_schema_is_refused(database_mcp, mysql_dsn, tool, database, query):
-    result = database_mcp.call(tool, {"database": database, "query": query.format(hr=_hr(mysql_dsn))})
+    result = database_mcp.call(
+        tool, {"database": database, "query": query.format(hr=_hr(mysql_dsn))}
+    )
 
     assert result.is_error
     assert "query_rejected:" in result.text and "is not accepted" in result.text
@@ -155,10 +187,14 @@ ANALYTIC_POSTGRES = [
     [pytest.param("maria_monitor", id="mariadb-monitor"), *MYSQL_TARGETS],
 )
 @pytest.mark.parametrize("query", ANALYTIC_MYSQL)
-def test_ordinary_analytic_queries_still_analyse_on_mysql(database_mcp, mysql_dsns, database, query):
+def test_ordinary_analytic_queries_still_analyse_on_mysql(
+    database_mcp, mysql_dsns, database, query
+):
     db = urlsplit(mysql_dsns[database]).path.lstrip("/")
 
-    result = database_mcp.call("analyze_mysql_query", {"database": database, "query": query.format(db=db)})
+    result = database_mcp.call(
+        "analyze_mysql_query", {"database": database, "query": query.format(db=db)}
+    )
 
     assert not result.is_error, result
     assert result.data["executed"] is False and result.data["summary"]["tables"]
@@ -183,7 +219,9 @@ def test_the_least_privilege_account_is_enough_for_health_and_top_queries(databa
     assert not top.is_error, top
 
 
-def test_the_least_privilege_account_has_no_file_privilege_and_no_mysql_schema(mysql_databases, mysql_admin):
+def test_the_least_privilege_account_has_no_file_privilege_and_no_mysql_schema(
+    mysql_databases, mysql_admin
+):
     user = urlsplit(mysql_databases[1]).username
     with mysql_admin.cursor() as cur:
         cur.execute(f"SHOW GRANTS FOR '{user}'@'%'")
@@ -198,7 +236,9 @@ MEMBER_OF_SQL = (
 )
 
 
-def test_the_least_privilege_postgres_role_reads_no_settings_and_no_other_schema(postgres_databases):
+def test_the_least_privilege_postgres_role_reads_no_settings_and_no_other_schema(
+    postgres_databases,
+):
     with psycopg.connect(postgres_databases[1]) as conn:
         roles = {r[0] for r in conn.execute(MEMBER_OF_SQL)}
         can_read_hr = conn.execute("SELECT has_schema_privilege('hr', 'USAGE')").fetchone()[0]
@@ -218,12 +258,14 @@ def _attacks(hr: str):
     """Statements built from the issue's attack parts, joined by whitespace or comment tricks."""
     table = st.sampled_from([f"{hr}.salaries", f"`{hr}`.`salaries`", f"{hr} . salaries", "items"])
     scalar = st.deferred(
-        lambda: st.sampled_from(["1", "id", "'x'"])
-        | st.builds("(SELECT secret FROM {} LIMIT 1)".format, table)
-        | st.builds("EXTRACTVALUE(1, CONCAT(0x7e, {}))".format, scalar)
-        | st.builds("UPDATEXML(1, CONCAT(0x7e, {}), 1)".format, scalar)
-        | st.builds("CAST({} AS SIGNED)".format, scalar)
-        | st.builds("CONCAT({}, 'x')".format, scalar)
+        lambda: (
+            st.sampled_from(["1", "id", "'x'"])
+            | st.builds("(SELECT secret FROM {} LIMIT 1)".format, table)
+            | st.builds("EXTRACTVALUE(1, CONCAT(0x7e, {}))".format, scalar)
+            | st.builds("UPDATEXML(1, CONCAT(0x7e, {}), 1)".format, scalar)
+            | st.builds("CAST({} AS SIGNED)".format, scalar)
+            | st.builds("CONCAT({}, 'x')".format, scalar)
+        )
     )
     gap = st.sampled_from([" ", "\n", " --1\n", " #\n", " /*! */ ", " -- \n", "/**/"])
     where = st.builds("SELECT{0}*{0}FROM{0}{1}{0}WHERE{0}id{0}={0}{2}".format, gap, table, scalar)
@@ -236,7 +278,11 @@ def test_no_generated_attack_shows_the_secret_even_to_a_root_account(mysql_dsn, 
     # Root can read hr, so only the guard and the error boundary stand between the secret and the caller.
     query = data.draw(_attacks(_hr(mysql_dsn)))
     try:
-        shown = json.dumps(plan_explain(spec=DatabaseSpec(name="maria", engine="mysql", dsn=mysql_dsn), query=query))
+        shown = json.dumps(
+            plan_explain(
+                spec=DatabaseSpec(name="maria", engine="mysql", dsn=mysql_dsn), query=query
+            )
+        )
     except (QueryRejected, DatabaseError) as refused:
         shown = str(refused)
 
@@ -250,7 +296,7 @@ POSTGRES_LEAKS = [
     "CAST(current_setting('data_directory') AS int)",
     "leaky_constant()",
     "(SELECT secret FROM hr.salaries LIMIT 1)::int",
-    "(SELECT secret FROM \"hr\".salaries LIMIT 1)::int",
+    '(SELECT secret FROM "hr".salaries LIMIT 1)::int',
     "1",
 ]
 
@@ -268,7 +314,9 @@ POSTGRES_LEAKS = [
     ),
     gap=st.sampled_from([" ", "\n", " -- x\n", " /* */ "]),
 )
-def test_no_generated_attack_shows_a_setting_or_the_secret_on_postgres(postgres_dsn, value, shape, gap):
+def test_no_generated_attack_shows_a_setting_or_the_secret_on_postgres(
+    postgres_dsn, value, shape, gap
+):
     query = shape.format(v=value).replace(" ", gap, 1)
     try:
         spec = DatabaseSpec(name="pg", engine="postgres", dsn=postgres_dsn)
@@ -302,4 +350,6 @@ def test_the_servers_text_reaches_neither_the_caller_nor_the_default_log(
 
     assert result.is_error and "explain_failed:" in result.text
     assert marker not in result.text
-    assert marker not in database_mcp_stderr.read_text()  # logged at DEBUG only; the server runs at INFO
+    assert (
+        marker not in database_mcp_stderr.read_text()
+    )  # logged at DEBUG only; the server runs at INFO

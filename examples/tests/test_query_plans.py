@@ -46,11 +46,15 @@ def test_it_warns_about_a_mysql_full_scan(database_mcp, database):
 
     assert not result.is_error, result
     assert result.data["summary"]["full_scans"] == ["items"]
-    assert result.data["summary"]["estimated_rows"] >= 400  # the optimiser's estimate of a 500-row table
+    assert (
+        result.data["summary"]["estimated_rows"] >= 400
+    )  # the optimiser's estimate of a 500-row table
 
 
 def test_it_says_which_postgres_plan_looks_cheaper(database_mcp):
-    result = database_mcp.call("compare_postgres_query_plans", {"database": "pg", "query_1": BY_NAME, "query_2": BY_ID})
+    result = database_mcp.call(
+        "compare_postgres_query_plans", {"database": "pg", "query_1": BY_NAME, "query_2": BY_ID}
+    )
 
     assert not result.is_error, result
     assert result.data["cheaper"] == "query_2"
@@ -70,30 +74,43 @@ def test_it_says_which_mysql_plan_looks_cheaper(database_mcp, database):
 
 
 def test_the_same_query_twice_is_about_the_same(database_mcp):
-    result = database_mcp.call("compare_postgres_query_plans", {"database": "pg", "query_1": BY_ID, "query_2": BY_ID})
+    result = database_mcp.call(
+        "compare_postgres_query_plans", {"database": "pg", "query_1": BY_ID, "query_2": BY_ID}
+    )
 
     assert not result.is_error, result
     assert result.data["cheaper"] is None
     assert result.data["verdict"].startswith("about the same")
 
 
-@pytest.mark.parametrize("tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")])
-def test_a_query_on_a_missing_table_is_a_clear_tool_error_without_the_servers_text(database_mcp, tool, database):
+@pytest.mark.parametrize(
+    "tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")]
+)
+def test_a_query_on_a_missing_table_is_a_clear_tool_error_without_the_servers_text(
+    database_mcp, tool, database
+):
     result = database_mcp.call(tool, {"database": database, "query": "SELECT * FROM no_such_table"})
 
     assert result.is_error
     assert "explain_failed:" in result.text
     assert "names a table, column or function that does not exist here" in result.text
-    assert "no_such_table" not in result.text  # PostgreSQL: relation "…" does not exist; MariaDB: Table '…' doesn't
+    assert (
+        "no_such_table" not in result.text
+    )  # PostgreSQL: relation "…" does not exist; MariaDB: Table '…' doesn't
 
 
 @pytest.mark.parametrize(
     "tool, database",
     [("analyze_postgres_query", "pg")]
-    + [pytest.param("analyze_mysql_query", *t.values, marks=t.marks, id=t.id) for t in MYSQL_TARGETS],
+    + [
+        pytest.param("analyze_mysql_query", *t.values, marks=t.marks, id=t.id)
+        for t in MYSQL_TARGETS
+    ],
 )
 def test_a_percent_sign_in_the_query_is_plain_text(database_mcp, tool, database):
-    result = database_mcp.call(tool, {"database": database, "query": "SELECT id FROM items WHERE name LIKE 'item1%'"})
+    result = database_mcp.call(
+        tool, {"database": database, "query": "SELECT id FROM items WHERE name LIKE 'item1%'"}
+    )
 
     assert not result.is_error, result
     assert result.data["query"].endswith("LIKE 'item1%'")

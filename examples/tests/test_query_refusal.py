@@ -40,17 +40,24 @@ REFUSED = [
     ("SELECT lo_import('/etc/passwd')", "lo_import() is not accepted"),
     ("SELECT pg_read_file('/etc/passwd')", "pg_read_file() is not accepted"),
     ("SELECT * FROM dblink('host=x', 'SELECT 1') AS t(a int)", "dblink() is not accepted"),
-    ("SELECT * FROM items WHERE id = current_setting('data_directory')::int", "current_setting() is not accepted"),
+    (
+        "SELECT * FROM items WHERE id = current_setting('data_directory')::int",
+        "current_setting() is not accepted",
+    ),
     ("SELECT 'items'::regclass", "regclass is not accepted"),
     ("SELECT * FROM pg_authid", "system catalogs"),
     ("SELECT * FROM pg_catalog.pg_authid", "pg_catalog.pg_authid is not accepted"),
     ("SELECT * FROM information_schema.tables", "information_schema.tables is not accepted"),
-    ("SELECT \"count\"(*) FROM items", "a function name must be a plain word"),
+    ('SELECT "count"(*) FROM items', "a function name must be a plain word"),
     ("SELECT 1)", "do not balance"),
     ("SELECT (1", "do not balance"),
     ("  ;  ", "no statement"),
 ]
-PG_SLEEPS = ["pg_sleep(30)", "pg_sleep_for('30 seconds')", "pg_sleep_until(now() + interval '30 seconds')"]
+PG_SLEEPS = [
+    "pg_sleep(30)",
+    "pg_sleep_for('30 seconds')",
+    "pg_sleep_until(now() + interval '30 seconds')",
+]
 
 
 @pytest.mark.parametrize("sql, reason", REFUSED)
@@ -80,7 +87,9 @@ def test_the_guard_refuses_mysql_functions_that_are_not_on_the_allow_list(sql):
 @pytest.mark.parametrize("call", PG_SLEEPS)
 def test_the_guard_refuses_every_postgres_sleep_like_sleep(call):
     with pytest.raises(QueryRejected, match="not on the list of functions"):
-        select_validate(sql=f"SELECT * FROM items WHERE id = 1 OR {call} IS NULL", dialect="postgres")
+        select_validate(
+            sql=f"SELECT * FROM items WHERE id = 1 OR {call} IS NULL", dialect="postgres"
+        )
 
 
 @pytest.mark.parametrize(
@@ -131,7 +140,10 @@ def test_a_hash_is_an_operator_on_postgres_and_a_comment_on_mysql():
         ("postgres", "SELECT ALL FROM hr.salaries"),
         ("postgres", "SELECT 'pg_authid'::\"regclass\""),
         ("postgres", "SELECT * FROM items WHERE id IN (SELECT id FROM hr.salaries)"),
-        ("postgres", 'SELECT * FROM items LEFT JOIN LATERAL (SELECT 1 FROM "hr"."salaries") s ON true'),
+        (
+            "postgres",
+            'SELECT * FROM items LEFT JOIN LATERAL (SELECT 1 FROM "hr"."salaries") s ON true',
+        ),
         ("postgres", "WITH s AS (SELECT * FROM hr.salaries) SELECT * FROM s"),
         ("postgres", "SELECT * FROM items WHERE id = ANY (ARRAY(TABLE hr.ids))"),
         ("postgres", "SELECT * FROM otherdb.public.items"),
@@ -185,7 +197,9 @@ def test_the_guard_accepts_mysql_analytic_selects_on_the_allowed_database(sql):
     assert select_validate(sql=sql, dialect="mysql", schemas=frozenset({"app"})).text == sql
 
 
-@pytest.mark.parametrize("tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")])
+@pytest.mark.parametrize(
+    "tool, database", [("analyze_postgres_query", "pg"), ("analyze_mysql_query", "maria")]
+)
 @pytest.mark.parametrize(
     "sql",
     [
@@ -212,7 +226,8 @@ def test_the_server_refuses_writes_and_leaves_the_table_alone(
 
 def test_a_compare_with_one_refused_query_is_refused(database_mcp):
     result = database_mcp.call(
-        "compare_postgres_query_plans", {"database": "pg", "query_1": "SELECT 1", "query_2": "DELETE FROM items"}
+        "compare_postgres_query_plans",
+        {"database": "pg", "query_1": "SELECT 1", "query_2": "DELETE FROM items"},
     )
 
     assert result.is_error

@@ -17,12 +17,17 @@ def _performance_schema_on(mysql_admin) -> bool:
 
 
 def _pg_stat_statements_loaded(postgres_admin) -> bool:
-    return "pg_stat_statements" in postgres_admin.execute("SHOW shared_preload_libraries").fetchone()[0]
+    return (
+        "pg_stat_statements"
+        in postgres_admin.execute("SHOW shared_preload_libraries").fetchone()[0]
+    )
 
 
 def test_it_says_how_to_enable_performance_schema_when_it_is_off(database_mcp, mysql_admin):
     if _performance_schema_on(mysql_admin):
-        pytest.skip("this MariaDB/MySQL runs with performance_schema ON; the data path is tested elsewhere")
+        pytest.skip(
+            "this MariaDB/MySQL runs with performance_schema ON; the data path is tested elsewhere"
+        )
 
     result = database_mcp.call("get_top_queries", {"database": "maria"})
 
@@ -35,11 +40,15 @@ def test_it_says_how_to_enable_performance_schema_when_it_is_off(database_mcp, m
 
 def test_it_says_how_to_install_and_load_pg_stat_statements(database_mcp, postgres_admin):
     if _pg_stat_statements_loaded(postgres_admin):
-        pytest.skip("this PostgreSQL preloads pg_stat_statements; the data path is tested elsewhere")
+        pytest.skip(
+            "this PostgreSQL preloads pg_stat_statements; the data path is tested elsewhere"
+        )
 
     missing = database_mcp.call("get_top_queries", {"database": "pg"})
     postgres_admin.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    not_loaded = database_mcp.call("get_top_queries", {"database": "pg", "order_by": "executions", "limit": 5})
+    not_loaded = database_mcp.call(
+        "get_top_queries", {"database": "pg", "order_by": "executions", "limit": 5}
+    )
 
     assert not missing.is_error and missing.data["available"] is False
     assert "not installed" in missing.data["message"]

@@ -22,7 +22,9 @@ def postgres_with_statistics():
     with private_postgres() as dsn:
         with psycopg.connect(dsn, autocommit=True) as conn:
             conn.execute("CREATE EXTENSION pg_stat_statements")
-            conn.execute("CREATE TABLE items AS SELECT g AS id, g % 7 AS category FROM generate_series(1, 1000) g")
+            conn.execute(
+                "CREATE TABLE items AS SELECT g AS id, g % 7 AS category FROM generate_series(1, 1000) g"
+            )
             for category in range(REPEAT):
                 conn.execute("SELECT count(*) FROM items WHERE category = %s", (category % 7,))
         yield dsn
@@ -34,7 +36,10 @@ def mariadb_with_statistics():
         pytest.skip("no MariaDB server binaries (mariadbd, mariadb-install-db) on this machine")
     with private_mariadb() as dsn:
         conn = pymysql.connect(
-            host="127.0.0.1", port=int(dsn.rsplit(":", 1)[1].split("/")[0]), user="root", autocommit=True
+            host="127.0.0.1",
+            port=int(dsn.rsplit(":", 1)[1].split("/")[0]),
+            user="root",
+            autocommit=True,
         )
         with conn.cursor() as cur:
             cur.execute("CREATE DATABASE shop")
@@ -70,11 +75,17 @@ def statistics_mcp(postgres_with_statistics, mariadb_with_statistics, tmp_path_f
 
 @pytest.mark.parametrize("order_by", ["total_time", "executions", "cpu", "avg_time", "rows"])
 def test_it_reads_pg_stat_statements(statistics_mcp, order_by):
-    result = statistics_mcp.call("get_top_queries", {"database": "pg_stats", "order_by": order_by, "limit": 50})
+    result = statistics_mcp.call(
+        "get_top_queries", {"database": "pg_stats", "order_by": order_by, "limit": 50}
+    )
 
     assert not result.is_error, result
     assert result.data["available"] is True and result.data["source"] == "pg_stat_statements"
-    ours = [q for q in result.data["queries"] if q["query"] == "SELECT count(*) FROM items WHERE category = $1"]
+    ours = [
+        q
+        for q in result.data["queries"]
+        if q["query"] == "SELECT count(*) FROM items WHERE category = $1"
+    ]
     assert ours and ours[0]["calls"] == REPEAT and ours[0]["rows"] == REPEAT
     assert ours[0]["total_time_ms"] >= ours[0]["cpu_time_ms"] >= 0
 
@@ -85,12 +96,16 @@ def test_pg_executions_order_puts_the_most_called_first(statistics_mcp):
     ).data["queries"]
 
     calls = [q["calls"] for q in queries]
-    assert calls == sorted(calls, reverse=True) and [q["rank"] for q in queries] == list(range(1, len(queries) + 1))
+    assert calls == sorted(calls, reverse=True) and [q["rank"] for q in queries] == list(
+        range(1, len(queries) + 1)
+    )
 
 
 @pytest.mark.parametrize("order_by", ["total_time", "executions", "cpu"])
 def test_it_reads_mariadb_performance_schema(statistics_mcp, order_by):
-    result = statistics_mcp.call("get_top_queries", {"database": "maria_stats", "order_by": order_by, "limit": 50})
+    result = statistics_mcp.call(
+        "get_top_queries", {"database": "maria_stats", "order_by": order_by, "limit": 50}
+    )
 
     assert not result.is_error, result
     assert result.data["available"] is True
@@ -100,5 +115,9 @@ def test_it_reads_mariadb_performance_schema(statistics_mcp, order_by):
         if q["schema"] is None and "`shop` . `items`" in q["query"] and "COUNT" in q["query"]
     ]
     assert ours and ours[0]["calls"] == REPEAT
-    assert ours[0]["rows_examined"] == REPEAT * 1000 and ours[0]["executions_without_index"] == REPEAT
-    assert any("approximated" in note for note in result.data["notes"])  # MariaDB has no SUM_CPU_TIME
+    assert (
+        ours[0]["rows_examined"] == REPEAT * 1000 and ours[0]["executions_without_index"] == REPEAT
+    )
+    assert any(
+        "approximated" in note for note in result.data["notes"]
+    )  # MariaDB has no SUM_CPU_TIME

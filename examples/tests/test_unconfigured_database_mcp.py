@@ -10,7 +10,9 @@ pytestmark = pytest.mark.timeout(120)
 @pytest.fixture
 def unconfigured(tmp_path):
     config = tmp_path / "databases.yaml"
-    config.write_text("databases:\n  - {name: prod, engine: postgres, dsn: '${PROD_DSN_NOT_SET}'}\n")
+    config.write_text(
+        "databases:\n  - {name: prod, engine: postgres, dsn: '${PROD_DSN_NOT_SET}'}\n"
+    )
     env = {"DATABASE_MCP_CONFIG": str(config), "DATABASE_MCP_DATA_DIR": ":memory:"}
     session = stdio_session("examples.database_mcp", env=env, errlog_path=tmp_path / "stderr.log")
     yield session
@@ -33,7 +35,10 @@ def test_it_lists_no_databases_with_the_reason(unconfigured):
         ("get_top_queries", {"database": "prod"}),
         ("get_performance_trends", {"database": "prod"}),
         ("analyze_postgres_query", {"database": "prod", "query": "SELECT 1"}),
-        ("compare_mysql_query_plans", {"database": "prod", "query_1": "SELECT 1", "query_2": "SELECT 2"}),
+        (
+            "compare_mysql_query_plans",
+            {"database": "prod", "query_1": "SELECT 1", "query_2": "SELECT 2"},
+        ),
     ],
 )
 def test_every_tool_answers_not_configured(unconfigured, tool, arguments):
@@ -45,7 +50,10 @@ def test_every_tool_answers_not_configured(unconfigured, tool, arguments):
 
 
 def test_it_starts_without_any_config_file(tmp_path):
-    env = {"DATABASE_MCP_CONFIG": str(tmp_path / "missing.yaml"), "DATABASE_MCP_DATA_DIR": ":memory:"}
+    env = {
+        "DATABASE_MCP_CONFIG": str(tmp_path / "missing.yaml"),
+        "DATABASE_MCP_DATA_DIR": ":memory:",
+    }
     session = stdio_session("examples.database_mcp", env=env, errlog_path=tmp_path / "stderr.log")
     try:
         result = session.call("list_available_databases")

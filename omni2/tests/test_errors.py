@@ -37,8 +37,9 @@ def test_a_body_just_under_the_limit_passes(api_client):
 
 
 def test_a_lying_content_length_is_refused(client):
-    response = client.generic("POST", "/echo", b"{}", content_type="application/json",
-                              CONTENT_LENGTH="not-a-number")
+    response = client.generic(
+        "POST", "/echo", b"{}", content_type="application/json", CONTENT_LENGTH="not-a-number"
+    )
     assert_error(response, 400, "invalid_request")
 
 
@@ -58,5 +59,7 @@ def test_a_bug_in_a_view_is_a_500_without_a_traceback(api_client):
 
 
 def test_unsupported_content_type_is_a_415(api_client):
-    response = api_client.post("/echo", data="a=1", content_type="application/x-www-form-urlencoded")
+    response = api_client.post(
+        "/echo", data="a=1", content_type="application/x-www-form-urlencoded"
+    )
     assert_error(response, 415, "unsupported_media_type")

@@ -64,9 +64,16 @@ def unreachable_mcp(db):
 def test_anonymous_health_shows_a_short_error_code_and_no_details(client, unreachable_mcp):
     response = client.get("/health")
     [row] = response.json()["mcps"]
-    assert row == {"name": "down_mcp", "status": "unreachable", "tools": 0, "latency_ms": None,
-                   "last_error": "unreachable"}
-    assert "127.0.0.1" not in response.content.decode() and "secret" not in response.content.decode()
+    assert row == {
+        "name": "down_mcp",
+        "status": "unreachable",
+        "tools": 0,
+        "latency_ms": None,
+        "last_error": "unreachable",
+    }
+    assert (
+        "127.0.0.1" not in response.content.decode() and "secret" not in response.content.decode()
+    )
 
 
 def test_admins_see_the_error_text_at_the_servers_endpoint(authed_client, unreachable_mcp):

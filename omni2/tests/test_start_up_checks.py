@@ -33,14 +33,27 @@ def compose_environment() -> dict[str, str]:
 def run(args: list[str], env: dict[str, str], tmp_path) -> subprocess.CompletedProcess:
     """``python <args>`` in the repository with only ``env`` (and a private var/)."""
     base = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "OMNI2_VAR_DIR": str(tmp_path / "var")}
-    return subprocess.run([sys.executable, *args], cwd=BASE_DIR, env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=BASE_DIR,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
-@pytest.mark.parametrize("key", [
-    settings.DEV_SECRET_KEY, "change-me-to-a-long-random-string", "Change-Me" + "x" * 60,
-    "django-insecure-" + secrets.token_urlsafe(50), secrets.token_urlsafe(20), "ab" * 40,
-])
+@pytest.mark.parametrize(
+    "key",
+    [
+        settings.DEV_SECRET_KEY,
+        "change-me-to-a-long-random-string",
+        "Change-Me" + "x" * 60,
+        "django-insecure-" + secrets.token_urlsafe(50),
+        secrets.token_urlsafe(20),
+        "ab" * 40,
+    ],
+)
 def test_it_names_a_development_placeholder_short_or_monotonous_key_weak(key):
     assert secret_key_weakness(key, dev_key=settings.DEV_SECRET_KEY)
 
@@ -49,11 +62,23 @@ def test_a_long_random_key_is_not_weak():
     assert secret_key_weakness(secrets.token_urlsafe(50), dev_key=settings.DEV_SECRET_KEY) is None
 
 
-@pytest.mark.parametrize("start", [
-    ["manage.py", "migrate", "--noinput"],  # compose's migrate service
-    ["-m", "omni2.web", "omni2.asgi:application", "--host", "127.0.0.1", "--port", "0"],  # its web service
-    ["-m", "celery", "-A", "omni2", "worker", "--concurrency", "1"],  # its worker
-], ids=["migrate", "web", "worker"])
+@pytest.mark.parametrize(
+    "start",
+    [
+        ["manage.py", "migrate", "--noinput"],  # compose's migrate service
+        [
+            "-m",
+            "omni2.web",
+            "omni2.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+        ],  # its web service
+        ["-m", "celery", "-A", "omni2", "worker", "--concurrency", "1"],  # its worker
+    ],
+    ids=["migrate", "web", "worker"],
+)
 def test_compose_with_the_example_env_refuses_to_start_and_says_what_to_set(start, tmp_path):
     env = {**env_example(), **compose_environment(), "DATABASE_URL": UNREACHABLE_POSTGRES}
     result = run(start, env, tmp_path)
@@ -71,7 +96,9 @@ def test_an_unset_key_is_refused_on_postgresql(tmp_path):
 
 def test_the_embedded_demo_starts_on_the_development_key_with_debug_off_by_default(tmp_path):
     assert run(["manage.py", "check"], {}, tmp_path).returncode == 0
-    shown = "from django.conf import settings as s; print(s.DEBUG, s.SECRET_KEY == s.DEV_SECRET_KEY)"
+    shown = (
+        "from django.conf import settings as s; print(s.DEBUG, s.SECRET_KEY == s.DEV_SECRET_KEY)"
+    )
     result = run(["manage.py", "shell", "--no-imports", "-c", shown], {}, tmp_path)
     assert result.stdout.split() == ["False", "True"], result.stderr
 

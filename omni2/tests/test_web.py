@@ -8,7 +8,9 @@ import omni2.web  # noqa: F401  (patches Config.bind_socket)
 
 
 def test_connections_accepted_on_a_socket_uvicorn_bound_have_nagle_off():
-    listener = Config(app="omni2.asgi:application", host="127.0.0.1", port=0, workers=2).bind_socket()
+    listener = Config(
+        app="omni2.asgi:application", host="127.0.0.1", port=0, workers=2
+    ).bind_socket()
     try:
         assert listener.proto == 0  # what uvicorn does; asyncio would then skip TCP_NODELAY
         listener.listen()

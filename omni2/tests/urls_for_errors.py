@@ -22,7 +22,7 @@ urlpatterns = [
     path("", include("omni2.urls")),
 ]
 
-handler400 = "omni2.errors.bad_request"
-handler403 = "omni2.errors.permission_denied"
-handler404 = "omni2.errors.not_found"
-handler500 = "omni2.errors.server_error"
+handler400 = "core.errors.bad_request"
+handler403 = "core.errors.permission_denied"
+handler404 = "core.errors.not_found"
+handler500 = "core.errors.server_error"

@@ -6,6 +6,7 @@ per configuration), so changing settings takes effect without a restart of anyth
 
 from django.conf import settings
 
+from .anthropic_provider import AnthropicProvider
 from .base import (
     LlmError,
     LlmNotConfigured,
@@ -19,11 +20,22 @@ from .base import (
     tool_results_message,
     user_message,
 )
+from .openai_provider import OpenAIProvider
 
 __all__ = [
-    "LlmError", "LlmNotConfigured", "LlmProvider", "LlmResponse", "ModelNotAllowed", "ToolSpec",
-    "ToolUse", "Usage", "get_provider", "model_resolve", "tool_result_block",
-    "tool_results_message", "user_message",
+    "LlmError",
+    "LlmNotConfigured",
+    "LlmProvider",
+    "LlmResponse",
+    "ModelNotAllowed",
+    "ToolSpec",
+    "ToolUse",
+    "Usage",
+    "get_provider",
+    "model_resolve",
+    "tool_result_block",
+    "tool_results_message",
+    "user_message",
 ]
 
 
@@ -45,23 +57,22 @@ def get_provider() -> LlmProvider:
 
 
 def _anthropic(common: dict) -> LlmProvider:
-    from .anthropic_provider import AnthropicProvider
-
     if not settings.ANTHROPIC_API_KEY:
         raise LlmNotConfigured("No LLM is configured: set ANTHROPIC_API_KEY to use Claude.")
-    return AnthropicProvider(api_key=settings.ANTHROPIC_API_KEY,
-                             base_url=settings.ANTHROPIC_BASE_URL, **common)
+    return AnthropicProvider(
+        api_key=settings.ANTHROPIC_API_KEY, base_url=settings.ANTHROPIC_BASE_URL, **common
+    )
 
 
 def _openai(common: dict) -> LlmProvider:
-    from .openai_provider import OpenAIProvider
-
     # A local server (Ollama, vLLM) needs only its URL; OpenAI itself needs only a key.
     if not (settings.OPENAI_BASE_URL or settings.OPENAI_API_KEY):
         raise LlmNotConfigured(
             "No LLM is configured: set OPENAI_BASE_URL (and OPENAI_API_KEY if the server needs one)."
         )
-    return OpenAIProvider(api_key=settings.OPENAI_API_KEY, base_url=settings.OPENAI_BASE_URL, **common)
+    return OpenAIProvider(
+        api_key=settings.OPENAI_API_KEY, base_url=settings.OPENAI_BASE_URL, **common
+    )
 
 
 def model_resolve(*, requested: str | None, role_default: str | None) -> str:

@@ -11,10 +11,11 @@ assistant turn in that same shape, so the tool loop never sees a vendor format.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
-from omni2.errors import ApiError
+from core.errors import ApiError
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,12 @@ def user_message(text: str) -> dict[str, Any]:
 
 
 def tool_result_block(tool_use_id: str, content: str, is_error: bool = False) -> dict[str, Any]:
-    return {"type": "tool_result", "tool_use_id": tool_use_id, "content": content, "is_error": is_error}
+    return {
+        "type": "tool_result",
+        "tool_use_id": tool_use_id,
+        "content": content,
+        "is_error": is_error,
+    }
 
 
 def tool_results_message(blocks: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -94,8 +100,15 @@ class LlmError(Exception):
     will not get better, a rate limit or an overload will.
     """
 
-    def __init__(self, message: str, *, code: str = "llm_error", permanent: bool = False,
-                 status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str = "llm_error",
+        permanent: bool = False,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.message = message
         self.code = code
@@ -134,7 +147,11 @@ class ModelNotAllowed(ApiError):
 _STATUS_ERRORS: dict[int, tuple[str, bool, str]] = {
     400: ("llm_bad_request", True, "The LLM provider refused the request as invalid"),
     401: ("llm_auth_failed", True, "The LLM provider rejected the configured API key"),
-    403: ("llm_permission_denied", True, "The configured API key may not use this model or feature"),
+    403: (
+        "llm_permission_denied",
+        True,
+        "The configured API key may not use this model or feature",
+    ),
     404: ("llm_bad_request", True, "The LLM provider does not know this model or endpoint"),
     408: ("llm_timeout", False, "The LLM provider timed out"),
     413: ("llm_bad_request", True, "The request is too large for the LLM provider"),
@@ -145,8 +162,9 @@ _STATUS_ERRORS: dict[int, tuple[str, bool, str]] = {
 }
 
 
-def llm_error_for_status(status: int, *, detail: str | None = None,
-                         retry_after: float | None = None) -> LlmError:
+def llm_error_for_status(
+    status: int, *, detail: str | None = None, retry_after: float | None = None
+) -> LlmError:
     """Map an HTTP status from any provider to one :class:`LlmError`.
 
     ``detail`` (the provider's own sentence) is only added for bad requests, where it
@@ -155,8 +173,13 @@ def llm_error_for_status(status: int, *, detail: str | None = None,
     code, permanent, message = _STATUS_ERRORS.get(status, _fallback_for(status))
     if detail and code == "llm_bad_request":
         message = f"{message}: {detail[:300]}"
-    return LlmError(f"{message} (HTTP {status}).", code=code, permanent=permanent,
-                    status=status, retry_after=retry_after)
+    return LlmError(
+        f"{message} (HTTP {status}).",
+        code=code,
+        permanent=permanent,
+        status=status,
+        retry_after=retry_after,
+    )
 
 
 def _fallback_for(status: int) -> tuple[str, bool, str]:
@@ -189,11 +212,25 @@ def scrub(text: str | None, *secrets: str) -> str | None:
 class LlmProvider(Protocol):
     name: str
 
-    def create(self, *, model: str, system: str, messages: list[dict], tools: Sequence[ToolSpec],
-               max_tokens: int | None = None) -> LlmResponse: ...
+    def create(
+        self,
+        *,
+        model: str,
+        system: str,
+        messages: list[dict],
+        tools: Sequence[ToolSpec],
+        max_tokens: int | None = None,
+    ) -> LlmResponse: ...
 
-    async def acreate(self, *, model: str, system: str, messages: list[dict],
-                      tools: Sequence[ToolSpec], max_tokens: int | None = None) -> LlmResponse: ...
+    async def acreate(
+        self,
+        *,
+        model: str,
+        system: str,
+        messages: list[dict],
+        tools: Sequence[ToolSpec],
+        max_tokens: int | None = None,
+    ) -> LlmResponse: ...
 
 
 class SyncProvider:

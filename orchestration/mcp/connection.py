@@ -46,22 +46,33 @@ class ServerConnection:
     async def ensure_open(self, timeout: float) -> Client:
         """Open on first use, within ``timeout``; concurrent callers share the same attempt."""
         ready = self._ready
-        if ready is not None and ready.done() and not ready.cancelled() and ready.exception() is None:
+        if (
+            ready is not None
+            and ready.done()
+            and not ready.cancelled()
+            and ready.exception() is None
+        ):
             return ready.result()  # the common case: open already, no timer to arm
         if self._runner is None:
             self._ready = asyncio.get_running_loop().create_future()
             # Nobody may be left waiting when the attempt fails; do not warn about that.
             self._ready.add_done_callback(lambda future: future.cancelled() or future.exception())
-            self._runner = asyncio.create_task(self._run(timeout), name=f"mcp-session-{self.spec.name}")
+            self._runner = asyncio.create_task(
+                self._run(timeout), name=f"mcp-session-{self.spec.name}"
+            )
         try:
             return await asyncio.wait_for(asyncio.shield(self._ready), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimeoutError(f"{self.spec.name}: connecting timed out") from None
 
     async def _run(self, open_timeout: float) -> None:
         try:
-            client = client_for(self.spec, connect_timeout=min(open_timeout, self.connect_timeout),
-                                recorder=self.recorder, max_result_bytes=self.max_result_bytes)
+            client = client_for(
+                self.spec,
+                connect_timeout=min(open_timeout, self.connect_timeout),
+                recorder=self.recorder,
+                max_result_bytes=self.max_result_bytes,
+            )
             # The deadline bounds only the handshake; it is lifted once the session is up.
             with anyio.CancelScope(deadline=anyio.current_time() + open_timeout) as scope:
                 self._scope = scope
@@ -69,11 +80,15 @@ class ServerConnection:
                     scope.deadline = math.inf
                     self._client = client
                     self._ready.set_result(client)
-                    logger.info("MCP session to %s (%s) is open", self.spec.name, self.spec.transport)
+                    logger.info(
+                        "MCP session to %s (%s) is open", self.spec.name, self.spec.transport
+                    )
                     await self._stop.wait()
             if not self._ready.done():
                 self._ready.set_exception(TimeoutError(f"{self.spec.name}: connecting timed out"))
-        except Exception as exc:  # the transport died; callers learn it through _ready or their request
+        except (
+            Exception
+        ) as exc:  # the transport died; callers learn it through _ready or their request
             if not self._ready.done():
                 self._ready.set_exception(leaf_exception(exc))
             else:
@@ -83,10 +98,16 @@ class ServerConnection:
             if not self._ready.done():
                 self._ready.cancel()
 
-    async def call_tool(self, name: str, arguments: dict, timeout: float, meta: dict | None = None) -> CallToolResult:
+    async def call_tool(
+        self, name: str, arguments: dict, timeout: float, meta: dict | None = None
+    ) -> CallToolResult:
         client = self._require_client()
-        async with asyncio.timeout(timeout + GUARD_SECONDS):  # cheaper than an anyio scope, per call
-            return await client.call_tool(name, arguments, read_timeout_seconds=max(timeout, 0.001), meta=meta)
+        async with asyncio.timeout(
+            timeout + GUARD_SECONDS
+        ):  # cheaper than an anyio scope, per call
+            return await client.call_tool(
+                name, arguments, read_timeout_seconds=max(timeout, 0.001), meta=meta
+            )
 
     async def list_tools(self, timeout: float) -> list:
         client, tools, cursor = self._require_client(), [], None

@@ -24,12 +24,30 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+from celery.signals import worker_process_shutdown, worker_shutdown
+from django.conf import settings
+
 from .breaker import CircuitBreaker
 from .connection import ServerConnection
-from .transports import (call_error, connect_error, is_broken_session, leaf_exception, tool_info_from_sdk,
-                         tool_result_from_sdk, was_refused_unsent)
-from .types import (McpError, McpResultTooLarge, McpTimeout, McpUnavailable, ServerHealth, ServerSpec, ToolInfo,
-                    ToolResult)
+from .transports import (
+    call_error,
+    connect_error,
+    is_broken_session,
+    leaf_exception,
+    tool_info_from_sdk,
+    tool_result_from_sdk,
+    was_refused_unsent,
+)
+from .types import (
+    McpError,
+    McpResultTooLarge,
+    McpTimeout,
+    McpUnavailable,
+    ServerHealth,
+    ServerSpec,
+    ToolInfo,
+    ToolResult,
+)
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -46,22 +64,26 @@ class PoolConfig:
 
     @classmethod
     def from_settings(cls) -> PoolConfig:
-        from django.conf import settings
-
         if not settings.configured:
             return cls()
         return cls(
-            breaker_threshold=getattr(settings, "OMNI2_MCP_BREAKER_THRESHOLD", cls.breaker_threshold),
-            breaker_cooldown_seconds=getattr(settings, "OMNI2_MCP_BREAKER_COOLDOWN_SECONDS",
-                                             cls.breaker_cooldown_seconds),
-            connect_timeout_seconds=getattr(settings, "OMNI2_MCP_CONNECT_TIMEOUT_SECONDS",
-                                            cls.connect_timeout_seconds),
+            breaker_threshold=getattr(
+                settings, "OMNI2_MCP_BREAKER_THRESHOLD", cls.breaker_threshold
+            ),
+            breaker_cooldown_seconds=getattr(
+                settings, "OMNI2_MCP_BREAKER_COOLDOWN_SECONDS", cls.breaker_cooldown_seconds
+            ),
+            connect_timeout_seconds=getattr(
+                settings, "OMNI2_MCP_CONNECT_TIMEOUT_SECONDS", cls.connect_timeout_seconds
+            ),
             max_result_bytes=getattr(settings, "OMNI2_MCP_MAX_RESULT_BYTES", cls.max_result_bytes),
         )
 
 
 class McpPool:
-    def __init__(self, config: PoolConfig | None = None, *, clock: Callable[[], float] = time.monotonic):
+    def __init__(
+        self, config: PoolConfig | None = None, *, clock: Callable[[], float] = time.monotonic
+    ):
         self.config = config or PoolConfig.from_settings()
         self._clock = clock
         self._start_lock = threading.Lock()  # guards starting/stopping the thread only, never I/O
@@ -83,15 +105,24 @@ class McpPool:
 
     # --- sync API (any thread except the pool's own) ---------------------------------------
 
-    def call_tool(self, spec: ServerSpec, tool: str, arguments: dict | None = None,
-                  timeout: float | None = None, *, meta: dict | None = None) -> ToolResult:
+    def call_tool(
+        self,
+        spec: ServerSpec,
+        tool: str,
+        arguments: dict | None = None,
+        timeout: float | None = None,
+        *,
+        meta: dict | None = None,
+    ) -> ToolResult:
         """Call ``tool``; a tool-reported error is ``ToolResult(is_error=True)``, not an exception.
 
         ``meta`` goes out as the request's ``_meta`` (the caller's identity, see ``toolcalls``).
         Raises McpUnavailable (cannot reach / circuit open), McpTimeout, or McpError (protocol).
         """
         budget = timeout or spec.timeout_seconds
-        return self._run_sync(self._call_tool(spec, tool, _json_arguments(arguments), budget, meta), budget)
+        return self._run_sync(
+            self._call_tool(spec, tool, _json_arguments(arguments), budget, meta), budget
+        )
 
     def list_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
         budget = timeout or spec.timeout_seconds
@@ -185,10 +216,20 @@ class McpPool:
 
     # --- async API (callers on another event loop, or on the pool's loop) --------------------
 
-    async def acall_tool(self, spec: ServerSpec, tool: str, arguments: dict | None = None,
-                         timeout: float | None = None, *, meta: dict | None = None) -> ToolResult:
-        return await self._run_async(self._call_tool(spec, tool, _json_arguments(arguments),
-                                                     timeout or spec.timeout_seconds, meta))
+    async def acall_tool(
+        self,
+        spec: ServerSpec,
+        tool: str,
+        arguments: dict | None = None,
+        timeout: float | None = None,
+        *,
+        meta: dict | None = None,
+    ) -> ToolResult:
+        return await self._run_async(
+            self._call_tool(
+                spec, tool, _json_arguments(arguments), timeout or spec.timeout_seconds, meta
+            )
+        )
 
     async def alist_tools(self, spec: ServerSpec, timeout: float | None = None) -> list[ToolInfo]:
         return await self._run_async(self._list_tools(spec, timeout or spec.timeout_seconds))
@@ -211,8 +252,12 @@ class McpPool:
             if self._loop is None:
                 self._loop = asyncio.new_event_loop()
                 started = threading.Event()
-                self._thread = threading.Thread(target=self._serve, args=(self._loop, started),
-                                                name="omni2-mcp-pool", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._serve,
+                    args=(self._loop, started),
+                    name="omni2-mcp-pool",
+                    daemon=True,
+                )
                 self._thread.start()
                 started.wait()
             return self._loop
@@ -263,13 +308,19 @@ class McpPool:
 
     # --- on the loop ----------------------------------------------------------------------
 
-    async def _call_tool(self, spec: ServerSpec, tool: str, arguments: dict, budget: float,
-                         meta: dict | None = None) -> ToolResult:
+    async def _call_tool(
+        self, spec: ServerSpec, tool: str, arguments: dict, budget: float, meta: dict | None = None
+    ) -> ToolResult:
         try:
             result = await self._with_session(
-                spec, budget, lambda conn, left: conn.call_tool(tool, arguments, left, meta))
-        except McpResultTooLarge as exc:  # the tool ran and answered: a tool error, the session is fine
-            return ToolResult(is_error=True, content=[{"type": "text", "text": exc.message}], text=exc.message)
+                spec, budget, lambda conn, left: conn.call_tool(tool, arguments, left, meta)
+            )
+        except (
+            McpResultTooLarge
+        ) as exc:  # the tool ran and answered: a tool error, the session is fine
+            return ToolResult(
+                is_error=True, content=[{"type": "text", "text": exc.message}], text=exc.message
+            )
         return tool_result_from_sdk(result)
 
     async def _list_tools(self, spec: ServerSpec, budget: float) -> list[ToolInfo]:
@@ -284,38 +335,67 @@ class McpPool:
             pass  # recorded in health by _with_session
         return self._health[spec.name]
 
-    async def _with_session(self, spec: ServerSpec, budget: float,
-                            operation: Callable[[ServerConnection, float], Awaitable[Any]]) -> Any:
+    async def _with_session(
+        self,
+        spec: ServerSpec,
+        budget: float,
+        operation: Callable[[ServerConnection, float], Awaitable[Any]],
+    ) -> Any:
         """Run ``operation`` on the server's session under its breaker and one deadline."""
         breaker = self._breaker_for(spec)
         if not breaker.allow():
             self._note(spec, reachable=False, circuit_open=True, last_error_code="circuit_open")
-            raise McpUnavailable(f"{spec.name}: circuit open after repeated failures; next try in "
-                                 f"{breaker.seconds_until_retry():.0f}s", server=spec.name)
+            raise McpUnavailable(
+                f"{spec.name}: circuit open after repeated failures; next try in "
+                f"{breaker.seconds_until_retry():.0f}s",
+                server=spec.name,
+            )
         started = time.perf_counter()
         try:
             value = await self._attempt(spec, time.monotonic() + budget, operation)
         except (McpUnavailable, McpTimeout) as exc:
             breaker.record_failure()
-            reachable = False if isinstance(exc, McpUnavailable) else self._health[spec.name].reachable
-            self._note(spec, reachable=reachable, last_error=exc.message, last_error_code=exc.code,
-                       circuit_open=breaker.is_open)
+            reachable = (
+                False if isinstance(exc, McpUnavailable) else self._health[spec.name].reachable
+            )
+            self._note(
+                spec,
+                reachable=reachable,
+                last_error=exc.message,
+                last_error_code=exc.code,
+                circuit_open=breaker.is_open,
+            )
             raise
         except McpError as exc:  # the server answered, with a protocol error
             breaker.record_success()
-            self._note(spec, reachable=True, last_error=exc.message, last_error_code=exc.code,
-                       circuit_open=False)
+            self._note(
+                spec,
+                reachable=True,
+                last_error=exc.message,
+                last_error_code=exc.code,
+                circuit_open=False,
+            )
             raise
         except BaseException:
             breaker.release_trial()
             raise
         breaker.record_success()
-        self._note(spec, reachable=True, latency_ms=round((time.perf_counter() - started) * 1000, 2),
-                   last_error="", last_error_code="", circuit_open=False)
+        self._note(
+            spec,
+            reachable=True,
+            latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            last_error="",
+            last_error_code="",
+            circuit_open=False,
+        )
         return value
 
-    async def _attempt(self, spec: ServerSpec, deadline: float,
-                       operation: Callable[[ServerConnection, float], Awaitable[Any]]) -> Any:
+    async def _attempt(
+        self,
+        spec: ServerSpec,
+        deadline: float,
+        operation: Callable[[ServerConnection, float], Awaitable[Any]],
+    ) -> Any:
         """Run ``operation``, re-opening a broken session once.
 
         Only a request that cannot have run is sent again: the session was seen dead before
@@ -326,8 +406,9 @@ class McpPool:
         while True:
             if conn.is_open and conn.transport_closed():
                 if reopened:
-                    raise McpUnavailable(f"{spec.name}: connection lost again after re-opening",
-                                         server=spec.name)
+                    raise McpUnavailable(
+                        f"{spec.name}: connection lost again after re-opening", server=spec.name
+                    )
                 conn, reopened = self._reopen(conn), True
             await self._open(conn, deadline)
             try:
@@ -349,17 +430,24 @@ class McpPool:
     async def _open(self, conn: ServerConnection, deadline: float) -> None:
         left = deadline - time.monotonic()
         if left <= 0:
-            raise McpTimeout(f"{conn.spec.name}: no answer within the timeout", server=conn.spec.name)
+            raise McpTimeout(
+                f"{conn.spec.name}: no answer within the timeout", server=conn.spec.name
+            )
         # Starting a stdio server is process start-up plus imports, which can take seconds:
         # it gets the call's whole budget; a network handshake gets the shorter connect limit.
-        limit = left if conn.spec.transport == "stdio" else min(left, self.config.connect_timeout_seconds)
+        limit = (
+            left
+            if conn.spec.transport == "stdio"
+            else min(left, self.config.connect_timeout_seconds)
+        )
         try:
             await conn.ensure_open(limit)
         except Exception as exc:
             self._drop(conn)
             if isinstance(exc, TimeoutError) and deadline - time.monotonic() <= 0.05:
-                raise McpTimeout(f"{conn.spec.name}: no answer within the timeout",
-                                 server=conn.spec.name) from None
+                raise McpTimeout(
+                    f"{conn.spec.name}: no answer within the timeout", server=conn.spec.name
+                ) from None
             raise connect_error(conn.spec, exc, conn.recorder) from None
 
     def _connection_for(self, spec: ServerSpec) -> ServerConnection:
@@ -370,8 +458,11 @@ class McpPool:
             return conn
         if conn is not None:
             self._drop(conn)
-        conn = ServerConnection(spec, connect_timeout=self.config.connect_timeout_seconds,
-                                max_result_bytes=self.config.max_result_bytes)
+        conn = ServerConnection(
+            spec,
+            connect_timeout=self.config.connect_timeout_seconds,
+            max_result_bytes=self.config.max_result_bytes,
+        )
         self._connections[spec.name] = conn
         return conn
 
@@ -387,8 +478,11 @@ class McpPool:
         """The server's breaker; a changed config starts with a clean slate."""
         breaker = self._breakers.get(spec.name)
         if breaker is None or self._fingerprints.get(spec.name) != spec.fingerprint:
-            breaker = CircuitBreaker(threshold=self.config.breaker_threshold,
-                                     cooldown_seconds=self.config.breaker_cooldown_seconds, clock=self._clock)
+            breaker = CircuitBreaker(
+                threshold=self.config.breaker_threshold,
+                cooldown_seconds=self.config.breaker_cooldown_seconds,
+                clock=self._clock,
+            )
             self._breakers[spec.name] = breaker
             self._fingerprints[spec.name] = spec.fingerprint
             self._health[spec.name] = ServerHealth(name=spec.name)
@@ -400,8 +494,9 @@ class McpPool:
 
     async def _close_all(self) -> int:
         connections, self._connections = list(self._connections.values()), {}
-        await asyncio.gather(*(conn.close() for conn in connections), *self._closing,
-                             return_exceptions=True)
+        await asyncio.gather(
+            *(conn.close() for conn in connections), *self._closing, return_exceptions=True
+        )
         return len(connections)
 
 
@@ -487,10 +582,6 @@ atexit.register(_close_all_pools_at_exit)
 
 def _connect_celery_shutdown() -> None:
     # Prefork children leave through os._exit (no atexit); this signal still runs in them.
-    try:
-        from celery.signals import worker_process_shutdown, worker_shutdown
-    except ImportError:  # pragma: no cover - Celery is a requirement, but the pool does not need it
-        return
     worker_process_shutdown.connect(lambda *args, **kwargs: close_pool(), weak=False)
     worker_shutdown.connect(lambda *args, **kwargs: close_pool(), weak=False)
 

@@ -28,10 +28,14 @@ logger = logging.getLogger(__name__)
 
 # A JSON-RPC error code of our own (the implementation-defined server error range).
 RESULT_TOO_LARGE_CODE = -32099
-RESULT_TOO_LARGE = ("The tool's result was larger than the {cap} bytes OMNI2 accepts from an MCP server "
-                    "(OMNI2_MCP_MAX_RESULT_BYTES); it was discarded.")
+RESULT_TOO_LARGE = (
+    "The tool's result was larger than the {cap} bytes OMNI2 accepts from an MCP server "
+    "(OMNI2_MCP_MAX_RESULT_BYTES); it was discarded."
+)
 _EDGE = 256  # bytes kept from each end of a skipped line, to find its request id
-_ID_AT_START = re.compile(rb'^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")')
+_ID_AT_START = re.compile(
+    rb'^\s*\{\s*"jsonrpc"\s*:\s*"2\.0"\s*,\s*"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")'
+)
 _ID_AT_END = re.compile(rb'"id"\s*:\s*(-?\d+|"(?:[^"\\]|\\.)*")\s*\}\s*$')
 
 
@@ -67,7 +71,7 @@ class LineSplitter:
         lines: list[bytes | Oversized] = []
         while chunk:
             end = chunk.find(b"\n")
-            piece, chunk = (chunk, b"") if end < 0 else (chunk[:end], chunk[end + 1:])
+            piece, chunk = (chunk, b"") if end < 0 else (chunk[:end], chunk[end + 1 :])
             self._take(piece)
             if end >= 0:
                 lines.append(self._line())
@@ -75,7 +79,7 @@ class LineSplitter:
 
     def _take(self, piece: bytes) -> None:
         if len(self.head) < _EDGE:
-            self.head += piece[:_EDGE - len(self.head)]
+            self.head += piece[: _EDGE - len(self.head)]
         self.size += len(piece)
         if self.parts is not None and self.size > self.cap:
             self.parts = None  # skipping from here: nothing more of this line is kept
@@ -85,7 +89,11 @@ class LineSplitter:
             self.parts.append(piece)
 
     def _line(self) -> bytes | Oversized:
-        line = b"".join(self.parts) if self.parts is not None else Oversized(self.head, self.tail, self.size)
+        line = (
+            b"".join(self.parts)
+            if self.parts is not None
+            else Oversized(self.head, self.tail, self.size)
+        )
         self._reset()
         return line
 
@@ -94,8 +102,12 @@ def _message_for(line: bytes | Oversized, *, cap: int, encoding: str, errors: st
     if not isinstance(line, Oversized):
         return sdk_stdio._parse_line(line.decode(encoding, errors))
     request_id = line.request_id()
-    logger.warning("MCP stdio: skipped a %s-byte message (cap %s bytes), request id %r",
-                   line.size, cap, request_id)
+    logger.warning(
+        "MCP stdio: skipped a %s-byte message (cap %s bytes), request id %r",
+        line.size,
+        cap,
+        request_id,
+    )
     if request_id is None:
         return None  # nothing to answer; the request, if any, ends at its timeout
     error = ErrorData(code=RESULT_TOO_LARGE_CODE, message=RESULT_TOO_LARGE.format(cap=cap))
@@ -103,13 +115,17 @@ def _message_for(line: bytes | Oversized, *, cap: int, encoding: str, errors: st
 
 
 @asynccontextmanager
-async def capped_stdio_client(server: StdioServerParameters, *, max_line_bytes: int,
-                              errlog: TextIO = sys.stderr) -> AsyncGenerator:
+async def capped_stdio_client(
+    server: StdioServerParameters, *, max_line_bytes: int, errlog: TextIO = sys.stderr
+) -> AsyncGenerator:
     """``mcp.client.stdio.stdio_client`` with a capped line reader (see the module docstring)."""
     command = await sdk_stdio._get_executable_command(server.command)
     process = await sdk_stdio._create_platform_compatible_process(
-        command=command, args=server.args, env=sdk_stdio.get_default_environment() | (server.env or {}),
-        errlog=errlog, cwd=server.cwd,
+        command=command,
+        args=server.args,
+        env=sdk_stdio.get_default_environment() | (server.env or {}),
+        errlog=errlog,
+        cwd=server.cwd,
     )
     read_stream_writer, read_stream = anyio.create_memory_object_stream(0)
     write_stream, write_stream_reader = anyio.create_memory_object_stream(0)
@@ -123,8 +139,12 @@ async def capped_stdio_client(server: StdioServerParameters, *, max_line_bytes: 
                 try:
                     async for chunk in process.stdout:
                         for line in splitter.feed(chunk):
-                            message = _message_for(line, cap=max_line_bytes, encoding=server.encoding,
-                                                   errors=server.encoding_error_handler)
+                            message = _message_for(
+                                line,
+                                cap=max_line_bytes,
+                                encoding=server.encoding,
+                                errors=server.encoding_error_handler,
+                            )
                             if message is None:
                                 continue
                             try:
@@ -143,8 +163,12 @@ async def capped_stdio_client(server: StdioServerParameters, *, max_line_bytes: 
         try:
             async with write_stream_reader:
                 async for session_message in write_stream_reader:
-                    json = session_message.message.model_dump_json(by_alias=True, exclude_unset=True)
-                    await process.stdin.send((json + "\n").encode(server.encoding, server.encoding_error_handler))
+                    json = session_message.message.model_dump_json(
+                        by_alias=True, exclude_unset=True
+                    )
+                    await process.stdin.send(
+                        (json + "\n").encode(server.encoding, server.encoding_error_handler)
+                    )
         except (anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
             await read_stream_writer.aclose()
         finally:
@@ -156,7 +180,9 @@ async def capped_stdio_client(server: StdioServerParameters, *, max_line_bytes: 
         with anyio.move_on_after(sdk_stdio._WRITER_FLUSH_TIMEOUT):
             await writer_done.wait()
         await sdk_stdio._stop_server_process(process)
-        await sdk_stdio._aclose_all(read_stream, write_stream, read_stream_writer, write_stream_reader)
+        await sdk_stdio._aclose_all(
+            read_stream, write_stream, read_stream_writer, write_stream_reader
+        )
         await anyio.lowlevel.checkpoint()
 
     async with anyio.create_task_group() as tg:

@@ -17,10 +17,24 @@ import httpx2
 from mcp import Client, StdioServerParameters
 from mcp.client.sse import sse_client
 from mcp.client.streamable_http import streamable_http_client
-from mcp_types import CONNECTION_CLOSED, INVALID_REQUEST, REQUEST_TIMEOUT, CallToolResult, Implementation
+from mcp_types import (
+    CONNECTION_CLOSED,
+    INVALID_REQUEST,
+    REQUEST_TIMEOUT,
+    CallToolResult,
+    Implementation,
+)
 
 from .stdio import RESULT_TOO_LARGE, RESULT_TOO_LARGE_CODE, capped_stdio_client
-from .types import McpError, McpResultTooLarge, McpTimeout, McpUnavailable, ServerSpec, ToolInfo, ToolResult
+from .types import (
+    McpError,
+    McpResultTooLarge,
+    McpTimeout,
+    McpUnavailable,
+    ServerSpec,
+    ToolInfo,
+    ToolResult,
+)
 
 PDEATHSIG_WRAPPER = str(Path(__file__).with_name("_pdeathsig.py"))
 CLIENT_INFO = Implementation(name="omni2", version="1.0")
@@ -80,25 +94,34 @@ class CappedTransport(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-def _http_client(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder, max_result_bytes: int,
-                 headers: dict[str, str] | None = None, timeout: Any = None) -> httpx2.AsyncClient:
+def _http_client(
+    spec: ServerSpec,
+    connect_timeout: float,
+    recorder: AuthRecorder,
+    max_result_bytes: int,
+    headers: dict[str, str] | None = None,
+    timeout: Any = None,
+) -> httpx2.AsyncClient:
     all_headers = dict(headers or {})
     if spec.bearer_token:
         all_headers["Authorization"] = f"Bearer {spec.bearer_token}"
     return httpx2.AsyncClient(
         headers=all_headers,
-        timeout=timeout or httpx2.Timeout(spec.timeout_seconds, connect=connect_timeout, read=SSE_READ_TIMEOUT),
+        timeout=timeout
+        or httpx2.Timeout(spec.timeout_seconds, connect=connect_timeout, read=SSE_READ_TIMEOUT),
         event_hooks={"response": [recorder]},
         transport=CappedTransport(httpx2.AsyncHTTPTransport(), max_result_bytes),
     )
 
 
 @asynccontextmanager
-async def _streamable_http(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder,
-                           max_result_bytes: int):
+async def _streamable_http(
+    spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder, max_result_bytes: int
+):
     async with _http_client(spec, connect_timeout, recorder, max_result_bytes) as http:
-        async with streamable_http_client(spec.url, http_client=http,
-                                          max_sse_event_size=max_result_bytes) as streams:
+        async with streamable_http_client(
+            spec.url, http_client=http, max_sse_event_size=max_result_bytes
+        ) as streams:
             yield streams
 
 
@@ -106,10 +129,16 @@ def _sse(spec: ServerSpec, connect_timeout: float, recorder: AuthRecorder, max_r
     # Results arrive as events of the one GET stream, which the SDK caps at httpx2's 1 MB per
     # event; a larger one ends the stream (and the session, re-opened on the next call).
     def factory(headers=None, timeout=None, auth=None) -> httpx2.AsyncClient:
-        return _http_client(spec, connect_timeout, recorder, max_result_bytes, headers=headers, timeout=timeout)
+        return _http_client(
+            spec, connect_timeout, recorder, max_result_bytes, headers=headers, timeout=timeout
+        )
 
-    return sse_client(spec.url, timeout=connect_timeout, sse_read_timeout=SSE_READ_TIMEOUT,
-                      httpx_client_factory=factory)
+    return sse_client(
+        spec.url,
+        timeout=connect_timeout,
+        sse_read_timeout=SSE_READ_TIMEOUT,
+        httpx_client_factory=factory,
+    )
 
 
 def _stdio(spec: ServerSpec, max_result_bytes: int):
@@ -128,8 +157,9 @@ def _stdio(spec: ServerSpec, max_result_bytes: int):
     return capped_stdio_client(params, max_line_bytes=max_result_bytes, errlog=errlog)
 
 
-def client_for(spec: ServerSpec, *, connect_timeout: float, recorder: AuthRecorder,
-               max_result_bytes: int) -> Client:
+def client_for(
+    spec: ServerSpec, *, connect_timeout: float, recorder: AuthRecorder, max_result_bytes: int
+) -> Client:
     """An un-entered SDK client; ``mode='auto'`` speaks to current and handshake-era servers."""
     if spec.transport == "http":
         transport = _streamable_http(spec, connect_timeout, recorder, max_result_bytes)
@@ -137,23 +167,35 @@ def client_for(spec: ServerSpec, *, connect_timeout: float, recorder: AuthRecord
         transport = _sse(spec, connect_timeout, recorder, max_result_bytes)
     else:
         transport = _stdio(spec, max_result_bytes)
-    return Client(transport, read_timeout_seconds=spec.timeout_seconds, client_info=CLIENT_INFO, cache=None)
+    return Client(
+        transport, read_timeout_seconds=spec.timeout_seconds, client_info=CLIENT_INFO, cache=None
+    )
 
 
 # --- SDK values → ours ------------------------------------------------------------------------
 
+
 def tool_result_from_sdk(result: CallToolResult) -> ToolResult:
-    content = [block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content]
+    content = [
+        block.model_dump(mode="json", by_alias=True, exclude_none=True) for block in result.content
+    ]
     text = "\n".join(block["text"] for block in content if block.get("type") == "text")
     structured = result.structured_content if isinstance(result.structured_content, dict) else None
-    return ToolResult(is_error=bool(result.is_error), content=content, structured=structured, text=text)
+    return ToolResult(
+        is_error=bool(result.is_error), content=content, structured=structured, text=text
+    )
 
 
 def tool_info_from_sdk(tool: Any) -> ToolInfo:
-    return ToolInfo(name=tool.name, description=tool.description or "", input_schema=dict(tool.input_schema or {}))
+    return ToolInfo(
+        name=tool.name,
+        description=tool.description or "",
+        input_schema=dict(tool.input_schema or {}),
+    )
 
 
 # --- Errors -----------------------------------------------------------------------------------
+
 
 def leaf_exception(exc: BaseException) -> BaseException:
     """The first real error inside (nested) exception groups from the SDK's task groups."""
@@ -167,8 +209,11 @@ def is_result_too_large(exc: BaseException) -> bool:
     SDK's per-event limit on a streamable HTTP response stream. The session is fine."""
     error = getattr(exc, "error", None)
     message = str(getattr(error, "message", "") or "")
-    return (getattr(error, "code", None) == RESULT_TOO_LARGE_CODE or "OMNI2_MCP_MAX_RESULT_BYTES" in message
-            or "Server-sent event exceeded the" in message)
+    return (
+        getattr(error, "code", None) == RESULT_TOO_LARGE_CODE
+        or "OMNI2_MCP_MAX_RESULT_BYTES" in message
+        or "Server-sent event exceeded the" in message
+    )
 
 
 def is_broken_session(exc: BaseException) -> bool:
@@ -205,28 +250,42 @@ def connect_error(spec: ServerSpec, exc: BaseException, recorder: AuthRecorder) 
     """Why opening a session failed, in words safe to show (no headers, no env)."""
     exc = leaf_exception(exc)
     if recorder.refused_status:
-        return McpUnavailable(f"{spec.name}: the server refused our credentials "
-                              f"(HTTP {recorder.refused_status})", server=spec.name, permanent=True)
+        return McpUnavailable(
+            f"{spec.name}: the server refused our credentials (HTTP {recorder.refused_status})",
+            server=spec.name,
+            permanent=True,
+        )
     if isinstance(exc, TimeoutError | httpx2.TimeoutException):
         return McpUnavailable(f"{spec.name}: connecting timed out", server=spec.name)
     if isinstance(exc, httpx2.HTTPStatusError):
-        return McpUnavailable(f"{spec.name}: HTTP {exc.response.status_code} on connect", server=spec.name)
+        return McpUnavailable(
+            f"{spec.name}: HTTP {exc.response.status_code} on connect", server=spec.name
+        )
     detail = str(exc) or type(exc).__name__
-    return McpUnavailable(f"{spec.name}: cannot connect ({type(exc).__name__}: {detail})"[:500],
-                          server=spec.name)
+    return McpUnavailable(
+        f"{spec.name}: cannot connect ({type(exc).__name__}: {detail})"[:500], server=spec.name
+    )
 
 
-def call_error(spec: ServerSpec, exc: BaseException, recorder: AuthRecorder, max_result_bytes: int) -> McpError:
+def call_error(
+    spec: ServerSpec, exc: BaseException, recorder: AuthRecorder, max_result_bytes: int
+) -> McpError:
     """Map a failure of an open session's request to our errors."""
     exc = leaf_exception(exc)
     if is_result_too_large(exc):
-        return McpResultTooLarge(f"{spec.name}: {RESULT_TOO_LARGE.format(cap=max_result_bytes)}",
-                                 server=spec.name, permanent=True)
+        return McpResultTooLarge(
+            f"{spec.name}: {RESULT_TOO_LARGE.format(cap=max_result_bytes)}",
+            server=spec.name,
+            permanent=True,
+        )
     if is_request_timeout(exc) or isinstance(exc, TimeoutError):
         return McpTimeout(f"{spec.name}: no answer within the timeout", server=spec.name)
     if recorder.refused_status:
-        return McpUnavailable(f"{spec.name}: the server refused our credentials "
-                              f"(HTTP {recorder.refused_status})", server=spec.name, permanent=True)
+        return McpUnavailable(
+            f"{spec.name}: the server refused our credentials (HTTP {recorder.refused_status})",
+            server=spec.name,
+            permanent=True,
+        )
     if is_broken_session(exc):
         return McpUnavailable(f"{spec.name}: connection lost ({exc})", server=spec.name)
     if hasattr(exc, "error"):

@@ -17,7 +17,9 @@ from urllib.parse import urlsplit, urlunsplit
 TRANSPORTS = ("http", "sse", "stdio")
 
 
-def _env_pairs(env: Mapping[str, str] | Iterable[tuple[str, str]] | None) -> tuple[tuple[str, str], ...]:
+def _env_pairs(
+    env: Mapping[str, str] | Iterable[tuple[str, str]] | None,
+) -> tuple[tuple[str, str], ...]:
     items = env.items() if isinstance(env, Mapping) else (env or ())
     return tuple(sorted((str(key), str(value)) for key, value in items))
 
@@ -47,11 +49,15 @@ class ServerSpec:
         object.__setattr__(self, "env", _env_pairs(self.env))
         object.__setattr__(self, "timeout_seconds", float(self.timeout_seconds))
         if self.transport not in TRANSPORTS:
-            raise ValueError(f"MCP server {self.name!r}: transport must be one of {', '.join(TRANSPORTS)}")
+            raise ValueError(
+                f"MCP server {self.name!r}: transport must be one of {', '.join(TRANSPORTS)}"
+            )
         if self.transport == "stdio" and not self.command:
             raise ValueError(f"MCP server {self.name!r}: a stdio server needs a command")
         if self.transport != "stdio" and not self.url.startswith(("http://", "https://")):
-            raise ValueError(f"MCP server {self.name!r}: an {self.transport} server needs an http(s) url")
+            raise ValueError(
+                f"MCP server {self.name!r}: an {self.transport} server needs an http(s) url"
+            )
         if self.timeout_seconds <= 0:
             raise ValueError(f"MCP server {self.name!r}: timeout_seconds must be positive")
 
@@ -59,7 +65,15 @@ class ServerSpec:
     def fingerprint(self) -> str:
         """Changes whenever anything that shapes the connection changes (secrets only as a hash)."""
         material = json.dumps(
-            [self.name, self.transport, self.url, self.command, self.args, self.env, self.bearer_token],
+            [
+                self.name,
+                self.transport,
+                self.url,
+                self.command,
+                self.args,
+                self.env,
+                self.bearer_token,
+            ],
             separators=(",", ":"),
         )
         return hashlib.sha256(material.encode()).hexdigest()[:16]
@@ -101,8 +115,12 @@ class ToolResult:
     text: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"is_error": self.is_error, "content": self.content,
-                "structured": self.structured, "text": self.text}
+        return {
+            "is_error": self.is_error,
+            "content": self.content,
+            "structured": self.structured,
+            "text": self.text,
+        }
 
 
 @dataclass(frozen=True)
@@ -114,7 +132,9 @@ class ServerHealth:
     latency_ms: float | None = None
     tool_count: int | None = None
     last_error: str = ""
-    last_error_code: str = ""  # the error's class as a short code, e.g. "timeout": safe to show anyone
+    last_error_code: str = (
+        ""  # the error's class as a short code, e.g. "timeout": safe to show anyone
+    )
     circuit_open: bool = False
     checked_at: float | None = None  # time.time() of the last attempt
 

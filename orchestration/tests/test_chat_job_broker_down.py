@@ -54,8 +54,11 @@ def _use_broker(url: str | None, saved: dict) -> None:
         conf.update(saved)
     else:
         # Publishing uses the write URL; Celery's broker_url prefers the CELERY_BROKER_URL variable.
-        conf.update(broker_write_url=url, broker_transport=None,
-                    broker_transport_options=dict(settings.OMNI2_BROKER_FAIL_FAST_OPTIONS))
+        conf.update(
+            broker_write_url=url,
+            broker_transport=None,
+            broker_transport_options=dict(settings.OMNI2_BROKER_FAIL_FAST_OPTIONS),
+        )
     celery_app._pool = None
     celery_app.amqp._producer_pool = None
 
@@ -63,14 +66,18 @@ def _use_broker(url: str | None, saved: dict) -> None:
 @pytest.fixture
 def broker_at():
     conf = celery_app.conf
-    saved = {name: conf[name] for name in ("broker_write_url", "broker_transport", "broker_transport_options")}
+    saved = {
+        name: conf[name]
+        for name in ("broker_write_url", "broker_transport", "broker_transport_options")
+    }
     yield lambda url: _use_broker(url, saved)
     _use_broker(None, saved)
 
 
 @pytest.mark.parametrize("broker", ["refused", "silent"])
 def test_ask_async_answers_503_and_leaves_no_queued_job_when_the_broker_is_down(
-        broker, broker_at, fake_llm, authed_client):
+    broker, broker_at, fake_llm, authed_client
+):
     silent = SilentBroker() if broker == "silent" else None
     broker_at(silent.url if silent else _closed_port_url())
     try:
@@ -85,4 +92,6 @@ def test_ask_async_answers_503_and_leaves_no_queued_job_when_the_broker_is_down(
     job = ChatJob.objects.get(user=client.user)
     assert job.status == ChatJob.Status.FAILED and "could not be queued" in job.error
     if silent:
-        assert len(silent.accepted) <= 2  # one connection and at most one retry, each with a timeout
+        assert (
+            len(silent.accepted) <= 2
+        )  # one connection and at most one retry, each with a timeout

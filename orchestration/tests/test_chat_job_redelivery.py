@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from orchestration.jobs import GIVEN_UP, chat_job_claim, chat_job_run_service
 from orchestration.models import ChatJob
-from orchestration.tests.conftest_llm import fake_llm_env
 from testing.celery_worker import running_worker
 from testing.fake_llm import ANTHROPIC_PATH, text
+from testing.fixtures.llm import fake_llm_env
 
 from .test_chat_jobs import wait_for
 
@@ -38,7 +38,8 @@ def blocking_answer(started: threading.Event, release: threading.Event):
 
 @pytest.mark.worker
 def test_a_job_whose_worker_is_killed_mid_answer_is_run_again_and_answered_once(
-        short_lease_worker, fake_llm, authed_client):
+    short_lease_worker, fake_llm, authed_client
+):
     started, release = threading.Event(), threading.Event()
     fake_llm.script(blocking_answer(started, release), text("The answer."))
     client = authed_client()
@@ -63,8 +64,13 @@ def _job(user, **fields):
 
 
 def test_a_delivery_waits_while_another_holds_a_live_lease(make_user):
-    job = _job(make_user(), status="running", attempts=1, claimed_by="elsewhere:1:a",
-               lease_until=timezone.now() + timedelta(seconds=20))
+    job = _job(
+        make_user(),
+        status="running",
+        attempts=1,
+        claimed_by="elsewhere:1:a",
+        lease_until=timezone.now() + timedelta(seconds=20),
+    )
     wait = chat_job_run_service(job_id=str(job.pk))
     assert 0 < wait <= 22
     job.refresh_from_db()
@@ -73,8 +79,13 @@ def test_a_delivery_waits_while_another_holds_a_live_lease(make_user):
 
 def test_a_job_whose_workers_keep_dying_is_given_up_with_a_reason(make_user, settings):
     settings.OMNI2_JOB_MAX_ATTEMPTS = 3
-    job = _job(make_user(), status="running", attempts=3, claimed_by="dead:1:a",
-               lease_until=timezone.now() - timedelta(seconds=1))
+    job = _job(
+        make_user(),
+        status="running",
+        attempts=3,
+        claimed_by="dead:1:a",
+        lease_until=timezone.now() - timedelta(seconds=1),
+    )
     assert chat_job_run_service(job_id=str(job.pk)) is None
     job.refresh_from_db()
     assert job.status == "failed" and job.error == GIVEN_UP.format(n=3)
@@ -92,7 +103,12 @@ def test_a_delivery_that_lost_its_lease_does_not_overwrite_the_new_owner(make_us
 
     assert _finish(str(job.pk), "first:1:a", "succeeded", {"answer": "stale"}, "") is False
     job.refresh_from_db()
-    assert (job.status, job.claimed_by, job.attempts, job.result) == ("running", "second:2:b", 2, None)
+    assert (job.status, job.claimed_by, job.attempts, job.result) == (
+        "running",
+        "second:2:b",
+        2,
+        None,
+    )
 
 
 def test_a_job_killed_by_the_hard_time_limit_ends_failed_with_a_reason(make_user):
@@ -101,8 +117,13 @@ def test_a_job_killed_by_the_hard_time_limit_ends_failed_with_a_reason(make_user
 
     from orchestration.tasks import chat_job_run
 
-    job = _job(make_user(), status="running", attempts=1, claimed_by="gone:1:a",
-               lease_until=timezone.now() + timedelta(seconds=20))
+    job = _job(
+        make_user(),
+        status="running",
+        attempts=1,
+        claimed_by="gone:1:a",
+        lease_until=timezone.now() + timedelta(seconds=20),
+    )
     chat_job_run.on_failure(TimeLimitExceeded(600), "task-id", [str(job.pk)], {}, None)
     job.refresh_from_db()
     assert job.status == "failed" and "past its time limit" in job.error

@@ -26,7 +26,11 @@ def test_the_purge_deletes_only_finished_jobs_past_the_retention(make_user, sett
     settings.OMNI2_CHAT_JOB_RETENTION_DAYS = 7
     user = make_user()
     old_done, old_failed = _job(user, "succeeded", 8), _job(user, "failed", 8)
-    recent, old_running, old_queued = _job(user, "succeeded", 6), _job(user, "running", 8), _job(user, "queued", 8)
+    recent, old_running, old_queued = (
+        _job(user, "succeeded", 6),
+        _job(user, "running", 8),
+        _job(user, "queued", 8),
+    )
 
     assert chat_jobs_purge_task.apply().get() == 2
 
@@ -45,8 +49,9 @@ def unconsumed_queue():
         conn.default_channel.queue_purge(name)
 
 
-def test_submitting_a_job_purges_expired_ones_without_a_scheduler(make_user, fake_llm, unconsumed_queue,
-                                                                  monkeypatch, settings):
+def test_submitting_a_job_purges_expired_ones_without_a_scheduler(
+    make_user, fake_llm, unconsumed_queue, monkeypatch, settings
+):
     settings.OMNI2_CHAT_JOB_RETENTION_DAYS = 7
     monkeypatch.setattr(jobs, "_last_purge", float("-inf"))
     user = make_user()
@@ -58,10 +63,20 @@ def test_submitting_a_job_purges_expired_ones_without_a_scheduler(make_user, fak
 
 def test_a_stored_result_keeps_its_answer_and_marks_the_tool_results_it_dropped():
     huge = "x" * 3_000_000
-    result = {"success": True, "answer": "Done.", "tool_results": [
-        {"mcp": "db", "tool": "dump", "arguments": {}, "result": huge, "is_error": False},
-        {"mcp": "db", "tool": "health", "arguments": {}, "result": {"status": "ok"}, "is_error": False},
-    ]}
+    result = {
+        "success": True,
+        "answer": "Done.",
+        "tool_results": [
+            {"mcp": "db", "tool": "dump", "arguments": {}, "result": huge, "is_error": False},
+            {
+                "mcp": "db",
+                "tool": "health",
+                "arguments": {},
+                "result": {"status": "ok"},
+                "is_error": False,
+            },
+        ],
+    }
     capped = result_capped(result, max_bytes=1_000_000)
     assert len(json.dumps(capped)) <= 1_000_000
     assert capped["answer"] == "Done."
@@ -79,4 +94,6 @@ def test_a_finished_job_stores_its_result_capped(make_user, settings):
     big = {"success": True, "answer": "ok", "tool_results": [{"result": "y" * 50_000}]}
     assert jobs._finish(str(job.pk), "me:1:a", "succeeded", big, "")
     job.refresh_from_db()
-    assert job.status == "succeeded" and job.result["tool_results"][0]["result"]["truncated"] is True
+    assert (
+        job.status == "succeeded" and job.result["tool_results"][0]["result"]["truncated"] is True
+    )

@@ -6,9 +6,9 @@ import pytest
 
 from orchestration.models import ChatJob
 from orchestration.tasks import chat_job_run
-from orchestration.tests.conftest_llm import fake_llm_env
 from testing.celery_worker import running_worker
-from testing.fake_llm import text, tool_use, tool_uses
+from testing.fake_llm import text, tool_uses
+from testing.fixtures.llm import fake_llm_env
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 
@@ -17,8 +17,11 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.worker]
 def llm_workers(django_db_setup, django_db_blocker, fake_llm_server):
     """Two worker processes that talk to the fake LLM; the first takes the default queue."""
     env = fake_llm_env(fake_llm_server)
-    with django_db_blocker.unblock(), running_worker(extra_env=env) as first, \
-            running_worker(extra_env=env, make_default=False) as second:
+    with (
+        django_db_blocker.unblock(),
+        running_worker(extra_env=env) as first,
+        running_worker(extra_env=env, make_default=False) as second,
+    ):
         yield first, second
 
 
@@ -32,12 +35,15 @@ def wait_for(client, job_id, timeout=60):
     raise AssertionError(f"job {job_id} did not finish: {body}")
 
 
-def test_a_two_tool_conversation_runs_in_a_real_worker(llm_workers, fake_llm, shared_mcp_servers,
-                                                       register_mcp, authed_client):
+def test_a_two_tool_conversation_runs_in_a_real_worker(
+    llm_workers, fake_llm, shared_mcp_servers, register_mcp, authed_client
+):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     fake_llm.script(
-        tool_uses(("test_mcp__get_database_health", {"database": "dev_db"}),
-                  ("test_mcp__list_available_databases", {})),
+        tool_uses(
+            ("test_mcp__get_database_health", {"database": "dev_db"}),
+            ("test_mcp__list_available_databases", {}),
+        ),
         text("All healthy."),
     )
     client = authed_client(role="dba")
@@ -47,7 +53,10 @@ def test_a_two_tool_conversation_runs_in_a_real_worker(llm_workers, fake_llm, sh
     assert body["status"] == "succeeded", body
     result = body["result"]
     assert result["answer"] == "All healthy." and result["iterations"] == 2
-    assert result["tools_used"] == ["test_mcp.get_database_health", "test_mcp.list_available_databases"]
+    assert result["tools_used"] == [
+        "test_mcp.get_database_health",
+        "test_mcp.list_available_databases",
+    ]
 
 
 def test_a_job_is_visible_only_to_its_owner_or_an_admin(llm_workers, fake_llm, authed_client):
@@ -72,7 +81,9 @@ def test_thread_memory_is_shared_by_two_worker_processes(llm_workers, fake_llm, 
     assert ChatJob.objects.filter(status="succeeded").count() == 2
 
 
-def test_a_failing_provider_ends_the_job_failed_with_a_reason(llm_workers, fake_llm, authed_client, settings):
+def test_a_failing_provider_ends_the_job_failed_with_a_reason(
+    llm_workers, fake_llm, authed_client, settings
+):
     fake_llm.respond_with(lambda body: __import__("testing.fake_llm").fake_llm.error(401))
     client = authed_client()
     job_id = client.post("/api/chat/ask/async", {"message": "hi"}, format="json").json()["job_id"]

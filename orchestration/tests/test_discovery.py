@@ -18,7 +18,9 @@ def http_row(handle, name="test_mcp", **fields):
 
 
 @pytest.mark.django_db
-def test_refresh_tools_stores_each_servers_tools_and_forgets_removed_ones(shared_mcp_servers, capsys):
+def test_refresh_tools_stores_each_servers_tools_and_forgets_removed_ones(
+    shared_mcp_servers, capsys
+):
     server = http_row(shared_mcp_servers["http"])
     DiscoveredTool.objects.create(mcp=server, name="gone_tool")
     call_command("refresh_tools")
@@ -31,8 +33,9 @@ def test_refresh_tools_stores_each_servers_tools_and_forgets_removed_ones(shared
 
 @pytest.mark.django_db
 def test_an_unreachable_server_keeps_its_tools_and_the_command_fails(shared_mcp_servers):
-    server = McpServer.objects.create(name="dead_mcp", transport="http", url="http://127.0.0.1:9/mcp",
-                                      timeout_seconds=2)
+    server = McpServer.objects.create(
+        name="dead_mcp", transport="http", url="http://127.0.0.1:9/mcp", timeout_seconds=2
+    )
     DiscoveredTool.objects.create(mcp=server, name="kept")
     with pytest.raises(SystemExit):
         call_command("refresh_tools", "dead_mcp")
@@ -42,11 +45,19 @@ def test_an_unreachable_server_keeps_its_tools_and_the_command_fails(shared_mcp_
 @pytest.mark.django_db
 def test_the_admin_actions_refresh_and_check_health(shared_mcp_servers, admin_client):
     server = http_row(shared_mcp_servers["http"])
-    url = "/admin/permissions/mcpserver/"
-    response = admin_client.post(url, {"action": "refresh_tools", "_selected_action": [server.pk]}, follow=True)
+    url = "/admin/orchestration/mcpserverstatus/"
+    response = admin_client.post(
+        url, {"action": "refresh_tools", "_selected_action": [server.pk]}, follow=True
+    )
     assert "test_mcp: 12 tools" in response.content.decode().lower() and server.tools.count() == 12
-    response = admin_client.post(url, {"action": "check_health", "_selected_action": [server.pk]}, follow=True)
+    response = admin_client.post(
+        url, {"action": "check_health", "_selected_action": [server.pk]}, follow=True
+    )
     assert "test_mcp: healthy" in response.content.decode().lower()
+    # The status page lists the server with its last known state; configuration links to it.
+    page = admin_client.get(url).content.decode()
+    assert "test_mcp" in page and "healthy" in page
+    assert url in admin_client.get("/admin/permissions/mcpserver/").content.decode()
 
 
 @pytest.mark.django_db(transaction=True)

@@ -3,7 +3,12 @@
 import pytest
 
 from orchestration.llm import (
-    LlmError, LlmNotConfigured, ModelNotAllowed, get_provider, model_resolve, user_message,
+    LlmError,
+    LlmNotConfigured,
+    ModelNotAllowed,
+    get_provider,
+    model_resolve,
+    user_message,
 )
 from testing.fake_llm import text
 
@@ -46,8 +51,9 @@ def test_it_follows_changed_settings_instead_of_a_stale_client(fake_llm, setting
     fake_llm.respond_with(text("ok"))
 
     def ask():
-        return get_provider().create(model="claude-haiku-4-5", system="", tools=[],
-                                     messages=[user_message("q")])
+        return get_provider().create(
+            model="claude-haiku-4-5", system="", tools=[], messages=[user_message("q")]
+        )
 
     assert ask().text == "ok"
 
@@ -57,7 +63,9 @@ def test_it_follows_changed_settings_instead_of_a_stale_client(fake_llm, setting
 
     assert caught.value.code == "llm_auth_failed"
     assert [r.headers["authorization"] for r in fake_llm.requests] == [
-        f"Bearer {fake_llm.api_key}", "Bearer sk-ant-rotated-away-0000"]
+        f"Bearer {fake_llm.api_key}",
+        "Bearer sk-ant-rotated-away-0000",
+    ]
 
 
 def test_it_uses_the_global_default_model_when_nothing_is_named(settings):
@@ -76,10 +84,15 @@ def test_it_prefers_the_role_default_to_the_global_one(settings):
 def test_it_takes_a_requested_model_from_the_allow_list(settings):
     settings.OMNI2_ALLOWED_MODELS = ["claude-haiku-4-5", "claude-opus-4-1"]
 
-    assert model_resolve(requested="claude-opus-4-1", role_default="claude-haiku-4-5") == "claude-opus-4-1"
+    assert (
+        model_resolve(requested="claude-opus-4-1", role_default="claude-haiku-4-5")
+        == "claude-opus-4-1"
+    )
 
 
-def test_it_refuses_a_request_for_the_roles_default_model_when_it_is_not_on_the_allow_list(settings):
+def test_it_refuses_a_request_for_the_roles_default_model_when_it_is_not_on_the_allow_list(
+    settings,
+):
     settings.OMNI2_ALLOWED_MODELS = ["claude-haiku-4-5"]
 
     with pytest.raises(ModelNotAllowed):
@@ -87,15 +100,21 @@ def test_it_refuses_a_request_for_the_roles_default_model_when_it_is_not_on_the_
 
 
 @pytest.mark.django_db
-def test_asking_for_the_roles_default_model_off_the_allow_list_is_a_400(settings, fake_llm, authed_client):
+def test_asking_for_the_roles_default_model_off_the_allow_list_is_a_400(
+    settings, fake_llm, authed_client
+):
     from permissions.models import Role
 
     settings.OMNI2_ALLOWED_MODELS = ["claude-haiku-4-5"]
     client = authed_client(role="dba")
-    Role.objects.filter(name="dba").update(default_model="my-local-llama")  # set before the rule existed
+    Role.objects.filter(name="dba").update(
+        default_model="my-local-llama"
+    )  # set before the rule existed
     fake_llm.script(text("should not be asked"))
 
-    response = client.post("/api/chat/ask", {"message": "hi", "model": "my-local-llama"}, format="json")
+    response = client.post(
+        "/api/chat/ask", {"message": "hi", "model": "my-local-llama"}, format="json"
+    )
 
     assert response.status_code == 400, response.content
     assert response.json()["error"]["code"] == "invalid_request"

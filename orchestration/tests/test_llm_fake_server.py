@@ -24,16 +24,22 @@ for _ in range(2):
 
 def control(server, path, payload=None):
     request = urllib.request.Request(
-        f"{server.url}{path}", data=json.dumps(payload).encode() if payload is not None else None,
-        headers={"x-api-key": server.api_key, "content-type": "application/json"})
+        f"{server.url}{path}",
+        data=json.dumps(payload).encode() if payload is not None else None,
+        headers={"x-api-key": server.api_key, "content-type": "application/json"},
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         return json.loads(response.read())
 
 
 def test_it_is_scripted_from_the_test_while_another_process_talks_to_it(fake_llm):
     fake_llm.script(text("first"))
-    child = subprocess.Popen([sys.executable, "-c", OTHER_PROCESS, fake_llm.url, fake_llm.api_key],
-                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [sys.executable, "-c", OTHER_PROCESS, fake_llm.url, fake_llm.api_key],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert child.stdout.readline().strip() == "first"
         fake_llm.script(text("second"))
@@ -47,21 +53,30 @@ def test_it_is_scripted_from_the_test_while_another_process_talks_to_it(fake_llm
 
 
 def test_it_takes_a_script_over_http_and_lists_what_it_saw(fake_llm):
-    control(fake_llm, "/_control/script", {"steps": [{"text": "over http", "usage": {"output_tokens": 3}}]})
+    control(
+        fake_llm,
+        "/_control/script",
+        {"steps": [{"text": "over http", "usage": {"output_tokens": 3}}]},
+    )
     request = urllib.request.Request(
-        f"{fake_llm.url}/v1/messages", headers={"x-api-key": fake_llm.api_key},
-        data=json.dumps({"model": "m", "max_tokens": 5, "messages": []}).encode())
+        f"{fake_llm.url}/v1/messages",
+        headers={"x-api-key": fake_llm.api_key},
+        data=json.dumps({"model": "m", "max_tokens": 5, "messages": []}).encode(),
+    )
     with urllib.request.urlopen(request, timeout=5) as response:
         answer = json.loads(response.read())
 
     assert answer["content"] == [{"type": "text", "text": "over http"}]
     assert answer["usage"]["output_tokens"] == 3
-    assert [r["body"]["model"] for r in control(fake_llm, "/_control/requests")["requests"]] == ["m"]
+    assert [r["body"]["model"] for r in control(fake_llm, "/_control/requests")["requests"]] == [
+        "m"
+    ]
 
 
 def test_it_answers_an_unscripted_request_with_a_clear_non_retryable_error(fake_llm):
-    request = urllib.request.Request(f"{fake_llm.url}/v1/messages", data=b"{}",
-                                     headers={"x-api-key": fake_llm.api_key})
+    request = urllib.request.Request(
+        f"{fake_llm.url}/v1/messages", data=b"{}", headers={"x-api-key": fake_llm.api_key}
+    )
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=5)
 

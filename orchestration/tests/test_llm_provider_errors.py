@@ -7,8 +7,9 @@ from testing.fake_llm import error, text
 
 
 def ask():
-    return get_provider().create(model="claude-haiku-4-5", system="s", tools=[],
-                                 messages=[user_message("q")])
+    return get_provider().create(
+        model="claude-haiku-4-5", system="s", tools=[], messages=[user_message("q")]
+    )
 
 
 def retry_counts(server):
@@ -27,7 +28,11 @@ def test_it_fails_permanently_on_a_bad_key_without_retrying(any_llm, settings):
     with pytest.raises(LlmError) as caught:
         ask()
 
-    assert (caught.value.code, caught.value.permanent, caught.value.status) == ("llm_auth_failed", True, 401)
+    assert (caught.value.code, caught.value.permanent, caught.value.status) == (
+        "llm_auth_failed",
+        True,
+        401,
+    )
     assert len(any_llm.requests) == 1
     assert "sk-ant-wrong-key" not in str(caught.value)
 

@@ -42,7 +42,8 @@ def test_a_per_call_timeout_overrides_the_servers(mcp_pool, mcp_server):
 
 @pytest.mark.parametrize("transport", ["http", "sse"])
 def test_a_killed_server_is_unavailable_at_once_while_others_answer_and_is_used_again_once_back(
-        mcp_pool, mcp_server, transport):
+    mcp_pool, mcp_server, transport
+):
     victim, other = mcp_server(transport), mcp_server("http")
     spec = victim.spec("victim", timeout_seconds=60)
     assert mcp_pool.call_tool(spec, "echo", {"text": "before"}).text == "before"
@@ -60,7 +61,9 @@ def test_a_killed_server_is_unavailable_at_once_while_others_answer_and_is_used_
 
 
 @pytest.mark.parametrize("transport", ["http", "sse"])
-def test_a_server_restarted_between_calls_is_used_again_without_an_error(mcp_pool, mcp_server, transport):
+def test_a_server_restarted_between_calls_is_used_again_without_an_error(
+    mcp_pool, mcp_server, transport
+):
     server = mcp_server(transport)
     spec = server.spec("db")
     mcp_pool.call_tool(spec, "echo", {"text": "before"})
@@ -71,7 +74,9 @@ def test_a_server_restarted_between_calls_is_used_again_without_an_error(mcp_poo
     assert server.stats()["tool_calls"] == {"echo": 1}
 
 
-def test_a_call_in_flight_when_the_server_dies_fails_as_unavailable_and_is_not_sent_again(mcp_pool, mcp_server):
+def test_a_call_in_flight_when_the_server_dies_fails_as_unavailable_and_is_not_sent_again(
+    mcp_pool, mcp_server
+):
     victim = mcp_server("http")
     spec = victim.spec("victim", timeout_seconds=60)
     mcp_pool.call_tool(spec, "echo", {"text": "warm"})
@@ -106,7 +111,8 @@ def test_a_dead_stdio_server_is_restarted_on_the_next_call(mcp_pool, mcp_server)
 
 
 def test_a_hung_host_fails_within_the_connect_timeout_and_does_not_hold_up_others(
-        mcp_pool, mcp_server, silent_server):
+    mcp_pool, mcp_server, silent_server
+):
     other = mcp_server("http")
     hung = ServerSpec(name="hung", transport="http", url=silent_server, timeout_seconds=60)
 
@@ -121,7 +127,8 @@ def test_a_hung_host_fails_within_the_connect_timeout_and_does_not_hold_up_other
 
 
 def test_the_circuit_opens_after_repeated_failures_skips_the_server_then_recovers(
-        mcp_pool, mcp_server, manual_clock):
+    mcp_pool, mcp_server, manual_clock
+):
     server = mcp_server("http")
     spec = server.spec("flaky", timeout_seconds=0.5)
     for _ in range(3):
@@ -154,7 +161,9 @@ def test_a_failed_trial_keeps_the_circuit_open(mcp_pool, manual_clock):
         mcp_pool.call_tool(spec, "echo", {"text": "x"})
 
 
-def test_a_wedged_pool_loop_gives_a_timeout_and_the_abandoned_call_is_cancelled(mcp_pool, monkeypatch):
+def test_a_wedged_pool_loop_gives_a_timeout_and_the_abandoned_call_is_cancelled(
+    mcp_pool, monkeypatch
+):
     monkeypatch.setattr(pool_module, "SYNC_GRACE_SECONDS", 0.2)
     ran = []
 

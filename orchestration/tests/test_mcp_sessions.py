@@ -34,8 +34,11 @@ def test_concurrent_calls_run_side_by_side_on_one_session(mcp_pool, mcp_server):
     spec = server.spec("db")
 
     with ThreadPoolExecutor(max_workers=8) as executor:
-        results = list(executor.map(
-            lambda i: mcp_pool.call_tool(spec, "slow", {"seconds": 0.5}).text, range(8)))
+        results = list(
+            executor.map(
+                lambda i: mcp_pool.call_tool(spec, "slow", {"seconds": 0.5}).text, range(8)
+            )
+        )
 
     stats = server.stats()
     assert results == ["slept 0.5s"] * 8
@@ -43,16 +46,22 @@ def test_concurrent_calls_run_side_by_side_on_one_session(mcp_pool, mcp_server):
     assert stats["max_in_flight"] > 1
 
 
-def test_calls_from_another_thread_and_another_event_loop_use_the_same_session(mcp_pool, mcp_server):
+def test_calls_from_another_thread_and_another_event_loop_use_the_same_session(
+    mcp_pool, mcp_server
+):
     server = mcp_server("sse")
     spec = server.spec("db")
     from_thread = []
-    worker = threading.Thread(target=lambda: from_thread.append(mcp_pool.call_tool(spec, "add", {"a": 1, "b": 1})))
+    worker = threading.Thread(
+        target=lambda: from_thread.append(mcp_pool.call_tool(spec, "add", {"a": 1, "b": 1}))
+    )
     worker.start()
     worker.join()
 
     async def on_a_foreign_loop():
-        return await asyncio.gather(*(mcp_pool.acall_tool(spec, "add", {"a": i, "b": 1}) for i in range(5)))
+        return await asyncio.gather(
+            *(mcp_pool.acall_tool(spec, "add", {"a": i, "b": 1}) for i in range(5))
+        )
 
     from_loop = asyncio.run(on_a_foreign_loop())
 
@@ -105,7 +114,9 @@ def test_a_pool_on_a_borrowed_loop_serves_that_loop_and_other_threads_then_close
     async def serve():  # what an ASGI server's lifespan and requests do
         assert pool.adopt_running_loop() and pool.adopted
         direct = await pool.acall_tool(spec, "echo", {"text": "on the loop"})
-        worker = threading.Thread(target=lambda: from_thread.append(pool.call_tool(spec, "echo", {"text": "sync"})))
+        worker = threading.Thread(
+            target=lambda: from_thread.append(pool.call_tool(spec, "echo", {"text": "sync"}))
+        )
         worker.start()
         while worker.is_alive():  # the sync caller's call runs on this loop: keep it turning
             await asyncio.sleep(0.01)
@@ -128,7 +139,9 @@ def test_a_pool_that_already_has_its_own_loop_keeps_it(mcp_pool, mcp_server):
     mcp_pool.call_tool(spec, "echo", {"text": "starts the pool's thread"})
 
     async def adopt():
-        return mcp_pool.adopt_running_loop(), await mcp_pool.acall_tool(spec, "echo", {"text": "hop"})
+        return mcp_pool.adopt_running_loop(), await mcp_pool.acall_tool(
+            spec, "echo", {"text": "hop"}
+        )
 
     adopted, result = asyncio.run(adopt())
     assert not adopted and not mcp_pool.adopted and result.text == "hop"

@@ -44,13 +44,22 @@ def run_owner(body: str, *, linger_seconds: float = 0) -> subprocess.Popen:
         pool = McpPool(PoolConfig())
         print(pool.call_tool(spec, "server_stats").structured["pid"], flush=True)
     """) + textwrap.dedent(body)
-    return subprocess.Popen([sys.executable, "-c", script], cwd=BASE_DIR, stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": str(BASE_DIR)})
+    return subprocess.Popen(
+        [sys.executable, "-c", script],
+        cwd=BASE_DIR,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(BASE_DIR)},
+    )
 
 
 def test_close_ends_every_stdio_child_even_one_that_ignores_its_stdin_closing(mcp_pool, mcp_server):
-    pids = [mcp_pool.call_tool(mcp_server("stdio").spec(name, linger_seconds=linger), "server_stats")
-            .structured["pid"] for name, linger in (("polite", 0), ("stubborn", 600))]
+    pids = [
+        mcp_pool.call_tool(
+            mcp_server("stdio").spec(name, linger_seconds=linger), "server_stats"
+        ).structured["pid"]
+        for name, linger in (("polite", 0), ("stubborn", 600))
+    ]
     assert all(process_alive(pid) for pid in pids)
 
     mcp_pool.close()
@@ -107,12 +116,35 @@ def test_a_celery_worker_stopped_with_sigterm_leaves_no_stdio_child(mcp_server, 
     queue, log_path = f"test-mcp-{uuid.uuid4().hex[:8]}", tmp_path / "worker.log"
     with open(log_path, "wb") as log:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "omni2", "worker", "-Q", queue, "--pool", "prefork",
-             "--concurrency", "1", "--include", "testing.mcp_servers.worker_tasks", "--without-gossip",
-             "--without-mingle", "--without-heartbeat", "--loglevel", "INFO"],
-            cwd=BASE_DIR, stdout=log, stderr=subprocess.STDOUT)
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "omni2",
+                "worker",
+                "-Q",
+                queue,
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "1",
+                "--include",
+                "testing.mcp_servers.worker_tasks",
+                "--without-gossip",
+                "--without-mingle",
+                "--without-heartbeat",
+                "--loglevel",
+                "INFO",
+            ],
+            cwd=BASE_DIR,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
-        child = app.send_task("testing.mcp_stdio_server_pid", args=[asdict(spec)], queue=queue).get(timeout=120)
+        child = app.send_task("testing.mcp_stdio_server_pid", args=[asdict(spec)], queue=queue).get(
+            timeout=120
+        )
         assert process_alive(child)
 
         worker.send_signal(signal.SIGTERM)

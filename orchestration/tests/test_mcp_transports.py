@@ -6,17 +6,30 @@ from pathlib import Path
 import pytest
 
 from orchestration.mcp import McpUnavailable
-from orchestration.tests.conftest_mcp import TEST_TOKEN
+from testing.fixtures.mcp import TEST_TOKEN
 
 TRANSPORTS = ["http", "sse", "stdio"]
-EXPECTED_TOOLS = {"echo", "add", "blob", "slow", "fail", "get_database_health", "get_top_queries",
-                  "compare_mysql_query_plans", "drop_table", "list_available_databases", "write_report",
-                  "server_stats"}
+EXPECTED_TOOLS = {
+    "echo",
+    "add",
+    "blob",
+    "slow",
+    "fail",
+    "get_database_health",
+    "get_top_queries",
+    "compare_mysql_query_plans",
+    "drop_table",
+    "list_available_databases",
+    "write_report",
+    "server_stats",
+}
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
 def test_it_lists_the_tools_with_their_schemas(mcp_pool, shared_mcp_servers, transport):
-    tools = {tool.name: tool for tool in mcp_pool.list_tools(shared_mcp_servers[transport].spec("db"))}
+    tools = {
+        tool.name: tool for tool in mcp_pool.list_tools(shared_mcp_servers[transport].spec("db"))
+    }
 
     assert set(tools) == EXPECTED_TOOLS
     assert tools["get_top_queries"].input_schema["properties"]["limit"]["default"] == 5
@@ -49,14 +62,20 @@ def test_a_tool_error_is_a_result_not_an_exception(mcp_pool, shared_mcp_servers,
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_report_path_in_a_tool_result_points_at_the_written_file(mcp_pool, shared_mcp_servers, transport):
-    result = mcp_pool.call_tool(shared_mcp_servers[transport].spec("qa"), "write_report", {"name": "weekly"})
+def test_a_report_path_in_a_tool_result_points_at_the_written_file(
+    mcp_pool, shared_mcp_servers, transport
+):
+    result = mcp_pool.call_tool(
+        shared_mcp_servers[transport].spec("qa"), "write_report", {"name": "weekly"}
+    )
 
     assert Path(result.structured["report_path"]).read_text().startswith("Report weekly")
 
 
 @pytest.mark.parametrize("transport", ["http", "sse"])
-def test_the_bearer_token_is_sent_and_a_wrong_or_missing_one_is_refused(mcp_pool, shared_mcp_servers, transport):
+def test_the_bearer_token_is_sent_and_a_wrong_or_missing_one_is_refused(
+    mcp_pool, shared_mcp_servers, transport
+):
     server = shared_mcp_servers[transport]
 
     assert mcp_pool.call_tool(server.spec("good"), "echo", {"text": "in"}).text == "in"
@@ -80,7 +99,9 @@ def test_a_server_that_refuses_connections_is_unavailable(mcp_pool):
 
 
 @pytest.mark.parametrize("transport", TRANSPORTS)
-def test_a_probe_reports_reachability_latency_and_tool_count(mcp_pool, shared_mcp_servers, transport):
+def test_a_probe_reports_reachability_latency_and_tool_count(
+    mcp_pool, shared_mcp_servers, transport
+):
     health = mcp_pool.probe(shared_mcp_servers[transport].spec("db"))
 
     assert health.reachable and health.tool_count == len(EXPECTED_TOOLS)
@@ -88,8 +109,10 @@ def test_a_probe_reports_reachability_latency_and_tool_count(mcp_pool, shared_mc
     assert mcp_pool.health()["db"] == health
 
 
-@pytest.mark.parametrize("arguments, error", [(["a", "list"], TypeError), ({"x": float("nan")}, ValueError),
-                                              ({"x": object()}, ValueError)])
+@pytest.mark.parametrize(
+    "arguments, error",
+    [(["a", "list"], TypeError), ({"x": float("nan")}, ValueError), ({"x": object()}, ValueError)],
+)
 def test_arguments_that_are_not_a_json_object_are_the_callers_error(mcp_pool, arguments, error):
     from orchestration.mcp import ServerSpec
 

@@ -12,8 +12,8 @@ from django.db import connection
 
 from audit.models import AuditLog, RateLimitHit
 from audit.ratelimit import rate_limit_hit
-from omni2.errors import ServiceUnavailable
-from omni2.outages import outages
+from core.errors import ServiceUnavailable
+from core.outages import outages
 from testing.asgi import uvicorn_in_thread
 from testing.outages import database_rerouted, redis_unreachable
 from testing.tcpproxy import TcpProxy
@@ -38,7 +38,8 @@ def test_it_refuses_with_503_when_no_store_can_count(settings):
 
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_and_the_database_unreachable_a_tool_call_is_503_and_never_runs(
-        settings, shared_mcp_servers, register_mcp, authed_client):
+    settings, shared_mcp_servers, register_mcp, authed_client
+):
     handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
     client = authed_client(role="dba")
@@ -54,7 +55,8 @@ def test_with_redis_and_the_database_unreachable_a_tool_call_is_503_and_never_ru
 
 @pytest.mark.django_db(transaction=True)
 def test_with_redis_unreachable_a_contractors_21st_tool_call_is_429_and_audited(
-        settings, shared_mcp_servers, register_mcp, authed_client, monkeypatch, caplog):
+    settings, shared_mcp_servers, register_mcp, authed_client, monkeypatch, caplog
+):
     if not settings.REDIS_URL:
         pytest.skip("without REDIS_URL the database is the only store (test_rate_limit covers it)")
     register_mcp("test_mcp", shared_mcp_servers["http"])
@@ -68,15 +70,19 @@ def test_with_redis_unreachable_a_contractors_21st_tool_call_is_429_and_audited(
     assert refused.status == "rate_limited"
     assert AuditLog.objects.filter(user=client.user, status="success").count() == 20
     # One line per backend for the 21 requests, and not a traceback among them.
-    assert sorted(r.getMessage().split(" is unavailable")[0] for r in caplog.records
-                  if r.name == "omni2.outages") == ["the policy cache", "the rate limiter's Redis"]
+    assert sorted(
+        r.getMessage().split(" is unavailable")[0]
+        for r in caplog.records
+        if r.name == "core.outages"
+    ) == ["the policy cache", "the rate limiter's Redis"]
     assert not [r for r in caplog.records if r.exc_info]
 
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("debug", [False, True])
-def test_an_unreachable_database_is_a_503_service_unavailable_not_a_500(settings, authed_client, client, debug,
-                                                                         caplog):
+def test_an_unreachable_database_is_a_503_service_unavailable_not_a_500(
+    settings, authed_client, client, debug, caplog
+):
     api = authed_client(role="dba")
     client.force_login(api.user)
     settings.DEBUG = debug  # with DEBUG on, Django would otherwise show its own error page
@@ -85,7 +91,9 @@ def test_an_unreachable_database_is_a_503_service_unavailable_not_a_500(settings
     for name, response in answers.items():
         assert response.status_code == 503, (name, response.content[:300])
         assert response.json()["error"]["code"] == "service_unavailable", name
-    assert not [r for r in caplog.records if r.name == "django.request" or r.exc_info]  # omni2.outages says it
+    assert not [
+        r for r in caplog.records if r.name == "django.request" or r.exc_info
+    ]  # core.outages says it
 
 
 @needs_postgresql
@@ -93,8 +101,10 @@ def test_an_unreachable_database_is_a_503_service_unavailable_not_a_500(settings
 def test_a_database_cut_off_mid_run_is_a_503_service_unavailable(authed_client):
     api = authed_client(role="dba")
     target = connection.settings_dict
-    with TcpProxy(target["HOST"] or "127.0.0.1", int(target["PORT"] or 5432)) as proxy, \
-            database_rerouted(proxy.port):
+    with (
+        TcpProxy(target["HOST"] or "127.0.0.1", int(target["PORT"] or 5432)) as proxy,
+        database_rerouted(proxy.port),
+    ):
         assert api.get("/api/audit/logs").status_code == 200
         proxy.cut()  # the pooled connections are dropped under the pool's feet (the audit log is read
         # from the database on every request, unlike the memoised key and policy)
@@ -113,8 +123,12 @@ def test_after_the_server_terminates_pooled_connections_the_next_request_succeed
 
     _, raw = api_key_create(user=make_user(role="dba"))
     close_pool()
-    with uvicorn_in_thread(application) as base_url, \
-            httpx.Client(base_url=base_url, headers={"Authorization": f"Bearer {raw}"}, timeout=30) as http:
+    with (
+        uvicorn_in_thread(application) as base_url,
+        httpx.Client(
+            base_url=base_url, headers={"Authorization": f"Bearer {raw}"}, timeout=30
+        ) as http,
+    ):
         for _ in range(3):  # the pool now holds connections that served requests
             assert http.get("/api/audit/logs").status_code == 200
         assert _terminate_other_backends() >= 1
@@ -131,13 +145,16 @@ def _terminate_other_backends() -> int:
     with psycopg.connect(**params, autocommit=True) as admin:
         rows = admin.execute(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = %s AND pid <> pg_backend_pid()", [connection.settings_dict["NAME"]]).fetchall()
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [connection.settings_dict["NAME"]],
+        ).fetchall()
     return len(rows)
 
 
 @pytest.mark.django_db
 def test_a_non_admin_sees_a_down_servers_short_error_code_and_an_admin_its_text(
-        mcp_server, register_mcp, authed_client):
+    mcp_server, register_mcp, authed_client
+):
     handle = mcp_server("http")
     register_mcp("victim_mcp", handle)
     handle.kill()

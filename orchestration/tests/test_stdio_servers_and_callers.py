@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.catalog import server_spec
-from orchestration.discovery import mcp_tools_refresh
+from orchestration.mcp.catalog import server_spec
+from orchestration.mcp.discovery import mcp_tools_refresh
 from orchestration.mcp.pool import McpPool, close_pool
 from permissions.models import McpServer
 
@@ -32,7 +32,9 @@ def child_environment(marker: str) -> dict[str, str]:
             continue
         try:
             parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            if parent != os.getpid() or marker.encode() not in (entry / "cmdline").read_bytes().split(b"\0"):
+            if parent != os.getpid() or marker.encode() not in (
+                entry / "cmdline"
+            ).read_bytes().split(b"\0"):
                 continue
             raw = (entry / "environ").read_bytes()
         except (OSError, IndexError, ValueError):
@@ -41,17 +43,32 @@ def child_environment(marker: str) -> dict[str, str]:
     raise AssertionError(f"no child process runs {marker}")
 
 
-def test_a_python_m_server_gets_neither_the_secret_key_nor_the_database_while_omni2_s_own_does(monkeypatch):
+def test_a_python_m_server_gets_neither_the_secret_key_nor_the_database_while_omni2_s_own_does(
+    monkeypatch,
+):
     monkeypatch.setenv("OMNI2_SECRET_KEY", SECRET_KEY)
     monkeypatch.setenv("REDIS_URL", os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/4")
-    qa = server_spec(McpServer(name="qa_mcp", transport="stdio", command="python", args=["-m", "examples.qa_mcp"]))
-    analytics = server_spec(McpServer(name="omni2_analytics_mcp", transport="stdio", command="python",
-                                      args=["manage.py", "run_analytics_mcp", "--transport", "stdio"]))
+    qa = server_spec(
+        McpServer(
+            name="qa_mcp", transport="stdio", command="python", args=["-m", "examples.qa_mcp"]
+        )
+    )
+    analytics = server_spec(
+        McpServer(
+            name="omni2_analytics_mcp",
+            transport="stdio",
+            command="python",
+            args=["manage.py", "run_analytics_mcp", "--transport", "stdio"],
+        )
+    )
     pool = McpPool()
     try:
         assert [tool.name for tool in pool.list_tools(qa)] == ["compare_csv_files"]
         assert len(pool.list_tools(analytics)) == 11
-        qa_env, analytics_env = child_environment("examples.qa_mcp"), child_environment("run_analytics_mcp")
+        qa_env, analytics_env = (
+            child_environment("examples.qa_mcp"),
+            child_environment("run_analytics_mcp"),
+        )
     finally:
         pool.close()
     for name in ("OMNI2_SECRET_KEY", "DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE"):
@@ -59,7 +76,9 @@ def test_a_python_m_server_gets_neither_the_secret_key_nor_the_database_while_om
     assert SECRET_KEY not in "".join(qa_env.values())
     assert analytics_env["OMNI2_SECRET_KEY"] == SECRET_KEY
     assert analytics_env["DATABASE_URL"] and analytics_env["REDIS_URL"]
-    assert qa_env["OMNI2_VAR_DIR"] == analytics_env["OMNI2_VAR_DIR"]  # where shared files live is no secret
+    assert (
+        qa_env["OMNI2_VAR_DIR"] == analytics_env["OMNI2_VAR_DIR"]
+    )  # where shared files live is no secret
 
 
 # --- qa_mcp through POST /api/mcp/tools/call: each caller's reports are their own ----------------
@@ -69,7 +88,9 @@ def test_a_python_m_server_gets_neither_the_secret_key_nor_the_database_while_om
 def qa_mcp(settings, tmp_path):
     """The shipped qa_mcp, as the demo declares it, with OMNI2's var dir at tmp_path/var."""
     settings.VAR_DIR = tmp_path / "var"
-    McpServer.objects.create(name="qa_mcp", transport="stdio", command="python", args=["-m", "examples.qa_mcp"])
+    McpServer.objects.create(
+        name="qa_mcp", transport="stdio", command="python", args=["-m", "examples.qa_mcp"]
+    )
     assert mcp_tools_refresh(names=["qa_mcp"])[0]["ok"]
     data = tmp_path / "var" / "qa_data"  # qa_mcp's default data root under OMNI2's var dir
     data.mkdir(parents=True, exist_ok=True)
@@ -79,8 +100,15 @@ def qa_mcp(settings, tmp_path):
 
 
 def compare(client, first: str, second: str):
-    response = client.post("/api/mcp/tools/call", {"mcp": "qa_mcp", "tool": "compare_csv_files", "arguments": {
-        "file1_path": first, "file2_path": second}}, format="json")
+    response = client.post(
+        "/api/mcp/tools/call",
+        {
+            "mcp": "qa_mcp",
+            "tool": "compare_csv_files",
+            "arguments": {"file1_path": first, "file2_path": second},
+        },
+        format="json",
+    )
     assert response.status_code == 200, response.content
     return response.json()
 

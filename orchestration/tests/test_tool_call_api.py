@@ -5,14 +5,16 @@ import json
 import pytest
 
 from audit.models import AuditLog, AuditRequest
-from orchestration.tests.conftest_mcp import TEST_TOKEN
 
 pytestmark = pytest.mark.django_db
 
 
 def call(client, mcp, tool, arguments=None):
-    return client.post("/api/mcp/tools/call", {"mcp": mcp, "tool": tool, "arguments": arguments or {}},
-                       format="json")
+    return client.post(
+        "/api/mcp/tools/call",
+        {"mcp": mcp, "tool": tool, "arguments": arguments or {}},
+        format="json",
+    )
 
 
 def error_code(response):
@@ -20,7 +22,9 @@ def error_code(response):
 
 
 @pytest.mark.parametrize("transport", ["http", "sse", "stdio"])
-def test_each_transport_answers_through_the_endpoint(transport, shared_mcp_servers, register_mcp, authed_client):
+def test_each_transport_answers_through_the_endpoint(
+    transport, shared_mcp_servers, register_mcp, authed_client
+):
     register_mcp("test_mcp", shared_mcp_servers[transport])
     client = authed_client(role="dba")
     response = call(client, "test_mcp", "add", {"a": 2, "b": 40})
@@ -33,7 +37,9 @@ def test_each_transport_answers_through_the_endpoint(transport, shared_mcp_serve
     assert [c.tool for c in audit.tool_calls.all()] == ["add"]
 
 
-def test_a_wrong_bearer_token_is_refused_by_the_server(shared_mcp_servers, register_mcp, authed_client):
+def test_a_wrong_bearer_token_is_refused_by_the_server(
+    shared_mcp_servers, register_mcp, authed_client
+):
     handle = shared_mcp_servers["http"]
     server = register_mcp("test_mcp", handle)
     server.set_bearer_token("not-the-token")
@@ -54,7 +60,9 @@ def test_many_calls_share_one_session(mcp_server, register_mcp, authed_client):
     assert stats["tool_calls"]["echo"] == 10
 
 
-def test_a_tool_that_reports_an_error_is_a_200_with_success_false(shared_mcp_servers, register_mcp, authed_client):
+def test_a_tool_that_reports_an_error_is_a_200_with_success_false(
+    shared_mcp_servers, register_mcp, authed_client
+):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     response = call(authed_client(role="dba"), "test_mcp", "fail", {"message": "disk on fire"})
     assert response.status_code == 200
@@ -63,7 +71,8 @@ def test_a_tool_that_reports_an_error_is_a_200_with_success_false(shared_mcp_ser
 
 
 def test_each_call_is_recorded_before_it_runs_and_its_outcome_names_the_record(
-        shared_mcp_servers, register_mcp, authed_client):
+    shared_mcp_servers, register_mcp, authed_client
+):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     client = authed_client(role="dba")
     ok = call(client, "test_mcp", "echo", {"text": "hi"}).json()
@@ -81,7 +90,9 @@ def calls_of(handle, tool) -> int:
     return handle.stats()["tool_calls"].get(tool, 0)
 
 
-def test_a_blocked_tool_is_403_and_never_reaches_the_server(shared_mcp_servers, register_mcp, authed_client):
+def test_a_blocked_tool_is_403_and_never_reaches_the_server(
+    shared_mcp_servers, register_mcp, authed_client
+):
     handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
     response = call(authed_client(role="dba"), "test_mcp", "drop_table", {"name": "users"})
@@ -92,23 +103,36 @@ def test_a_blocked_tool_is_403_and_never_reaches_the_server(shared_mcp_servers, 
     assert AuditLog.objects.get(pk=body["audit_id"]).status == "denied"
 
 
-def test_an_admin_only_tool_is_refused_to_a_non_admin(shared_mcp_servers, register_mcp, authed_client):
+def test_an_admin_only_tool_is_refused_to_a_non_admin(
+    shared_mcp_servers, register_mcp, authed_client
+):
     handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
     before = calls_of(handle, "compare_mysql_query_plans")
     args = {"query_a": "SELECT 1", "query_b": "SELECT 2"}
-    assert call(authed_client(role="power_user"), "test_mcp", "compare_mysql_query_plans", args).status_code == 403
-    assert call(authed_client(role="admin"), "test_mcp", "compare_mysql_query_plans", args).status_code == 200
+    assert (
+        call(
+            authed_client(role="power_user"), "test_mcp", "compare_mysql_query_plans", args
+        ).status_code
+        == 403
+    )
+    assert (
+        call(authed_client(role="admin"), "test_mcp", "compare_mysql_query_plans", args).status_code
+        == 200
+    )
     assert calls_of(handle, "compare_mysql_query_plans") == before + 1
 
 
-def test_a_database_outside_allowed_databases_is_refused(shared_mcp_servers, register_mcp, authed_client,
-                                                         make_user):
+def test_a_database_outside_allowed_databases_is_refused(
+    shared_mcp_servers, register_mcp, authed_client, make_user
+):
     handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
     before = calls_of(handle, "get_database_health")
     client = authed_client(user=make_user(role="dba", allowed_databases=["dev_*"]))
-    assert call(client, "test_mcp", "get_database_health", {"database": "dev_main"}).status_code == 200
+    assert (
+        call(client, "test_mcp", "get_database_health", {"database": "dev_main"}).status_code == 200
+    )
     refused = call(client, "test_mcp", "get_database_health", {"database": "prod_main"})
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "permission_denied"
     assert calls_of(handle, "get_database_health") == before + 1
@@ -122,7 +146,12 @@ def test_unknown_mcp_and_unknown_tool_are_404(shared_mcp_servers, register_mcp, 
 
 
 def test_a_hidden_tool_does_not_exist_for_users(shared_mcp_servers, register_mcp, authed_client):
-    register_mcp("test_mcp", shared_mcp_servers["http"], tool_policy_mode="allow_all_except", tool_patterns=["echo"])
+    register_mcp(
+        "test_mcp",
+        shared_mcp_servers["http"],
+        tool_policy_mode="allow_all_except",
+        tool_patterns=["echo"],
+    )
     client = authed_client(role="dba")
     assert call(client, "test_mcp", "echo", {"text": "x"}).status_code == 404
     names = {t["name"] for t in client.get("/api/mcp/tools/list").json()["tools"]}
@@ -139,17 +168,22 @@ def test_wrong_argument_types_are_400(shared_mcp_servers, register_mcp, authed_c
     assert calls_of(handle, "add") == before
 
 
-@pytest.mark.parametrize("body", [
-    {"mcp": "test_mcp"}, {"mcp": "Bad Name!", "tool": "echo"}, {"mcp": "test_mcp", "tool": "echo", "arguments": [1]},
-    "not an object",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"mcp": "test_mcp"},
+        {"mcp": "Bad Name!", "tool": "echo"},
+        {"mcp": "test_mcp", "tool": "echo", "arguments": [1]},
+        "not an object",
+    ],
+)
 def test_malformed_requests_are_400(authed_client, body):
     response = authed_client(role="dba").post("/api/mcp/tools/call", body, format="json")
     assert response.status_code == 400 and error_code(response) == "invalid_request"
 
 
 def test_json_nested_deeper_than_the_limit_is_400(authed_client):
-    from omni2.drf import MAX_JSON_DEPTH
+    from core.drf import MAX_JSON_DEPTH
 
     arguments = inner = {}
     for _ in range(MAX_JSON_DEPTH + 1):
@@ -159,18 +193,28 @@ def test_json_nested_deeper_than_the_limit_is_400(authed_client):
 
 
 def test_json_nested_beyond_pythons_recursion_is_400_not_500(authed_client):
-    body = '{"mcp": "test_mcp", "tool": "echo", "arguments": {"a": ' + "[" * 100_000 + "]" * 100_000 + "}}"
-    response = authed_client(role="dba").post("/api/mcp/tools/call", body, content_type="application/json")
+    body = (
+        '{"mcp": "test_mcp", "tool": "echo", "arguments": {"a": '
+        + "[" * 100_000
+        + "]" * 100_000
+        + "}}"
+    )
+    response = authed_client(role="dba").post(
+        "/api/mcp/tools/call", body, content_type="application/json"
+    )
     assert response.status_code == 400 and error_code(response) == "invalid_request"
 
 
 def test_huge_arguments_are_413(authed_client):
-    response = call(authed_client(role="dba"), "test_mcp", "echo", {"text": "x" * (2 * 1024 * 1024)})
+    response = call(
+        authed_client(role="dba"), "test_mcp", "echo", {"text": "x" * (2 * 1024 * 1024)}
+    )
     assert response.status_code == 413
 
 
 def test_a_killed_server_gives_502_while_others_answer_and_is_used_again_when_back(
-        mcp_server, register_mcp, authed_client):
+    mcp_server, register_mcp, authed_client
+):
     victim, other = mcp_server("http"), mcp_server("sse")
     register_mcp("victim_mcp", victim)
     register_mcp("other_mcp", other)
@@ -190,11 +234,15 @@ def test_a_hanging_tool_gives_504(shared_mcp_servers, register_mcp, authed_clien
     assert response.status_code == 504 and error_code(response) == "mcp_timeout"
 
 
-def test_tools_list_shows_only_permitted_tools_with_schemas(shared_mcp_servers, register_mcp, authed_client):
+def test_tools_list_shows_only_permitted_tools_with_schemas(
+    shared_mcp_servers, register_mcp, authed_client
+):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     tools = authed_client(role="power_user").get("/api/mcp/tools/list?mcp=test_mcp").json()["tools"]
     names = {t["name"] for t in tools}
-    assert "echo" in names and "drop_table" not in names and "compare_mysql_query_plans" not in names
+    assert (
+        "echo" in names and "drop_table" not in names and "compare_mysql_query_plans" not in names
+    )
     add = next(t for t in tools if t["name"] == "add")
     assert add["mcp"] == "test_mcp" and add["input_schema"]["properties"]["a"]["type"] == "integer"
 
@@ -203,7 +251,9 @@ def test_tools_list_for_an_unknown_mcp_is_404(authed_client):
     assert authed_client().get("/api/mcp/tools/list?mcp=nope").status_code == 404
 
 
-def test_servers_and_health_report_each_server(shared_mcp_servers, register_mcp, authed_client, client):
+def test_servers_and_health_report_each_server(
+    shared_mcp_servers, register_mcp, authed_client, client
+):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     servers = authed_client(role="admin").get("/api/mcp/tools/servers").json()["servers"]
     assert [(s["name"], s["status"]) for s in servers] == [("test_mcp", "healthy")]
@@ -215,8 +265,11 @@ def test_servers_and_health_report_each_server(shared_mcp_servers, register_mcp,
 def test_admin_endpoints_are_for_admins_only(shared_mcp_servers, register_mcp, authed_client):
     register_mcp("test_mcp", shared_mcp_servers["http"])
     user = authed_client(role="dba")
-    for method, path in [("get", "/api/admin/users"), ("get", "/api/admin/mcps"),
-                         ("post", "/api/admin/tools/refresh")]:
+    for method, path in [
+        ("get", "/api/admin/users"),
+        ("get", "/api/admin/mcps"),
+        ("post", "/api/admin/tools/refresh"),
+    ]:
         assert getattr(user, method)(path).status_code == 403
     admin = authed_client(role="admin")
     refreshed = admin.post("/api/admin/tools/refresh", {}, format="json").json()["servers"]
@@ -228,7 +281,9 @@ def test_admin_endpoints_are_for_admins_only(shared_mcp_servers, register_mcp, a
 def test_the_admin_mcp_list_never_shows_credentials(authed_client, gateway_policy):
     from permissions.models import McpServer
 
-    server = McpServer(name="remote_mcp", transport="http", url="https://bob:hunter2@mcp.example.com/mcp")
+    server = McpServer(
+        name="remote_mcp", transport="http", url="https://bob:hunter2@mcp.example.com/mcp"
+    )
     server.set_bearer_token("tok-very-secret")
     server.set_env({"DSN": "postgres://u:pw@db/x"})
     server.save()

@@ -18,11 +18,14 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_with_the_audit_database_unreachable_the_call_is_503_and_nothing_runs(
-        shared_mcp_servers, register_mcp, authed_client, tmp_path):
+    shared_mcp_servers, register_mcp, authed_client, tmp_path
+):
     handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
     client = authed_client(role="dba")
-    assert call(client, "test_mcp", "echo", {"text": "warm"}).status_code == 200  # key, policy cached
+    assert (
+        call(client, "test_mcp", "echo", {"text": "warm"}).status_code == 200
+    )  # key, policy cached
     before = calls_of(handle, "write_report")
     with database_rerouted():
         response = call(client, "test_mcp", "write_report", {"name": "payroll"})
@@ -34,14 +37,17 @@ def test_with_the_audit_database_unreachable_the_call_is_503_and_nothing_runs(
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="cuts a TCP connection to PostgreSQL")
 def test_a_call_that_ran_keeps_its_request_record_when_the_outcome_cannot_be_written(
-        shared_mcp_servers, register_mcp, authed_client):
+    shared_mcp_servers, register_mcp, authed_client
+):
     handle = shared_mcp_servers["http"]
     register_mcp("test_mcp", handle)
     client = authed_client(role="dba")
     assert call(client, "test_mcp", "echo", {"text": "warm"}).status_code == 200
     settings_dict = connection.settings_dict
-    with TcpProxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)) as proxy, \
-            database_rerouted(proxy.port):
+    with (
+        TcpProxy(settings_dict["HOST"] or "127.0.0.1", int(settings_dict["PORT"] or 5432)) as proxy,
+        database_rerouted(proxy.port),
+    ):
         started = calls_of(handle, "slow")
         cutter = threading.Thread(target=_cut_once_running, args=(proxy, handle, started))
         cutter.start()

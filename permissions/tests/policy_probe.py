@@ -9,12 +9,12 @@ import sys
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
 
-import django  # noqa: E402
+import django
 
 django.setup()
 
-from permissions.policy import decide  # noqa: E402
-from permissions.selectors import policy_snapshot  # noqa: E402
+from permissions.policy.engine import decide  # noqa: E402
+from permissions.policy.snapshot import policy_snapshot  # noqa: E402
 
 
 def main() -> None:

@@ -91,11 +91,15 @@ def test_a_key_revoked_after_it_was_used_stops_working_at_once(make_user):
     assert api_key_authenticate(raw=raw) is None
 
 
-def test_a_key_added_in_admin_is_shown_once_on_its_page_and_kept_nowhere(admin_client, make_user, api_client):
+def test_a_key_added_in_admin_is_shown_once_on_its_page_and_kept_nowhere(
+    admin_client, make_user, api_client
+):
     from django.contrib.messages import get_messages
 
     user = make_user(role="dba")
-    response = admin_client.post("/admin/permissions/apikey/add/", {"user": user.pk, "name": "laptop"})
+    response = admin_client.post(
+        "/admin/permissions/apikey/add/", {"user": user.pk, "name": "laptop"}
+    )
 
     assert response.status_code == 200, response.content
     body = response.content.decode()
@@ -108,6 +112,8 @@ def test_a_key_added_in_admin_is_shown_once_on_its_page_and_kept_nowhere(admin_c
     assert all(raw not in str(value) for value in admin_client.session.values())
     assert raw not in admin_client.get("/admin/permissions/apikey/").content.decode()
     key = ApiKey.objects.get(user=user)
-    assert raw not in admin_client.get(f"/admin/permissions/apikey/{key.pk}/change/").content.decode()
+    assert (
+        raw not in admin_client.get(f"/admin/permissions/apikey/{key.pk}/change/").content.decode()
+    )
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     assert api_client.get("/api/me").json()["email"] == user.email

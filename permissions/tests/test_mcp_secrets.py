@@ -26,7 +26,9 @@ def test_secrets_are_encrypted_in_the_database():
 
 def test_a_rotated_secret_key_still_reads_old_secrets_through_the_fallbacks(settings):
     token = secret_encrypt("tok")
-    with override_settings(SECRET_KEY="a-brand-new-key", SECRET_KEY_FALLBACKS=[settings.SECRET_KEY]):
+    with override_settings(
+        SECRET_KEY="a-brand-new-key", SECRET_KEY_FALLBACKS=[settings.SECRET_KEY]
+    ):
         assert secret_decrypt(token) == "tok"
     with override_settings(SECRET_KEY="a-brand-new-key", SECRET_KEY_FALLBACKS=[]):
         with pytest.raises(SecretUnreadable):

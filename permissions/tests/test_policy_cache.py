@@ -11,8 +11,8 @@ from django.core.cache import cache, caches
 from django.db import connection, transaction
 
 from permissions.models import GlobalPolicy, McpServer, PolicyVersion, User
-from permissions.selectors import (VERSION_KEY, policy_pinned, policy_snapshot, policy_version,
-                                  user_policy_for)
+from permissions.policy.snapshot import VERSION_KEY, policy_pinned, policy_snapshot, policy_version
+from permissions.selectors import user_policy_for
 from permissions.services import discovered_tools_sync, user_create
 from testing.celery_worker import database_url_for_tests
 
@@ -23,8 +23,13 @@ class Probe:
     def __init__(self):
         env = {**os.environ, "DATABASE_URL": database_url_for_tests()}
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "permissions.tests.policy_probe"], cwd=settings.BASE_DIR, env=env,
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            [sys.executable, "-m", "permissions.tests.policy_probe"],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
         assert self.proc.stdout.readline().strip() == "ready"
 
     def ask(self, email, mcp, tool) -> tuple[str, str]:
@@ -54,9 +59,16 @@ def test_a_second_process_sees_an_admin_edit_at_once(admin_client, probe):
     assert probe.ask("dev@x.com", "db_mcp", "get_secrets")[0] == "ALLOW"
     warm = probe.ask("dev@x.com", "db_mcp", "get_secrets")
 
-    response = admin_client.post(f"/admin/permissions/globalpolicy/{GlobalPolicy.load().pk}/change/", {
-        "blocked_patterns": "get_secrets", "admin_only_patterns": "", "default_decision": "allow",
-        "default_role": "", "default_allowed_databases": ""})
+    response = admin_client.post(
+        f"/admin/permissions/globalpolicy/{GlobalPolicy.load().pk}/change/",
+        {
+            "blocked_patterns": "get_secrets",
+            "admin_only_patterns": "",
+            "default_decision": "allow",
+            "default_role": "",
+            "default_allowed_databases": "",
+        },
+    )
     assert response.status_code == 302, response.content
 
     word, version = probe.ask("dev@x.com", "db_mcp", "get_secrets")
@@ -102,7 +114,9 @@ def test_a_warm_snapshot_is_reused_until_the_version_changes(django_assert_num_q
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("roles")  # transactional tests flush the migration-seeded roles
-def test_a_change_whose_cache_write_failed_is_seen_once_the_cached_copy_expires(monkeypatch, caplog):
+def test_a_change_whose_cache_write_failed_is_seen_once_the_cached_copy_expires(
+    monkeypatch, caplog
+):
     before = policy_version()
     backend = caches["default"]  # the object behind the ``cache`` proxy
     real_set = backend.set
@@ -155,7 +169,9 @@ def test_a_pinned_block_reads_the_version_once_and_sees_its_own_changes():
 def test_each_request_reads_the_policy_version_once(authed_client, monkeypatch):
     reads = []
     real_get = cache.get
-    monkeypatch.setattr(cache, "get", lambda key, *a, **k: (reads.append(key), real_get(key, *a, **k))[1])
+    monkeypatch.setattr(
+        cache, "get", lambda key, *a, **k: (reads.append(key), real_get(key, *a, **k))[1]
+    )
     client = authed_client()
     for _ in range(2):
         reads.clear()
@@ -172,7 +188,8 @@ def test_a_transaction_sees_its_own_uncommitted_policy_changes():
 
 @pytest.mark.django_db
 def test_a_transaction_publishes_one_new_version_however_many_rows_it_changes(
-        django_capture_on_commit_callbacks):
+    django_capture_on_commit_callbacks,
+):
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         for name in ("a_mcp", "b_mcp", "c_mcp"):
             McpServer.objects.create(name=name, url=f"http://{name}/mcp")

@@ -4,32 +4,69 @@ import math
 
 import pytest
 
-from permissions.policy import (decide, explain, pattern_problem, permitted_tools, snapshot_build, specificity,
-                                visible)
+from permissions.policy.engine import (
+    decide,
+    explain,
+    pattern_problem,
+    permitted_tools,
+    snapshot_build,
+    specificity,
+    visible,
+)
 
 ROLES = {"admin": (True, False), "super_admin": (False, True)}
 
 
 def policy(*, blocked=(), admin_only=(), default="allow", mcps=None, users=(), default_user=None):
     mcps = mcps if mcps is not None else [mcp()]
-    return snapshot_build({
-        "global": {"blocked": list(blocked), "admin_only": list(admin_only), "default_decision": default},
-        "default_user": default_user or {"role": "read_only", "allowed_databases": []},
-        "mcps": mcps, "users": list(users),
-    }, version="test")
+    return snapshot_build(
+        {
+            "global": {
+                "blocked": list(blocked),
+                "admin_only": list(admin_only),
+                "default_decision": default,
+            },
+            "default_user": default_user or {"role": "read_only", "allowed_databases": []},
+            "mcps": mcps,
+            "users": list(users),
+        },
+        version="test",
+    )
 
 
-def mcp(name="db", tools=("get_health", "drop_table", "compare_x_plans"), mode="allow_all", patterns=(),
-        restrictions=None, enabled=True, database_argument="", admin_only=False):
-    return {"name": name, "enabled": enabled, "tool_mode": mode, "tool_patterns": list(patterns),
-            "tools": list(tools), "role_restrictions": restrictions or {}, "database_argument": database_argument,
-            "admin_only": admin_only}
+def mcp(
+    name="db",
+    tools=("get_health", "drop_table", "compare_x_plans"),
+    mode="allow_all",
+    patterns=(),
+    restrictions=None,
+    enabled=True,
+    database_argument="",
+    admin_only=False,
+):
+    return {
+        "name": name,
+        "enabled": enabled,
+        "tool_mode": mode,
+        "tool_patterns": list(patterns),
+        "tools": list(tools),
+        "role_restrictions": restrictions or {},
+        "database_argument": database_argument,
+        "admin_only": admin_only,
+    }
 
 
 def user(role="dev", email="u@x.com", overrides=None, databases=("*",), slack=None):
     is_admin, is_super = ROLES.get(role, (False, False))
-    return {"email": email, "role": role, "is_admin": is_admin, "is_super_admin": is_super,
-            "allowed_databases": list(databases), "overrides": overrides or {}, "slack_user_id": slack}
+    return {
+        "email": email,
+        "role": role,
+        "is_admin": is_admin,
+        "is_super_admin": is_super,
+        "allowed_databases": list(databases),
+        "overrides": overrides or {},
+        "slack_user_id": slack,
+    }
 
 
 def check(snapshot, tool, *, mcp_name="db", email="u@x.com", arguments=None):
@@ -50,10 +87,13 @@ def test_a_disabled_mcp_is_not_available_even_to_a_super_admin():
     assert permitted_tools(snapshot, snapshot.user(email="u@x.com")) == []
 
 
-@pytest.mark.parametrize("mode, patterns, hidden", [
-    ("allow_only", ["get_*"], "drop_table"),
-    ("allow_all_except", ["drop_*"], "drop_table"),
-])
+@pytest.mark.parametrize(
+    "mode, patterns, hidden",
+    [
+        ("allow_only", ["get_*"], "drop_table"),
+        ("allow_all_except", ["drop_*"], "drop_table"),
+    ],
+)
 def test_a_tool_hidden_by_the_mcp_tool_policy_is_not_available(mode, patterns, hidden):
     snapshot = policy(mcps=[mcp(mode=mode, patterns=patterns)], users=[user("super_admin")])
     d = check(snapshot, hidden)
@@ -98,25 +138,36 @@ def test_admin_roles_pass_the_admin_only_step(role):
 
 def test_a_more_specific_custom_grant_lifts_admin_only():
     # The seed's senior developer: compare_*_query_plans (20 literal chars) ≥ compare_*_plans (14).
-    snapshot = policy(admin_only=["compare_*_plans"], mcps=[mcp(tools=["compare_oracle_query_plans"])],
-                      users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*_query_plans"]}})])
+    snapshot = policy(
+        admin_only=["compare_*_plans"],
+        mcps=[mcp(tools=["compare_oracle_query_plans"])],
+        users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*_query_plans"]}})],
+    )
     d = check(snapshot, "compare_oracle_query_plans")
     assert (d.allowed, d.step, d.pattern) == (True, 4, "compare_*_query_plans")
 
 
 def test_a_less_specific_custom_grant_does_not_lift_admin_only():
     # The seed's junior DBA: get_* (4) does not unlock *_history (8).
-    snapshot = policy(admin_only=["*_history"], mcps=[mcp(tools=["get_query_history"])],
-                      users=[user(overrides={"db": {"mode": "custom", "tools": ["get_*"]}})])
+    snapshot = policy(
+        admin_only=["*_history"],
+        mcps=[mcp(tools=["get_query_history"])],
+        users=[user(overrides={"db": {"mode": "custom", "tools": ["get_*"]}})],
+    )
     d = check(snapshot, "get_query_history")
     assert (d.allowed, d.step, d.pattern) == (False, 3, "*_history")
     assert "get_*" in d.reason
 
 
 def test_an_equally_specific_grant_lifts_admin_only_and_an_exact_name_always_does():
-    snapshot = policy(admin_only=["get_*_x"], mcps=[mcp(tools=["get_a_x"])],
-                      users=[user(email="a@x.com", overrides={"db": {"mode": "custom", "tools": ["get_?_x"]}}),
-                             user(email="b@x.com", overrides={"db": {"mode": "custom", "tools": ["get_a_x"]}})])
+    snapshot = policy(
+        admin_only=["get_*_x"],
+        mcps=[mcp(tools=["get_a_x"])],
+        users=[
+            user(email="a@x.com", overrides={"db": {"mode": "custom", "tools": ["get_?_x"]}}),
+            user(email="b@x.com", overrides={"db": {"mode": "custom", "tools": ["get_a_x"]}}),
+        ],
+    )
     assert check(snapshot, "get_a_x", email="a@x.com").allowed
     assert check(snapshot, "get_a_x", email="b@x.com").allowed
 
@@ -127,8 +178,11 @@ def test_mode_all_does_not_lift_admin_only():
 
 
 def test_the_strictest_matching_admin_only_pattern_is_the_one_to_beat():
-    snapshot = policy(admin_only=["*_plans", "compare_x_*"], mcps=[mcp(tools=["compare_x_plans"])],
-                      users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*"]}})])
+    snapshot = policy(
+        admin_only=["*_plans", "compare_x_*"],
+        mcps=[mcp(tools=["compare_x_plans"])],
+        users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*"]}})],
+    )
     d = check(snapshot, "compare_x_plans")
     assert (d.allowed, d.step, d.pattern) == (False, 3, "compare_x_*")
 
@@ -153,16 +207,22 @@ def test_admins_keep_every_tool_of_an_admin_only_mcp(role):
 
 
 def test_a_role_rule_allowing_all_does_not_open_an_admin_only_mcp():
-    snapshot = policy(mcps=[mcp(admin_only=True, restrictions={"dev": {"mode": "allow_all", "patterns": []}})],
-                      users=[user("dev"), user("dev", email="v@x.com", overrides={"db": {"mode": "inherit"}})])
+    snapshot = policy(
+        mcps=[mcp(admin_only=True, restrictions={"dev": {"mode": "allow_all", "patterns": []}})],
+        users=[user("dev"), user("dev", email="v@x.com", overrides={"db": {"mode": "inherit"}})],
+    )
     assert check(snapshot, "get_health").step == 3
     assert check(snapshot, "get_health", email="v@x.com").step == 3
 
 
 def test_a_custom_override_naming_a_tool_of_an_admin_only_mcp_grants_it_and_mode_all_does_not():
-    snapshot = policy(mcps=[mcp(admin_only=True)], users=[
-        user(overrides={"db": {"mode": "custom", "tools": ["get_*"], "deny": []}}),
-        user(email="all@x.com", overrides={"db": {"mode": "all"}})])
+    snapshot = policy(
+        mcps=[mcp(admin_only=True)],
+        users=[
+            user(overrides={"db": {"mode": "custom", "tools": ["get_*"], "deny": []}}),
+            user(email="all@x.com", overrides={"db": {"mode": "all"}}),
+        ],
+    )
     granted = check(snapshot, "get_health")
     assert (granted.allowed, granted.step, granted.pattern) == (True, 4, "get_*")
     assert check(snapshot, "drop_table").step == 3  # not named by the override: still admin-only
@@ -170,8 +230,11 @@ def test_a_custom_override_naming_a_tool_of_an_admin_only_mcp_grants_it_and_mode
 
 
 def test_on_an_admin_only_mcp_a_global_admin_only_pattern_still_sets_the_bar():
-    snapshot = policy(admin_only=["compare_x_*"], mcps=[mcp(admin_only=True)],
-                      users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*"]}})])
+    snapshot = policy(
+        admin_only=["compare_x_*"],
+        mcps=[mcp(admin_only=True)],
+        users=[user(overrides={"db": {"mode": "custom", "tools": ["compare_*"]}})],
+    )
     d = check(snapshot, "compare_x_plans")
     assert (d.allowed, d.step, d.pattern) == (False, 3, "compare_x_*")
 
@@ -180,15 +243,19 @@ def test_on_an_admin_only_mcp_a_global_admin_only_pattern_still_sets_the_bar():
 
 
 def test_override_all_grants_every_tool_over_a_denying_role():
-    snapshot = policy(mcps=[mcp(restrictions={"dev": {"mode": "deny", "patterns": ["*"]}})],
-                      users=[user(overrides={"db": {"mode": "all"}})])
+    snapshot = policy(
+        mcps=[mcp(restrictions={"dev": {"mode": "deny", "patterns": ["*"]}})],
+        users=[user(overrides={"db": {"mode": "all"}})],
+    )
     d = check(snapshot, "get_health")
     assert (d.allowed, d.step, d.code) == (True, 4, "override")
 
 
 def test_override_custom_allows_what_it_lists_minus_what_it_denies():
-    snapshot = policy(mcps=[mcp(tools=["get_a", "get_b", "list_c"])], users=[
-        user(overrides={"db": {"mode": "custom", "tools": ["get_*"], "deny": ["get_b"]}})])
+    snapshot = policy(
+        mcps=[mcp(tools=["get_a", "get_b", "list_c"])],
+        users=[user(overrides={"db": {"mode": "custom", "tools": ["get_*"], "deny": ["get_b"]}})],
+    )
     assert check(snapshot, "get_a").allowed
     denied, unlisted = check(snapshot, "get_b"), check(snapshot, "list_c")
     assert (denied.allowed, denied.step, denied.pattern) == (False, 4, "get_b")
@@ -202,30 +269,40 @@ def test_override_custom_with_no_tools_blocks_the_mcp():
 
 
 def test_override_inherit_falls_through_to_the_role():
-    snapshot = policy(mcps=[mcp(restrictions={"dev": {"mode": "allow_only", "patterns": ["list_*"]}})],
-                      users=[user(overrides={"db": {"mode": "inherit"}})])
+    snapshot = policy(
+        mcps=[mcp(restrictions={"dev": {"mode": "allow_only", "patterns": ["list_*"]}})],
+        users=[user(overrides={"db": {"mode": "inherit"}})],
+    )
     assert check(snapshot, "get_health").step == 5
 
 
 # --- step 5: role restrictions; step 6: the default --------------------------------------------------
 
 
-@pytest.mark.parametrize("mode, patterns, tool, allowed", [
-    ("allow_all", [], "drop_table", True),
-    ("allow_only", ["get_*"], "get_health", True),
-    ("allow_only", ["get_*"], "drop_table", False),
-    ("deny", ["drop_*"], "drop_table", False),
-    ("deny", ["drop_*"], "get_health", True),
-])
+@pytest.mark.parametrize(
+    "mode, patterns, tool, allowed",
+    [
+        ("allow_all", [], "drop_table", True),
+        ("allow_only", ["get_*"], "get_health", True),
+        ("allow_only", ["get_*"], "drop_table", False),
+        ("deny", ["drop_*"], "drop_table", False),
+        ("deny", ["drop_*"], "get_health", True),
+    ],
+)
 def test_role_restrictions(mode, patterns, tool, allowed):
-    snapshot = policy(default="deny", mcps=[mcp(restrictions={"dev": {"mode": mode, "patterns": patterns}})],
-                      users=[user()])
+    snapshot = policy(
+        default="deny",
+        mcps=[mcp(restrictions={"dev": {"mode": mode, "patterns": patterns}})],
+        users=[user()],
+    )
     d = check(snapshot, tool)
     assert (d.allowed, d.step, d.code) == (allowed, 5, "role")
 
 
 def test_a_restriction_for_another_role_does_not_apply():
-    snapshot = policy(mcps=[mcp(restrictions={"ops": {"mode": "deny", "patterns": ["*"]}})], users=[user()])
+    snapshot = policy(
+        mcps=[mcp(restrictions={"ops": {"mode": "deny", "patterns": ["*"]}})], users=[user()]
+    )
     assert check(snapshot, "get_health").step == 6
 
 
@@ -260,7 +337,9 @@ def test_a_list_of_databases_must_all_be_allowed_and_none_means_no_database():
 
 
 def test_no_allowed_databases_means_none_and_admins_have_all():
-    snapshot = policy(users=[user(email="n@x.com", databases=[]), user("admin", email="a@x.com", databases=[])])
+    snapshot = policy(
+        users=[user(email="n@x.com", databases=[]), user("admin", email="a@x.com", databases=[])]
+    )
     assert not check(snapshot, "get_health", email="n@x.com", arguments={"db": "x"}).allowed
     assert check(snapshot, "get_health", email="a@x.com", arguments={"db": "x"}).allowed
 
@@ -274,8 +353,11 @@ def test_a_denied_tool_stays_denied_whatever_the_database():
 
 
 def test_an_unknown_identity_is_the_default_user():
-    snapshot = policy(mcps=[mcp(restrictions={"read_only": {"mode": "allow_only", "patterns": ["get_*"]}})],
-                      default_user={"role": "read_only", "allowed_databases": ["demo"]}, users=[user()])
+    snapshot = policy(
+        mcps=[mcp(restrictions={"read_only": {"mode": "allow_only", "patterns": ["get_*"]}})],
+        default_user={"role": "read_only", "allowed_databases": ["demo"]},
+        users=[user()],
+    )
     nobody = snapshot.user(email="who@else.com", slack_user_id="U404")
     assert nobody is snapshot.default_user
     assert decide(snapshot, nobody, "db", "get_health", {"database": "demo"}).allowed
@@ -292,10 +374,21 @@ def test_users_are_found_by_slack_id_or_case_insensitive_email():
 # --- patterns and explanations --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("pattern, expected", [
-    ("compare_*_plans", 14), ("compare_*_query_plans", 20), ("get_*", 4), ("*_history", 8),
-    ("*", 0), ("get_?", 4), ("get_[ab]x", 5), ("get_[!a]", 4), ("get_health", math.inf), ("a[b", math.inf),
-])
+@pytest.mark.parametrize(
+    "pattern, expected",
+    [
+        ("compare_*_plans", 14),
+        ("compare_*_query_plans", 20),
+        ("get_*", 4),
+        ("*_history", 8),
+        ("*", 0),
+        ("get_?", 4),
+        ("get_[ab]x", 5),
+        ("get_[!a]", 4),
+        ("get_health", math.inf),
+        ("a[b", math.inf),
+    ],
+)
 def test_specificity_counts_the_literal_characters(pattern, expected):
     assert specificity(pattern) == expected
 
@@ -317,7 +410,17 @@ def test_explain_covers_every_known_tool_hidden_ones_included_plus_named_extras(
 
 
 def test_permitted_tools_lists_visible_allowed_tools_in_order():
-    snapshot = policy(blocked=["drop_*"], mcps=[mcp("b", tools=["z", "a"]), mcp("a", tools=["drop_it", "get"])],
-                      users=[user()])
-    assert permitted_tools(snapshot, snapshot.user(email="u@x.com")) == [("a", "get"), ("b", "a"), ("b", "z")]
-    assert permitted_tools(snapshot, snapshot.user(email="u@x.com"), "b") == [("b", "a"), ("b", "z")]
+    snapshot = policy(
+        blocked=["drop_*"],
+        mcps=[mcp("b", tools=["z", "a"]), mcp("a", tools=["drop_it", "get"])],
+        users=[user()],
+    )
+    assert permitted_tools(snapshot, snapshot.user(email="u@x.com")) == [
+        ("a", "get"),
+        ("b", "a"),
+        ("b", "z"),
+    ]
+    assert permitted_tools(snapshot, snapshot.user(email="u@x.com"), "b") == [
+        ("b", "a"),
+        ("b", "z"),
+    ]

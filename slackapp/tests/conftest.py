@@ -21,7 +21,7 @@ from django.test import Client
 from omni2.celery import app as celery_app
 from slackapp.client import BOT_USER_CACHE_KEY
 from testing.fake_slack import FakeSlack, sign_request
-from orchestration.tests.conftest_llm import fake_llm, fake_llm_env, fake_llm_server  # noqa: F401  (shared LLM fixtures)
+from testing.fixtures.llm import fake_llm_env
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 BOT_TOKEN = "xoxb-0000-test-token"
@@ -36,7 +36,9 @@ def event_payload(name: str = "app_mention", **event) -> dict:
     """A JSON fixture with a fresh event_id (and ts), ``event`` fields overriding the fixture's."""
     payload = slack_fixture(name)
     payload["event_id"] = f"Ev{uuid.uuid4().hex[:12].upper()}"
-    payload["event"]["ts"] = payload["event"]["event_ts"] = f"1700001{uuid.uuid4().int % 10**6:06d}.000100"
+    payload["event"]["ts"] = payload["event"]["event_ts"] = (
+        f"1700001{uuid.uuid4().int % 10**6:06d}.000100"
+    )
     payload["event"].update(event)
     return {**payload, "event": {k: v for k, v in payload["event"].items() if v is not None}}
 
@@ -108,8 +110,11 @@ class SlackSender:
         return self.post("/slack/commands", urlencode(form), "application/x-www-form-urlencoded")
 
     def action(self, payload: dict):
-        return self.post("/slack/interactions", urlencode({"payload": json.dumps(payload)}),
-                         "application/x-www-form-urlencoded")
+        return self.post(
+            "/slack/interactions",
+            urlencode({"payload": json.dumps(payload)}),
+            "application/x-www-form-urlencoded",
+        )
 
 
 @pytest.fixture
@@ -142,12 +147,15 @@ def private_queue():
 
 
 @pytest.fixture(scope="module")
-def slack_worker(django_db_setup, django_db_blocker, fake_slack_server, fake_llm_server, reports_dir):
+def slack_worker(
+    django_db_setup, django_db_blocker, fake_slack_server, fake_llm_server, reports_dir
+):
     """A real Celery worker process that talks to the fake Slack and the fake LLM."""
     from testing.celery_worker import running_worker
 
     env = {
-        "SLACK_API_URL": fake_slack_server.api_url, "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_API_URL": fake_slack_server.api_url,
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
         "OMNI2_SLACK_REPORT_DIRS": str(reports_dir),
         **fake_llm_env(fake_llm_server),
     }

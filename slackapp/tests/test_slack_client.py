@@ -1,10 +1,15 @@
 """The Slack boundary: the real slack_sdk client against the fake Web API."""
 
 import pytest
-
 from django.core.cache import cache
 
-from slackapp.client import BOT_USER_CACHE_KEY, SlackError, slack_bot_user_id, slack_call, slack_user_email
+from slackapp.client import (
+    BOT_USER_CACHE_KEY,
+    SlackError,
+    slack_bot_user_id,
+    slack_call,
+    slack_user_email,
+)
 from slackapp.services import slack_user_resolve
 from testing.fake_slack import BOT_USER_ID
 

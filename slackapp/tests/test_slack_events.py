@@ -18,7 +18,9 @@ def _answered(fake_slack, payload: dict) -> dict:
 
 
 def _posts_in(fake_slack, channel: str) -> list:
-    return [c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == channel]
+    return [
+        c for c in fake_slack.calls_to("chat.postMessage") if c.params.get("channel") == channel
+    ]
 
 
 @pytest.mark.django_db
@@ -31,14 +33,18 @@ def test_url_verification_answers_the_challenge(slack, private_queue):
 
 
 @pytest.mark.django_db
-def test_bot_messages_edits_deletes_and_omni2s_own_messages_are_ignored(slack, fake_slack, private_queue):
+def test_bot_messages_edits_deletes_and_omni2s_own_messages_are_ignored(
+    slack, fake_slack, private_queue
+):
     ignored = [
         event_payload("message_im", bot_id=BOT_ID, subtype="bot_message", user=None),
         event_payload("message_im", bot_id="B0OTHER"),
         event_payload("message_im", subtype="message_changed"),
         event_payload("message_im", subtype="message_deleted"),
         event_payload("message_im", subtype="channel_join"),
-        event_payload("message_im", user=BOT_USER_ID),  # the payload's authorizations name OMNI2's bot user
+        event_payload(
+            "message_im", user=BOT_USER_ID
+        ),  # the payload's authorizations name OMNI2's bot user
         event_payload("app_mention", user=BOT_USER_ID),
         event_payload("message_im", channel_type="channel"),  # a channel message without a mention
         event_payload("message_im", subtype=["not", "a", "string"]),
@@ -49,7 +55,6 @@ def test_bot_messages_edits_deletes_and_omni2s_own_messages_are_ignored(slack, f
         assert slack.event(payload).status_code == 200
     assert private_queue.count() == 0
     assert all(delivery_state(key=f"event:{p['event_id']}") is None for p in ignored)
-
 
 
 @pytest.mark.django_db
@@ -94,7 +99,9 @@ def broken_broker(private_queue, settings):
 
 
 @pytest.mark.django_db
-def test_a_delivery_that_cannot_be_queued_gets_503_and_slacks_retry_is_taken(slack, private_queue, broken_broker):
+def test_a_delivery_that_cannot_be_queued_gets_503_and_slacks_retry_is_taken(
+    slack, private_queue, broken_broker
+):
     payload = event_payload("app_mention", channel="C0NOBROKER")
     response = slack.event(payload)
     assert response.status_code == 503
@@ -107,15 +114,19 @@ def test_a_delivery_that_cannot_be_queued_gets_503_and_slacks_retry_is_taken(sla
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("kind", ["event", "command", "action"])
-def test_with_redis_unreachable_slack_gets_503_and_nothing_is_queued(slack, private_queue, settings, kind):
+def test_with_redis_unreachable_slack_gets_503_and_nothing_is_queued(
+    slack, private_queue, settings, kind
+):
     if not settings.REDIS_URL:
         pytest.skip("without REDIS_URL deliveries are claimed in the database")
     from testing.outages import redis_unreachable
 
     redis_unreachable(settings)
-    send = {"event": lambda: slack.event(event_payload("app_mention", channel="C0NOREDIS")),
-            "command": lambda: slack.command(slack_fixture("slash_command")),
-            "action": lambda: slack.action(slack_fixture("block_actions_help"))}[kind]
+    send = {
+        "event": lambda: slack.event(event_payload("app_mention", channel="C0NOREDIS")),
+        "command": lambda: slack.command(slack_fixture("slash_command")),
+        "action": lambda: slack.action(slack_fixture("block_actions_help")),
+    }[kind]
     response = send()
     assert response.status_code == 503  # Slack delivers it again later
     assert response.json()["error"]["code"] == "unavailable"
@@ -151,12 +162,16 @@ def test_one_event_delivered_four_times_is_answered_once(slack, fake_slack, fake
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
-def test_a_first_delivery_whose_task_failed_is_answered_by_its_retry(slack, fake_slack, fake_llm, slack_worker):
+def test_a_first_delivery_whose_task_failed_is_answered_by_its_retry(
+    slack, fake_slack, fake_llm, slack_worker
+):
     pytest.importorskip("orchestration.chat", reason="needs the lead's chat service")
     from testing.fake_llm import text
 
     fake_llm.script(text("Answered on the retry."))
-    fake_slack.fail_next("chat.postMessage", error="fatal_error")  # the first placeholder fails for good
+    fake_slack.fail_next(
+        "chat.postMessage", error="fatal_error"
+    )  # the first placeholder fails for good
     payload = event_payload("app_mention", channel="C0FAILED")
     key = f"event:{payload['event_id']}"
     assert slack.event(payload).status_code == 200
@@ -171,7 +186,8 @@ def test_a_first_delivery_whose_task_failed_is_answered_by_its_retry(slack, fake
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.worker
 def test_omni2s_own_message_is_ignored_by_the_worker_when_the_view_did_not_know_its_id(
-        slack, fake_slack, slack_worker):
+    slack, fake_slack, slack_worker
+):
     payload = event_payload("message_im", user=BOT_USER_ID, channel="D0SELF")
     del payload["authorizations"]  # nothing in the payload says who OMNI2 is: the view queues it
     assert slack.event(payload).status_code == 200

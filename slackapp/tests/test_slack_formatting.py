@@ -5,14 +5,23 @@ import json
 import pytest
 
 from slackapp.formatting import (
-    SECTION_LIMIT, answer_messages, attached_answer_message, footer_text, help_message,
-    markdown_to_mrkdwn, mrkdwn_chunks, status_message, tools_message,
+    SECTION_LIMIT,
+    answer_messages,
+    attached_answer_message,
+    footer_text,
+    help_message,
+    markdown_to_mrkdwn,
+    mrkdwn_chunks,
+    status_message,
+    tools_message,
 )
 from slackapp.reports import report_paths
 
 
 def test_markdown_becomes_slack_mrkdwn():
-    text = markdown_to_mrkdwn("# Health\n**CPU** is *fine*, see [the docs](https://x.example/a).\n- one\n- two")
+    text = markdown_to_mrkdwn(
+        "# Health\n**CPU** is *fine*, see [the docs](https://x.example/a).\n- one\n- two"
+    )
     assert text.splitlines()[0] == "*Health*"
     assert "*CPU* is _fine_" in text
     assert "<https://x.example/a|the docs>" in text
@@ -53,8 +62,12 @@ def test_a_word_longer_than_a_section_is_cut_hard():
 
 
 def test_the_footer_shows_role_tools_cost_and_time():
-    footer = footer_text(role="dba", tools_used=["db.get_health", "db.get_health", "db.top"],
-                         cost_usd=0.002103, seconds=3.44)
+    footer = footer_text(
+        role="dba",
+        tools_used=["db.get_health", "db.get_health", "db.top"],
+        cost_usd=0.002103,
+        seconds=3.44,
+    )
     assert footer == "👤 dba · 🔧 db.get_health, db.top · 💰 $0.0021 · ⏱ 3.4s"
     assert "no tools" in footer_text(role="read_only", tools_used=[], cost_usd=0, seconds=1)
 
@@ -86,18 +99,32 @@ def test_an_attached_answer_shows_its_opening_and_says_a_file_follows():
 
 
 def test_help_has_one_button_per_mcp_carrying_its_name():
-    message = help_message([{"name": "database_mcp", "description": "DB <health>"}, {"name": "qa_mcp"}])
+    message = help_message(
+        [{"name": "database_mcp", "description": "DB <health>"}, {"name": "qa_mcp"}]
+    )
     buttons = [b["accessory"] for b in message["blocks"] if "accessory" in b]
     assert [(b["action_id"], b["value"]) for b in buttons] == [
-        ("omni_help_mcp", "database_mcp"), ("omni_help_mcp", "qa_mcp")]
+        ("omni_help_mcp", "database_mcp"),
+        ("omni_help_mcp", "qa_mcp"),
+    ]
     assert "DB &lt;health&gt;" in json.dumps(message, ensure_ascii=False)
 
 
 def test_tools_and_status_messages_list_what_they_are_given():
-    tools = tools_message(mcp="database_mcp", tools=[{"name": "get_health", "description": "CPU\nmore"}])
+    tools = tools_message(
+        mcp="database_mcp", tools=[{"name": "get_health", "description": "CPU\nmore"}]
+    )
     assert "`get_health` CPU" in json.dumps(tools)
-    status = status_message({"status": "degraded", "database": "ok", "broker": "ok", "mcps": [
-        {"name": "database_mcp", "status": "unreachable", "tools": 0, "latency_ms": None}]})
+    status = status_message(
+        {
+            "status": "degraded",
+            "database": "ok",
+            "broker": "ok",
+            "mcps": [
+                {"name": "database_mcp", "status": "unreachable", "tools": 0, "latency_ms": None}
+            ],
+        }
+    )
     text = json.dumps(status, ensure_ascii=False)
     assert "OMNI2* is degraded" in text and "🔴 *database_mcp*: unreachable" in text
 
@@ -110,7 +137,10 @@ def test_report_paths_come_only_from_permitted_directories(tmp_path, settings):
     results = [
         {"result": {"success": True, "report_path": str(reports / "r.txt")}, "is_error": False},
         {"result": json.dumps({"report_path": str(elsewhere / ".env")}), "is_error": False},
-        {"result": [{"text": json.dumps({"report_path": str(reports / "../secret/.env")})}], "is_error": False},
+        {
+            "result": [{"text": json.dumps({"report_path": str(reports / "../secret/.env")})}],
+            "is_error": False,
+        },
         {"result": {"report_path": str(reports / "missing.txt")}, "is_error": False},
         {"result": {"report_path": str(reports / "r.txt")}, "is_error": False},
     ]

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.django_db
 
 def _flip_one_byte(body: bytes) -> bytes:
     middle = len(body) // 2
-    return body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1:]
+    return body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1 :]
 
 
 def _bad_headers(body: bytes) -> dict[str, dict]:
@@ -37,7 +37,9 @@ def _bad_headers(body: bytes) -> dict[str, dict]:
 
 
 @pytest.mark.parametrize("path", ["/slack/events", "/slack/commands", "/slack/interactions"])
-def test_it_refuses_every_bad_signature_with_401_and_queues_nothing(client, fake_slack, private_queue, path):
+def test_it_refuses_every_bad_signature_with_401_and_queues_nothing(
+    client, fake_slack, private_queue, path
+):
     payload = event_payload()
     body = json.dumps(payload).encode()
     cases = {**_bad_headers(body), "one body byte flipped": None}
@@ -62,16 +64,24 @@ def test_it_accepts_the_validly_signed_event_and_queues_one_task(slack, private_
 
 def test_a_body_that_is_not_utf8_is_refused_not_crashed(client, fake_slack):
     body = b'{"type": "url_verification", "challenge": "\xff\xfe"}'
-    response = client.post("/slack/events", data=body, content_type="application/json",
-                           headers=sign_request(body, SIGNING_SECRET))
+    response = client.post(
+        "/slack/events",
+        data=body,
+        content_type="application/json",
+        headers=sign_request(body, SIGNING_SECRET),
+    )
     assert response.status_code == 401
 
 
 def test_it_answers_503_when_no_signing_secret_is_configured(client, settings):
     settings.SLACK_SIGNING_SECRET = ""
     body = json.dumps(event_payload())
-    response = client.post("/slack/events", data=body, content_type="application/json",
-                           headers=sign_request(body, "anything"))
+    response = client.post(
+        "/slack/events",
+        data=body,
+        content_type="application/json",
+        headers=sign_request(body, "anything"),
+    )
     assert response.status_code == 503
     assert response.json()["error"]["code"] == "slack_not_configured"
 

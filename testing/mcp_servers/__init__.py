@@ -107,14 +107,19 @@ def build_server(*, stats: ServerStats, report_dir: Path):
     @server.tool()
     def get_top_queries(database: str, limit: int = 5) -> dict[str, Any]:
         """The slowest queries of one database."""
-        queries = [{"sql": f"SELECT * FROM t{i}", "avg_ms": 100.0 * (limit - i)} for i in range(limit)]
+        queries = [
+            {"sql": f"SELECT * FROM t{i}", "avg_ms": 100.0 * (limit - i)} for i in range(limit)
+        ]
         return {"database": database, "queries": queries}
 
     @server.tool()
     def compare_mysql_query_plans(query_a: str, query_b: str) -> dict[str, Any]:
         """Compare the EXPLAIN plans of two queries (never runs them)."""
-        return {"query_a": {"sql": query_a, "cost": 10.0}, "query_b": {"sql": query_b, "cost": 4.5},
-                "winner": "query_b"}
+        return {
+            "query_a": {"sql": query_a, "cost": 10.0},
+            "query_b": {"sql": query_b, "cost": 4.5},
+            "winner": "query_b",
+        }
 
     @server.tool()
     def drop_table(name: str) -> str:
@@ -177,12 +182,19 @@ def main(argv: list[str] | None = None) -> None:
         from orchestration.mcp._pdeathsig import set_parent_death_signal
 
         set_parent_death_signal()
-    report_dir = Path(os.environ.get("MCP_TEST_REPORT_DIR") or Path(tempfile.gettempdir()) / "omni2-mcp-reports")
-    serve(transport=args.transport, port=args.port, token=os.environ.get("MCP_TEST_TOKEN", ""),
-          report_dir=report_dir)
+    report_dir = Path(
+        os.environ.get("MCP_TEST_REPORT_DIR") or Path(tempfile.gettempdir()) / "omni2-mcp-reports"
+    )
+    serve(
+        transport=args.transport,
+        port=args.port,
+        token=os.environ.get("MCP_TEST_TOKEN", ""),
+        report_dir=report_dir,
+    )
 
 
 # --- Starting servers from tests ------------------------------------------------------------
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -196,13 +208,17 @@ def wait_listening(process: subprocess.Popen, port: int, log_path, timeout: floa
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RuntimeError(f"server exited early: {Path(log_path).read_text(errors='replace')[-2000:]}")
+            raise RuntimeError(
+                f"server exited early: {Path(log_path).read_text(errors='replace')[-2000:]}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.5):
                 return
         except OSError:
             time.sleep(0.05)
-    raise RuntimeError(f"server did not listen on {port}: {Path(log_path).read_text(errors='replace')[-2000:]}")
+    raise RuntimeError(
+        f"server did not listen on {port}: {Path(log_path).read_text(errors='replace')[-2000:]}"
+    )
 
 
 def _stdio_command(extra_env: dict[str, str]) -> tuple[str, tuple[str, ...], dict[str, str]]:
@@ -227,8 +243,14 @@ class ServerHandle:
         path = "/sse" if self.transport == "sse" else "/mcp"
         return f"http://127.0.0.1:{self.port}{path}" if self.transport != "stdio" else ""
 
-    def spec(self, name: str = "test_mcp", *, token: str | None = None, timeout_seconds: float = 30.0,
-             linger_seconds: float = 0):
+    def spec(
+        self,
+        name: str = "test_mcp",
+        *,
+        token: str | None = None,
+        timeout_seconds: float = 30.0,
+        linger_seconds: float = 0,
+    ):
         """A ServerSpec for this server; ``token`` overrides the one it expects (to test refusal).
 
         ``linger_seconds`` (stdio): the server keeps running that long after its stdin closes.
@@ -237,24 +259,54 @@ class ServerHandle:
 
         bearer = self.token if token is None else token
         if self.transport == "stdio":
-            command, args, env = _stdio_command({"MCP_TEST_REPORT_DIR": self.report_dir,
-                                                 "MCP_TEST_LINGER_SECONDS": str(linger_seconds)})
-            return ServerSpec(name=name, transport="stdio", command=command, args=args, env=env,
-                              timeout_seconds=timeout_seconds)
-        return ServerSpec(name=name, transport=self.transport, url=self.url, bearer_token=bearer,
-                          timeout_seconds=timeout_seconds)
+            command, args, env = _stdio_command(
+                {
+                    "MCP_TEST_REPORT_DIR": self.report_dir,
+                    "MCP_TEST_LINGER_SECONDS": str(linger_seconds),
+                }
+            )
+            return ServerSpec(
+                name=name,
+                transport="stdio",
+                command=command,
+                args=args,
+                env=env,
+                timeout_seconds=timeout_seconds,
+            )
+        return ServerSpec(
+            name=name,
+            transport=self.transport,
+            url=self.url,
+            bearer_token=bearer,
+            timeout_seconds=timeout_seconds,
+        )
 
     def start(self) -> ServerHandle:
         if self.transport == "stdio":
             return self
         self.port = self.port or free_port()
-        env = {**os.environ, "MCP_TEST_TOKEN": self.token, "MCP_TEST_REPORT_DIR": self.report_dir,
-               "PYTHONPATH": str(BASE_DIR)}
+        env = {
+            **os.environ,
+            "MCP_TEST_TOKEN": self.token,
+            "MCP_TEST_REPORT_DIR": self.report_dir,
+            "PYTHONPATH": str(BASE_DIR),
+        }
         self._log = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "testing.mcp_servers", "--transport", self.transport,
-             "--port", str(self.port), "--die-with-parent"],
-            cwd=BASE_DIR, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "testing.mcp_servers",
+                "--transport",
+                self.transport,
+                "--port",
+                str(self.port),
+                "--die-with-parent",
+            ],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         wait_listening(self.proc, self.port, self.log_path, timeout=20.0)
         return self
@@ -297,9 +349,15 @@ class ServerHandle:
         self.stop()
 
 
-def run_mcp_server(transport: str, *, token: str | None = None, report_dir: str | None = None) -> ServerHandle:
+def run_mcp_server(
+    transport: str, *, token: str | None = None, report_dir: str | None = None
+) -> ServerHandle:
     """Start a test MCP server (``transport``: http, sse or stdio) and return its handle."""
     work = tempfile.mkdtemp(prefix=f"omni2-mcp-{transport}-")
-    handle = ServerHandle(transport=transport, token=token or "", report_dir=report_dir or work,
-                          log_path=str(Path(work) / "server.log"))
+    handle = ServerHandle(
+        transport=transport,
+        token=token or "",
+        report_dir=report_dir or work,
+        log_path=str(Path(work) / "server.log"),
+    )
     return handle.start()

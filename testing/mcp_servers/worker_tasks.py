@@ -11,5 +11,7 @@ from celery import shared_task
 def mcp_stdio_server_pid(spec: dict) -> int:
     from orchestration.mcp import ServerSpec, get_pool
 
-    spec = ServerSpec(**{**spec, "args": tuple(spec["args"]), "env": tuple(map(tuple, spec["env"]))})
+    spec = ServerSpec(
+        **{**spec, "args": tuple(spec["args"]), "env": tuple(map(tuple, spec["env"]))}
+    )
     return get_pool().call_tool(spec, "server_stats").structured["pid"]

@@ -15,7 +15,9 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--role", required=True, help="the role the application connects as")
-        parser.add_argument("--print", action="store_true", dest="print_only", help="print the SQL, change nothing")
+        parser.add_argument(
+            "--print", action="store_true", dest="print_only", help="print the SQL, change nothing"
+        )
         parser.add_argument("--database", default="default")
 
     def handle(self, *args, role, print_only, database, **options):
@@ -26,5 +28,7 @@ class Command(BaseCommand):
             statements = audit_lockdown_apply(role=role, using=database)
         except LockdownRefused as refused:
             raise CommandError(str(refused)) from refused
-        self.stdout.write(f"{role}: INSERT and SELECT only on the audit tables ({len(statements)} statements). "
-                          "Run this again after each migrate.")
+        self.stdout.write(
+            f"{role}: INSERT and SELECT only on the audit tables ({len(statements)} statements). "
+            "Run this again after each migrate."
+        )

@@ -28,12 +28,20 @@ class Command(BaseCommand):
 
     def handle(self, *args, transport, host, port, log_level, **options):
         logger.setLevel(log_level)
-        if transport == "http" and not _is_loopback(host) and not os.environ.get(TOKEN_ENV, "").strip():
+        if (
+            transport == "http"
+            and not _is_loopback(host)
+            and not os.environ.get(TOKEN_ENV, "").strip()
+        ):
             # Every user's requests and costs would be open to anyone who reaches the port.
-            raise CommandError(f"run_analytics_mcp: refusing to serve on {host} without a bearer token; "
-                               f"set {TOKEN_ENV} (clients send it as Authorization: Bearer ...)")
+            raise CommandError(
+                f"run_analytics_mcp: refusing to serve on {host} without a bearer token; "
+                f"set {TOKEN_ENV} (clients send it as Authorization: Bearer ...)"
+            )
         analytics_database_read_only()
-        namespace = argparse.Namespace(transport=transport, host=host, port=port, log_level=log_level)
+        namespace = argparse.Namespace(
+            transport=transport, host=host, port=port, log_level=log_level
+        )
         serving_run(server=analytics_server_build(), args=namespace, token_env=TOKEN_ENV)
 
 

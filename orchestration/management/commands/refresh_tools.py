@@ -1,13 +1,15 @@
 from django.core.management.base import BaseCommand
 
-from orchestration.discovery import mcp_tools_refresh
+from orchestration.mcp.discovery import mcp_tools_refresh
 
 
 class Command(BaseCommand):
     help = "Ask each enabled MCP server (or the named ones) for its tools and store them."
 
     def add_arguments(self, parser):
-        parser.add_argument("names", nargs="*", help="MCP server names; all enabled servers when omitted")
+        parser.add_argument(
+            "names", nargs="*", help="MCP server names; all enabled servers when omitted"
+        )
 
     def handle(self, *args, names, **options):
         failed = 0

@@ -2,17 +2,21 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from permissions.policy_io import policy_export
-from permissions.policyfile import yaml_dump
+from permissions.policy.yaml_io import policy_export
+from permissions.policy.yaml_spec import yaml_dump
 
 HEADER = "# Exported by `manage.py export_policy`; re-import with `manage.py import_policy`.\n"
 
 
 class Command(BaseCommand):
-    help = "Write the policy as DIR/mcps.yaml and DIR/users.yaml. Secrets become ${VAR} placeholders."
+    help = (
+        "Write the policy as DIR/mcps.yaml and DIR/users.yaml. Secrets become ${VAR} placeholders."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--out", required=True, help="Directory to write into (created if missing).")
+        parser.add_argument(
+            "--out", required=True, help="Directory to write into (created if missing)."
+        )
 
     def handle(self, *args, out, **options):
         directory = Path(out)
@@ -23,4 +27,6 @@ class Command(BaseCommand):
         yaml_dump(users, directory / "users.yaml", HEADER)
         self.stdout.write(f"Wrote {directory / 'mcps.yaml'} and {directory / 'users.yaml'}.")
         if variables:
-            self.stderr.write("Set these environment variables before importing: " + ", ".join(variables))
+            self.stderr.write(
+                "Set these environment variables before importing: " + ", ".join(variables)
+            )

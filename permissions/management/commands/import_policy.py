@@ -1,18 +1,23 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from permissions.policy_io import policy_import
-from permissions.policyfile import PolicyFileError, mcps_file_parse, users_file_parse
+from permissions.policy.yaml_io import policy_import
+from permissions.policy.yaml_spec import PolicyFileError, mcps_file_parse, users_file_parse
 
 
 class Command(BaseCommand):
-    help = ("Import policy from YAML (SPEC §4.3/§4.4): all or nothing, merged by MCP name and "
-            "user e-mail; ${VAR} is expanded from the environment.")
+    help = (
+        "Import policy from YAML (SPEC §4.3/§4.4): all or nothing, merged by MCP name and "
+        "user e-mail; ${VAR} is expanded from the environment."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--mcps", help="mcps.yaml: global rules and MCP servers.")
         parser.add_argument("--users", help="users.yaml: roles, super admins, users, default user.")
-        parser.add_argument("--replace", action="store_true",
-                            help="Also remove MCP servers and deactivate users the files do not name.")
+        parser.add_argument(
+            "--replace",
+            action="store_true",
+            help="Also remove MCP servers and deactivate users the files do not name.",
+        )
 
     def handle(self, *args, mcps, users, replace, **options):
         if not mcps and not users:

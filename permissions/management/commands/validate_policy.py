@@ -1,16 +1,23 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from permissions.policy import Decision, explain
-from permissions.selectors import policy_snapshot, user_policy_for, user_resolve
+from permissions.policy.engine import Decision, explain
+from permissions.policy.snapshot import policy_snapshot
+from permissions.selectors import user_policy_for, user_resolve
 
 
 class Command(BaseCommand):
-    help = ("Print, for one user, each tool with ALLOW|DENY and the step and pattern that decided: "
-            "'<tool> ALLOW|DENY step=<n> pattern=<p> <reason>'.")
+    help = (
+        "Print, for one user, each tool with ALLOW|DENY and the step and pattern that decided: "
+        "'<tool> ALLOW|DENY step=<n> pattern=<p> <reason>'."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--user", required=True, help="E-mail; an unknown one is the default user.")
-        parser.add_argument("--mcp", help="One MCP server (default: all of them, tools shown as mcp.tool).")
+        parser.add_argument(
+            "--user", required=True, help="E-mail; an unknown one is the default user."
+        )
+        parser.add_argument(
+            "--mcp", help="One MCP server (default: all of them, tools shown as mcp.tool)."
+        )
         parser.add_argument("--tool", help="One tool, discovered or not.")
 
     def handle(self, *args, user, mcp, tool, **options):
@@ -18,7 +25,9 @@ class Command(BaseCommand):
         account = user_resolve(email=user)
         subject = user_policy_for(account)
         if account is None:
-            self.stderr.write(f"No active user {user}; deciding as the default user (role {subject.role}).")
+            self.stderr.write(
+                f"No active user {user}; deciding as the default user (role {subject.role})."
+            )
         if mcp and mcp not in snapshot.mcps and not tool:
             raise CommandError(f"No MCP server named {mcp!r}.")
         for name in [mcp] if mcp else sorted(snapshot.mcps):

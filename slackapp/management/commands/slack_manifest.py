@@ -19,6 +19,10 @@ class Command(BaseCommand):
     def handle(self, *args, base_url: str, **options):
         parts = urlsplit(base_url.rstrip("/"))
         if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
-            raise CommandError("--base-url must be an https:// URL (Slack calls HTTPS only), "
-                               "without ?query or #fragment.")
-        self.stdout.write(MANIFEST.read_text().replace(PLACEHOLDER, base_url.rstrip("/")), ending="")
+            raise CommandError(
+                "--base-url must be an https:// URL (Slack calls HTTPS only), "
+                "without ?query or #fragment."
+            )
+        self.stdout.write(
+            MANIFEST.read_text().replace(PLACEHOLDER, base_url.rstrip("/")), ending=""
+        )

@@ -25,15 +25,14 @@ from django.http.request import split_domain_port, validate_host
 from rest_framework.renderers import JSONRenderer
 
 from audit.models import AuditRequest
-from omni2.drf import json_too_deep
-from omni2.errors import SERVICE_UNAVAILABLE_MESSAGE, ApiError, error_body
-from omni2.outages import outages
-from permissions.selectors import policy_snapshot_memoised
+from core.drf import json_too_deep
+from core.errors import SERVICE_UNAVAILABLE_MESSAGE, ApiError, error_body
+from core.outages import outages
+from orchestration.api import AUDIT_REQUEST_SCOPE_KEY, MCP_NAME, TOOL_NAME_MAX_LENGTH
+from orchestration.mcp.catalog import catalog_memoised
+from orchestration.services import tool_call_adirect
+from permissions.policy.snapshot import policy_snapshot_memoised
 from permissions.services import api_key_memoised
-
-from .api import AUDIT_REQUEST_SCOPE_KEY, MCP_NAME, TOOL_NAME_MAX_LENGTH
-from .catalog import catalog_memoised
-from .services import tool_call_adirect
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ class ToolCallEndpoint:
     path = "/api/mcp/tools/call"
 
     def __init__(self, app):
-        self.app = app  # omni2.aio.Omni2Asgi: its clients and its Django
+        self.app = app  # omni2.asgi.Omni2Asgi: its clients and its Django
 
     async def __call__(self, scope, receive, send) -> None:
         clients = self.app.clients
@@ -93,9 +92,17 @@ async def _answer(clients, call: _Call, known) -> tuple[int, dict, dict] | Audit
     user, user_policy, snapshot, catalog = known
     try:
         payload = await tool_call_adirect(
-            aio=clients, user=user, user_policy=user_policy, snapshot=snapshot, catalog=catalog,
-            mcp=call.mcp, tool=call.tool, arguments=call.arguments, ip_address=call.ip_address,
-            request_id=call.request_id)
+            aio=clients,
+            user=user,
+            user_policy=user_policy,
+            snapshot=snapshot,
+            catalog=catalog,
+            mcp=call.mcp,
+            tool=call.tool,
+            arguments=call.arguments,
+            ip_address=call.ip_address,
+            request_id=call.request_id,
+        )
     except ApiError as exc:
         return exc.status_code, error_body(exc.code, exc.message, **exc.extra), exc.headers
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:  # PoolTimeout included
@@ -133,7 +140,9 @@ def _parse(scope, body: bytes) -> _Call | None:
     host = headers.get(b"host", b"").decode("latin-1")
     if settings.USE_X_FORWARDED_HOST or not _allowed_host(host):
         return None
-    if not _is_json(headers.get(b"content-type", b"")) or not _accepts_json(headers.get(b"accept", b"*/*")):
+    if not _is_json(headers.get(b"content-type", b"")) or not _accepts_json(
+        headers.get(b"accept", b"*/*")
+    ):
         return None
     parts = headers.get(b"authorization", b"").decode("latin-1").split()
     if len(parts) != 2 or parts[0].lower() != "bearer":
@@ -145,19 +154,33 @@ def _parse(scope, body: bytes) -> _Call | None:
     if not isinstance(data, dict) or json_too_deep(data):
         return None
     mcp, tool, arguments = data.get("mcp"), data.get("tool"), data.get("arguments", {})
-    if not (_clean_string(mcp, 100) and MCP_NAME.fullmatch(mcp) and _clean_string(tool, TOOL_NAME_MAX_LENGTH)
-            and isinstance(arguments, dict)):
+    if not (
+        _clean_string(mcp, 100)
+        and MCP_NAME.fullmatch(mcp)
+        and _clean_string(tool, TOOL_NAME_MAX_LENGTH)
+        and isinstance(arguments, dict)
+    ):
         return None
     client = scope.get("client")
-    return _Call(api_key=parts[1], mcp=mcp, tool=tool, arguments=arguments,
-                 ip_address=client[0] if client else None,
-                 request_id=headers.get(b"x-request-id", b"").decode("latin-1")[:64], secure=secure)
+    return _Call(
+        api_key=parts[1],
+        mcp=mcp,
+        tool=tool,
+        arguments=arguments,
+        ip_address=client[0] if client else None,
+        request_id=headers.get(b"x-request-id", b"").decode("latin-1")[:64],
+        secure=secure,
+    )
 
 
 def _clean_string(value, max_length: int) -> bool:
     # What DRF's CharField keeps as it is: a str, already trimmed, not empty, no NUL.
-    return (isinstance(value, str) and 0 < len(value) <= max_length and value == value.strip()
-            and "\x00" not in value)
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= max_length
+        and value == value.strip()
+        and "\x00" not in value
+    )
 
 
 def _no_constants(name: str):
@@ -172,7 +195,9 @@ def _is_json(content_type: bytes) -> bool:
 
 def _accepts_json(accept: bytes) -> bool:
     accept = accept.decode("latin-1").lower()
-    return not accept.strip() or any(kind in accept for kind in ("application/json", "*/*", "application/*"))
+    return not accept.strip() or any(
+        kind in accept for kind in ("application/json", "*/*", "application/*")
+    )
 
 
 def _allowed_host(host: str) -> bool:
@@ -223,18 +248,26 @@ def _replay(body: bytes, complete: bool, receive):
 async def _respond(send, status: int, payload: dict, headers: dict, *, secure: bool) -> None:
     body = _RENDER(payload)
     # What Django's middleware and DRF put on the same answer.
-    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-           (b"allow", b"POST, OPTIONS"),
-           (b"x-frame-options", settings.X_FRAME_OPTIONS.encode())]
+    raw = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"allow", b"POST, OPTIONS"),
+        (b"x-frame-options", settings.X_FRAME_OPTIONS.encode()),
+    ]
     if settings.SECURE_CONTENT_TYPE_NOSNIFF:
         raw.append((b"x-content-type-options", b"nosniff"))
     if settings.SECURE_REFERRER_POLICY:
         raw.append((b"referrer-policy", settings.SECURE_REFERRER_POLICY.encode()))
     if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
-        raw.append((b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()))
+        raw.append(
+            (b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode())
+        )
     if secure and settings.SECURE_HSTS_SECONDS:
         raw.append((b"strict-transport-security", _hsts().encode()))
-    raw += [(name.lower().encode("latin-1"), str(value).encode("latin-1")) for name, value in headers.items()]
+    raw += [
+        (name.lower().encode("latin-1"), str(value).encode("latin-1"))
+        for name, value in headers.items()
+    ]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
 
@@ -246,4 +279,3 @@ def _hsts() -> str:
     if settings.SECURE_HSTS_PRELOAD:
         value += "; preload"
     return value
-

@@ -6,15 +6,14 @@ import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from django.db import transaction
 from django.db.models import Count
-from django.utils import timezone
 
-from permissions.models import DiscoveredTool, McpServer
+from permissions.models import McpServer
+from permissions.services import discovered_tools_sync
 
 from .catalog import server_spec
-from .mcp.pool import get_pool
-from .mcp.types import McpError, ServerHealth, ToolInfo
+from .pool import get_pool
+from .types import McpError, ServerHealth, ToolInfo
 
 logger = logging.getLogger(__name__)
 HEALTH_PROBE_SECONDS = 5.0
@@ -33,18 +32,14 @@ def _parallel(function, items):
         return list(pool.map(function, items))
 
 
-@transaction.atomic
 def _tools_store(server: McpServer, tools: list[ToolInfo]) -> None:
-    now = timezone.now()
-    seen = []
-    for tool in tools:
-        seen.append(tool.name)
-        DiscoveredTool.objects.update_or_create(
-            mcp=server, name=tool.name,
-            defaults={"description": tool.description or "", "input_schema": tool.input_schema or {},
-                      "last_seen": now},
-        )
-    DiscoveredTool.objects.filter(mcp=server).exclude(name__in=seen).delete()
+    discovered_tools_sync(
+        server=server,
+        tools=[
+            {"name": t.name, "description": t.description, "input_schema": t.input_schema}
+            for t in tools
+        ],
+    )
 
 
 def _fetch_tools(spec) -> list[ToolInfo] | McpError:
@@ -63,10 +58,12 @@ def mcp_tools_refresh(*, names: list[str] | None = None) -> list[dict]:
     servers = _servers(names)
     answers = _parallel(_fetch_tools, [server_spec(server) for server in servers])
     results = []
-    for server, answer in zip(servers, answers):
+    for server, answer in zip(servers, answers, strict=True):
         if isinstance(answer, McpError):
             logger.warning("discovery: %s unreachable: %s", server.name, answer.message)
-            results.append({"name": server.name, "ok": False, "tools": None, "error": answer.message})
+            results.append(
+                {"name": server.name, "ok": False, "tools": None, "error": answer.message}
+            )
         else:
             _tools_store(server, answer)
             results.append({"name": server.name, "ok": True, "tools": len(answer), "error": ""})
@@ -93,8 +90,9 @@ def _probe(spec) -> ServerHealth | None:
 _probed: dict[str, tuple[float, ServerHealth]] = {}
 
 
-def mcp_health_list(*, probe: bool = True, names: set[str] | None = None,
-                    max_age: float = 0.0) -> list[dict]:
+def mcp_health_list(
+    *, probe: bool = True, names: set[str] | None = None, max_age: float = 0.0
+) -> list[dict]:
     """Health of every configured server (or the named ones).
 
     With ``probe``, a server is probed live unless this process probed the same connection
@@ -107,14 +105,17 @@ def mcp_health_list(*, probe: bool = True, names: set[str] | None = None,
     if probe:
         specs = {s.name: server_spec(s) for s in servers if s.enabled}
         stale = [spec for spec in specs.values() if not _fresh(spec.fingerprint, max_age)]
-        for spec, health in zip(stale, _parallel(_probe, stale)):
+        for spec, health in zip(stale, _parallel(_probe, stale), strict=True):
             _probed[spec.fingerprint] = (time.monotonic(), health)
         healths = [_probed[specs[s.name].fingerprint][1] if s.enabled else None for s in servers]
     else:
         known = get_pool().health()
         healths = [known.get(s.name) if s.enabled else None for s in servers]
     counts = _tool_counts()
-    return [_health_row(server, health, counts.get(server.name, 0)) for server, health in zip(servers, healths)]
+    return [
+        _health_row(server, health, counts.get(server.name, 0))
+        for server, health in zip(servers, healths, strict=True)
+    ]
 
 
 def _fresh(fingerprint: str, max_age: float) -> bool:
@@ -133,7 +134,9 @@ def _health_row(server: McpServer, health: ServerHealth | None, stored_tools: in
         "enabled": server.enabled,
         "status": _status(server, health),
         "tools": health.tool_count if health and health.tool_count is not None else stored_tools,
-        "latency_ms": round(health.latency_ms, 1) if health and health.latency_ms is not None else None,
+        "latency_ms": round(health.latency_ms, 1)
+        if health and health.latency_ms is not None
+        else None,
         "last_error": (health.last_error if health else "") or "",
         "last_error_code": (health.last_error_code if health else "") or "",
     }

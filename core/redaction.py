@@ -3,7 +3,7 @@
 import json
 import re
 
-from omni2.logging import redact_text
+from core.logging import redact_text
 
 REDACTED = "[REDACTED]"
 TRUNCATED = "…[truncated]"
@@ -40,12 +40,15 @@ def redact_arguments(value, *, string_limit: int, depth: int = 0):
         return TRUNCATED
     if isinstance(value, dict):
         return {
-            str(key): REDACTED if is_secret_key(key)
+            str(key): REDACTED
+            if is_secret_key(key)
             else redact_arguments(item, string_limit=string_limit, depth=depth + 1)
             for key, item in value.items()
         }
     if isinstance(value, list | tuple | set):
-        return [redact_arguments(item, string_limit=string_limit, depth=depth + 1) for item in value]
+        return [
+            redact_arguments(item, string_limit=string_limit, depth=depth + 1) for item in value
+        ]
     if isinstance(value, str):
         return clean_text(value, string_limit)
     if value is None or isinstance(value, bool | int | float):
@@ -55,7 +58,9 @@ def redact_arguments(value, *, string_limit: int, depth: int = 0):
 
 def stored_arguments(arguments, *, string_limit: int, total_limit: int):
     """Redacted arguments, replaced by a capped preview when the whole is still too large."""
-    cleaned = redact_arguments(arguments if arguments is not None else {}, string_limit=string_limit)
+    cleaned = redact_arguments(
+        arguments if arguments is not None else {}, string_limit=string_limit
+    )
     encoded = json.dumps(cleaned, ensure_ascii=False)
     if len(encoded) <= total_limit:
         return cleaned

@@ -3,7 +3,7 @@
 Every key of §4.4 is accepted and no other: a typo in a security policy must not pass
 silently. ``${VAR}`` (and ``${VAR:-default}``) is expanded from the environment in every
 string. Problems are :class:`PolicyFileError` naming the file, the entry and the problem.
-Nothing here touches the database; ``permissions.policy_io`` writes the parsed values.
+Nothing here touches the database; ``permissions.policy.yaml_io`` writes the parsed values.
 """
 
 from __future__ import annotations
@@ -16,8 +16,19 @@ from pathlib import Path
 
 import yaml
 
-from .policy import (ALL, ALLOW_ALL, ALLOW_ALL_EXCEPT, ALLOW_ONLY, CUSTOM, DECISIONS, DENY, INHERIT,
-                     OVERRIDE_MODES, TOOL_MODES, pattern_problem)
+from .engine import (
+    ALL,
+    ALLOW_ALL,
+    ALLOW_ALL_EXCEPT,
+    ALLOW_ONLY,
+    CUSTOM,
+    DECISIONS,
+    DENY,
+    INHERIT,
+    OVERRIDE_MODES,
+    TOOL_MODES,
+    pattern_problem,
+)
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 _MCP_NAME = re.compile(r"[a-z0-9_]+")
@@ -27,9 +38,27 @@ _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 MCPS_FILE_KEYS = ("global", "mcps")
 GLOBAL_KEYS = ("blocked_tools", "admin_only_tools", "default_decision")
-MCP_KEYS = ("name", "description", "transport", "url", "command", "args", "env", "auth",
-            "timeout_seconds", "database_argument", "enabled", "admin_only", "tool_policy", "role_restrictions")
-TOOL_POLICY_KEYS = {ALLOW_ALL: ("mode",), ALLOW_ONLY: ("mode", "include"), ALLOW_ALL_EXCEPT: ("mode", "exclude")}
+MCP_KEYS = (
+    "name",
+    "description",
+    "transport",
+    "url",
+    "command",
+    "args",
+    "env",
+    "auth",
+    "timeout_seconds",
+    "database_argument",
+    "enabled",
+    "admin_only",
+    "tool_policy",
+    "role_restrictions",
+)
+TOOL_POLICY_KEYS = {
+    ALLOW_ALL: ("mode",),
+    ALLOW_ONLY: ("mode", "include"),
+    ALLOW_ALL_EXCEPT: ("mode", "exclude"),
+}
 RESTRICTION_KEYS = (ALLOW_ALL, ALLOW_ONLY, DENY)
 USERS_FILE_KEYS = ("roles", "super_admins", "users", "default_user")
 ROLE_KEYS = ("requests_per_hour", "is_admin", "is_super_admin", "default_model", "description")
@@ -151,7 +180,9 @@ def _load(path: str | Path, allowed: tuple[str, ...]) -> tuple[dict, Where]:
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f"line {mark.line + 1}" if mark else ""
-        raise Where(str(path), line).error(f"bad YAML: {getattr(exc, 'problem', None) or exc}") from exc
+        raise Where(str(path), line).error(
+            f"bad YAML: {getattr(exc, 'problem', None) or exc}"
+        ) from exc
     return _mapping(document or {}, where, allowed), where
 
 
@@ -172,7 +203,8 @@ def _list(value, where: Where, key: str) -> list:
 
 def _kind(value) -> str:
     return {dict: "a mapping", list: "a list", str: "a string", type(None): "nothing"}.get(
-        type(value), type(value).__name__)
+        type(value), type(value).__name__
+    )
 
 
 def _expand(text: str, where: Where, key: str) -> str:
@@ -197,7 +229,9 @@ def _string(value, where: Where, key: str, *, allow_null: bool = False) -> str |
 
 def _bool(value, where: Where, key: str) -> bool:
     if isinstance(value, str):
-        value = {"true": True, "false": False}.get(_expand(value, where, key).strip().lower(), value)
+        value = {"true": True, "false": False}.get(
+            _expand(value, where, key).strip().lower(), value
+        )
     if not isinstance(value, bool):
         raise where.error(f"expected true or false, got {value!r}", key)
     return value
@@ -233,7 +267,11 @@ def _choice(value, where: Where, key: str, choices: tuple[str, ...], what: str) 
 
 def mcps_file_parse(path: str | Path) -> McpsFile:
     document, where = _load(path, MCPS_FILE_KEYS)
-    rules = _global_parse(document["global"], Where(where.file, "global")) if "global" in document else None
+    rules = (
+        _global_parse(document["global"], Where(where.file, "global"))
+        if "global" in document
+        else None
+    )
     specs, seen = [], {}
     for index, raw in enumerate(_list(document.get("mcps") or [], where, "mcps")):
         spec = _mcp_parse(raw, Where(where.file, _entry("mcps", index, raw, "name")))
@@ -254,8 +292,13 @@ def _global_parse(raw, where: Where) -> GlobalRules:
     return GlobalRules(
         blocked=_patterns(raw.get("blocked_tools"), where, "blocked_tools"),
         admin_only=_patterns(raw.get("admin_only_tools"), where, "admin_only_tools"),
-        default_decision=_choice(raw.get("default_decision", "allow"), where, "default_decision",
-                                 DECISIONS, "default_decision"),
+        default_decision=_choice(
+            raw.get("default_decision", "allow"),
+            where,
+            "default_decision",
+            DECISIONS,
+            "default_decision",
+        ),
     )
 
 
@@ -266,25 +309,42 @@ def _mcp_parse(raw, where: Where) -> McpSpec:
     name = _string(raw["name"], where, "name")
     if not _MCP_NAME.fullmatch(name):
         raise where.error(f"bad name '{name}' (use lower-case letters, digits and _)", "name")
-    url, command = _string(raw.get("url", ""), where, "url"), _string(raw.get("command", ""), where, "command")
-    transport = _choice(raw.get("transport") or ("stdio" if command and not url else "http"),
-                        where, "transport", TRANSPORTS, "transport")
+    url, command = (
+        _string(raw.get("url", ""), where, "url"),
+        _string(raw.get("command", ""), where, "command"),
+    )
+    transport = _choice(
+        raw.get("transport") or ("stdio" if command and not url else "http"),
+        where,
+        "transport",
+        TRANSPORTS,
+        "transport",
+    )
     if transport == "stdio" and not command:
         raise where.error("a stdio server needs a command", "command")
     if transport != "stdio" and not url:
         raise where.error(f"an {transport} server needs a url", "url")
     mode, patterns = _tool_policy_parse(raw.get("tool_policy") or {"mode": ALLOW_ALL}, where)
     return McpSpec(
-        where=where, name=name, transport=transport, url=url, command=command,
+        where=where,
+        name=name,
+        transport=transport,
+        url=url,
+        command=command,
         description=_string(raw.get("description") or "", where, "description"),
-        args=tuple(_string(arg, where, "args") for arg in _list(raw.get("args") or [], where, "args")),
+        args=tuple(
+            _string(arg, where, "args") for arg in _list(raw.get("args") or [], where, "args")
+        ),
         env=_env_parse(raw.get("env") or {}, where),
         token=_auth_parse(raw.get("auth"), where),
-        timeout_seconds=_int(raw.get("timeout_seconds", 30), where, "timeout_seconds", low=1, high=3600),
+        timeout_seconds=_int(
+            raw.get("timeout_seconds", 30), where, "timeout_seconds", low=1, high=3600
+        ),
         database_argument=_string(raw.get("database_argument") or "", where, "database_argument"),
         enabled=_bool(raw.get("enabled", True), where, "enabled"),
         admin_only=_bool(raw.get("admin_only", False), where, "admin_only"),
-        tool_mode=mode, tool_patterns=patterns,
+        tool_mode=mode,
+        tool_patterns=patterns,
         role_restrictions=_restrictions_parse(raw.get("role_restrictions") or {}, where),
     )
 
@@ -318,15 +378,20 @@ def _tool_policy_parse(raw, where: Where) -> tuple[str, tuple[str, ...]]:
 
 def _restrictions_parse(raw, where: Where) -> dict[str, RestrictionSpec]:
     if not isinstance(raw, dict):
-        raise where.error(f"expected a mapping of role to rule, got {_kind(raw)}", "role_restrictions")
-    return {str(role): _restriction_parse(rule, where, f"role_restrictions.{role}") for role, rule in raw.items()}
+        raise where.error(
+            f"expected a mapping of role to rule, got {_kind(raw)}", "role_restrictions"
+        )
+    return {
+        str(role): _restriction_parse(rule, where, f"role_restrictions.{role}")
+        for role, rule in raw.items()
+    }
 
 
 def _restriction_parse(raw, where: Where, key: str) -> RestrictionSpec:
     raw = _mapping(raw, where, RESTRICTION_KEYS, key)
     if len(raw) != 1:
         raise where.error("give exactly one of allow_all, allow_only, deny", key)
-    (mode, value), = raw.items()
+    ((mode, value),) = raw.items()
     if mode == ALLOW_ALL:
         if not _bool(value, where, f"{key}.allow_all"):
             raise where.error("allow_all can only be true; use allow_only or deny", key)
@@ -341,19 +406,29 @@ def users_file_parse(path: str | Path) -> UsersFile:
     document, where = _load(path, USERS_FILE_KEYS)
     roles_raw = document.get("roles") or {}
     if not isinstance(roles_raw, dict):
-        raise where.error(f"expected a mapping of role name to fields, got {_kind(roles_raw)}", "roles")
-    roles = tuple(_role_parse(name, raw, Where(where.file, f"roles.{name}")) for name, raw in roles_raw.items())
+        raise where.error(
+            f"expected a mapping of role name to fields, got {_kind(roles_raw)}", "roles"
+        )
+    roles = tuple(
+        _role_parse(name, raw, Where(where.file, f"roles.{name}"))
+        for name, raw in roles_raw.items()
+    )
     users, seen = [], {}
     for section, parse in (("super_admins", _super_admin_parse), ("users", _user_parse)):
         for index, raw in enumerate(_list(document.get(section) or [], where, section)):
             spec = parse(raw, Where(where.file, _entry(section, index, raw, "email")))
             if spec.email in seen:
-                raise spec.where.error(f"{spec.email} is listed twice (first at {seen[spec.email]})")
+                raise spec.where.error(
+                    f"{spec.email} is listed twice (first at {seen[spec.email]})"
+                )
             seen[spec.email] = f"{section}[{index}]"
             users.append(spec)
     _check_slack_ids_unique(users)
-    default = _default_user_parse(document["default_user"], Where(where.file, "default_user")) \
-        if "default_user" in document else None
+    default = (
+        _default_user_parse(document["default_user"], Where(where.file, "default_user"))
+        if "default_user" in document
+        else None
+    )
     return UsersFile(path=str(path), roles=roles, users=tuple(users), default_user=default)
 
 
@@ -364,8 +439,9 @@ def _role_parse(name, raw, where: Where) -> RoleSpec:
     fields = {}
     if "requests_per_hour" in raw:
         value = raw["requests_per_hour"]
-        fields["requests_per_hour"] = None if value is None else _int(
-            value, where, "requests_per_hour", low=1, high=10**9)
+        fields["requests_per_hour"] = (
+            None if value is None else _int(value, where, "requests_per_hour", low=1, high=10**9)
+        )
     for key in ("is_admin", "is_super_admin"):
         if key in raw:
             fields[key] = _bool(raw[key], where, key)
@@ -385,8 +461,11 @@ def _email(raw: dict, where: Where) -> str:
 
 
 def _identity(raw: dict, where: Where) -> dict:
-    return {"email": _email(raw, where), "name": _optional_text(raw, "name", where),
-            "slack_user_id": _optional_text(raw, "slack_user_id", where)}
+    return {
+        "email": _email(raw, where),
+        "name": _optional_text(raw, "name", where),
+        "slack_user_id": _optional_text(raw, "slack_user_id", where),
+    }
 
 
 def _optional_text(raw: dict, key: str, where: Where) -> str | None:
@@ -407,12 +486,17 @@ def _user_parse(raw, where: Where) -> UserSpec:
         raise where.error("missing role")
     overrides = raw.get("allowed_mcps") or {}
     if not isinstance(overrides, dict):
-        raise where.error(f"expected a mapping of MCP name to access, got {_kind(overrides)}", "allowed_mcps")
+        raise where.error(
+            f"expected a mapping of MCP name to access, got {_kind(overrides)}", "allowed_mcps"
+        )
     databases = raw.get("allowed_databases", ["*"])
     return UserSpec(
         where=where,
         role=_string(raw["role"], where, "role"),
-        overrides={str(mcp): _override_parse(value, where, f"allowed_mcps.{mcp}") for mcp, value in overrides.items()},
+        overrides={
+            str(mcp): _override_parse(value, where, f"allowed_mcps.{mcp}")
+            for mcp, value in overrides.items()
+        },
         allowed_databases=_patterns(databases, where, "allowed_databases", database=True),
         **_identity(raw, where),
     )
@@ -424,15 +508,18 @@ def _override_parse(raw, where: Where, key: str) -> OverrideSpec:
     if isinstance(raw, str):
         raise where.error(f"expected \"*\" or a mapping with a mode, got '{raw}'", key)
     if not isinstance(raw, dict):
-        raise where.error(f"expected \"*\" or a mapping with a mode, got {_kind(raw)}", key)
+        raise where.error(f'expected "*" or a mapping with a mode, got {_kind(raw)}', key)
     if "mode" not in raw:
         raise where.error("missing mode", key)
     mode = _choice(raw["mode"], where, f"{key}.mode", OVERRIDE_MODES, "mode")
     _mapping(raw, where, OVERRIDE_KEYS[mode], key)
     if mode != CUSTOM:
         return OverrideSpec(mode)
-    return OverrideSpec(CUSTOM, _patterns(raw.get("tools"), where, f"{key}.tools"),
-                        _patterns(raw.get("deny"), where, f"{key}.deny"))
+    return OverrideSpec(
+        CUSTOM,
+        _patterns(raw.get("tools"), where, f"{key}.tools"),
+        _patterns(raw.get("deny"), where, f"{key}.deny"),
+    )
 
 
 def _check_slack_ids_unique(users: list[UserSpec]) -> None:
@@ -440,7 +527,9 @@ def _check_slack_ids_unique(users: list[UserSpec]) -> None:
     for spec in users:
         if spec.slack_user_id:
             if spec.slack_user_id in owners:
-                raise spec.where.error(f"slack_user_id {spec.slack_user_id} is also {owners[spec.slack_user_id]}'s")
+                raise spec.where.error(
+                    f"slack_user_id {spec.slack_user_id} is also {owners[spec.slack_user_id]}'s"
+                )
             owners[spec.slack_user_id] = spec.email
 
 
@@ -449,7 +538,9 @@ def _default_user_parse(raw, where: Where) -> DefaultUserSpec:
     return DefaultUserSpec(
         where=where,
         role=_string(raw.get("role") or "read_only", where, "role"),
-        allowed_databases=_patterns(raw.get("allowed_databases"), where, "allowed_databases", database=True),
+        allowed_databases=_patterns(
+            raw.get("allowed_databases"), where, "allowed_databases", database=True
+        ),
     )
 
 

@@ -10,10 +10,19 @@ from dataclasses import dataclass, field
 
 from django.db import transaction
 
-from .models import GlobalPolicy, McpServer, Role, RoleRestriction, User, UserOverride, default_model_problem
-from .policy import ALL, ALLOW_ALL, ALLOW_ALL_EXCEPT, ALLOW_ONLY, CUSTOM
-from .policyfile import McpSpec, McpsFile, PolicyFileError, UserSpec, UsersFile
-from .selectors import policy_changed
+from permissions.models import (
+    GlobalPolicy,
+    McpServer,
+    Role,
+    RoleRestriction,
+    User,
+    UserOverride,
+    default_model_problem,
+)
+
+from .engine import ALL, ALLOW_ALL, ALLOW_ALL_EXCEPT, ALLOW_ONLY, CUSTOM
+from .snapshot import policy_changed
+from .yaml_spec import McpsFile, McpSpec, PolicyFileError, UsersFile, UserSpec
 
 
 @dataclass
@@ -23,12 +32,15 @@ class ImportSummary:
     removed: list[str] = field(default_factory=list)
 
     def __str__(self):
-        return f"{len(self.created)} created, {len(self.updated)} updated, {len(self.removed)} removed"
+        return (
+            f"{len(self.created)} created, {len(self.updated)} updated, {len(self.removed)} removed"
+        )
 
 
 @transaction.atomic
-def policy_import(*, mcps: McpsFile | None = None, users: UsersFile | None = None,
-                  replace: bool = False) -> ImportSummary:
+def policy_import(
+    *, mcps: McpsFile | None = None, users: UsersFile | None = None, replace: bool = False
+) -> ImportSummary:
     """Write the parsed files; ``replace`` also removes MCPs and deactivates users they omit."""
     summary = ImportSummary()
     if users is not None:
@@ -54,7 +66,9 @@ def _roles_import(users: UsersFile, summary: ImportSummary) -> None:
         (summary.created if created else summary.updated).append(f"role {spec.name}")
 
 
-def _mcps_import(mcps: McpsFile, roles: dict[str, Role], replace: bool, summary: ImportSummary) -> None:
+def _mcps_import(
+    mcps: McpsFile, roles: dict[str, Role], replace: bool, summary: ImportSummary
+) -> None:
     if mcps.rules is not None:
         rules = GlobalPolicy.load()
         rules.blocked_patterns = list(mcps.rules.blocked)
@@ -76,8 +90,16 @@ def _mcp_import(spec: McpSpec, roles: dict[str, Role], summary: ImportSummary) -
         raise spec.where.error(f"unknown role '{unknown[0]}'", "role_restrictions")
     server = McpServer.objects.filter(name=spec.name).first() or McpServer(name=spec.name)
     (summary.updated if server.pk else summary.created).append(f"mcp {spec.name}")
-    for attribute in ("description", "transport", "url", "command", "timeout_seconds", "database_argument",
-                      "enabled", "admin_only"):
+    for attribute in (
+        "description",
+        "transport",
+        "url",
+        "command",
+        "timeout_seconds",
+        "database_argument",
+        "enabled",
+        "admin_only",
+    ):
         setattr(server, attribute, getattr(spec, attribute))
     server.args, server.tool_patterns = list(spec.args), list(spec.tool_patterns)
     server.tool_policy_mode = spec.tool_mode
@@ -87,10 +109,15 @@ def _mcp_import(spec: McpSpec, roles: dict[str, Role], summary: ImportSummary) -
     server.role_restrictions.exclude(role__name__in=list(spec.role_restrictions)).delete()
     for role_name, rule in spec.role_restrictions.items():
         RoleRestriction.objects.update_or_create(
-            mcp=server, role=roles[role_name], defaults={"mode": rule.mode, "patterns": list(rule.patterns)})
+            mcp=server,
+            role=roles[role_name],
+            defaults={"mode": rule.mode, "patterns": list(rule.patterns)},
+        )
 
 
-def _users_import(users: UsersFile, roles: dict[str, Role], replace: bool, summary: ImportSummary) -> None:
+def _users_import(
+    users: UsersFile, roles: dict[str, Role], replace: bool, summary: ImportSummary
+) -> None:
     servers = {server.name: server for server in McpServer.objects.all()}
     if users.default_user is not None:
         _default_user_import(users, roles)
@@ -110,12 +137,16 @@ def _default_user_import(users: UsersFile, roles: dict[str, Role]) -> None:
     if spec.role not in roles:
         raise spec.where.error(f"unknown role '{spec.role}'", "role")
     rules = GlobalPolicy.load()
-    rules.default_role, rules.default_allowed_databases = roles[spec.role], list(spec.allowed_databases)
+    rules.default_role, rules.default_allowed_databases = (
+        roles[spec.role],
+        list(spec.allowed_databases),
+    )
     rules.save()
 
 
-def _user_import(spec: UserSpec, roles: dict[str, Role], servers: dict[str, McpServer],
-                 summary: ImportSummary) -> None:
+def _user_import(
+    spec: UserSpec, roles: dict[str, Role], servers: dict[str, McpServer], summary: ImportSummary
+) -> None:
     if spec.role not in roles:
         raise spec.where.error(f"unknown role '{spec.role}'")
     unknown = sorted(set(spec.overrides) - set(servers))
@@ -131,18 +162,35 @@ def _user_import(spec: UserSpec, roles: dict[str, Role], servers: dict[str, McpS
     user.save()
     user.overrides.exclude(mcp__name__in=list(spec.overrides)).delete()
     for name, override in spec.overrides.items():
-        UserOverride.objects.update_or_create(user=user, mcp=servers[name], defaults={
-            "mode": override.mode, "tools": list(override.tools), "deny": list(override.deny)})
+        UserOverride.objects.update_or_create(
+            user=user,
+            mcp=servers[name],
+            defaults={
+                "mode": override.mode,
+                "tools": list(override.tools),
+                "deny": list(override.deny),
+            },
+        )
 
 
 def _user_fields_apply(spec: UserSpec, user: User, roles: dict[str, Role]) -> None:
-    user.role, user.allowed_databases, user.is_active = roles[spec.role], list(spec.allowed_databases), True
+    user.role, user.allowed_databases, user.is_active = (
+        roles[spec.role],
+        list(spec.allowed_databases),
+        True,
+    )
     if spec.name is not None:
         user.name = spec.name
     if spec.slack_user_id is not None:
-        owner = User.objects.filter(slack_user_id=spec.slack_user_id).exclude(email__iexact=spec.email).first()
+        owner = (
+            User.objects.filter(slack_user_id=spec.slack_user_id)
+            .exclude(email__iexact=spec.email)
+            .first()
+        )
         if spec.slack_user_id and owner is not None:
-            raise spec.where.error(f"slack_user_id {spec.slack_user_id} already belongs to {owner.email}")
+            raise spec.where.error(
+                f"slack_user_id {spec.slack_user_id} already belongs to {owner.email}"
+            )
         user.slack_user_id = spec.slack_user_id or None
     if spec.super_admin:
         user.is_staff = user.is_superuser = True  # system owners manage OMNI2 in Django admin
@@ -156,8 +204,11 @@ def policy_export() -> tuple[dict, dict, list[str]]:
     variables: list[str] = []
     rules = GlobalPolicy.objects.filter(pk=1).first() or GlobalPolicy()
     mcps = {
-        "global": {"blocked_tools": rules.blocked_patterns, "admin_only_tools": rules.admin_only_patterns,
-                   "default_decision": rules.default_decision},
+        "global": {
+            "blocked_tools": rules.blocked_patterns,
+            "admin_only_tools": rules.admin_only_patterns,
+            "default_decision": rules.default_decision,
+        },
         "mcps": [_mcp_export(server, variables) for server in McpServer.objects.all()],
     }
     return mcps, _users_export(rules), variables
@@ -177,7 +228,9 @@ def _mcp_export(server: McpServer, variables: list[str]) -> dict:
         entry["url"] = server.url
     prefix = server.name.upper()
     if server.env_keys:
-        entry["env"] = {key: _placeholder(f"{prefix}_{key.upper()}", variables) for key in server.env_keys}
+        entry["env"] = {
+            key: _placeholder(f"{prefix}_{key.upper()}", variables) for key in server.env_keys
+        }
     if server.has_bearer_token:
         entry["auth"] = {"type": "bearer", "token": _placeholder(f"{prefix}_TOKEN", variables)}
     entry.update(timeout_seconds=server.timeout_seconds, enabled=server.enabled)
@@ -189,26 +242,43 @@ def _mcp_export(server: McpServer, variables: list[str]) -> dict:
     restrictions = server.role_restrictions.select_related("role")
     if restrictions:
         entry["role_restrictions"] = {
-            r.role.name: {ALLOW_ALL: True} if r.mode == ALLOW_ALL else {r.mode: r.patterns} for r in restrictions}
+            r.role.name: {ALLOW_ALL: True} if r.mode == ALLOW_ALL else {r.mode: r.patterns}
+            for r in restrictions
+        }
     return entry
 
 
 def _tool_policy_export(server: McpServer) -> dict:
     key = {ALLOW_ONLY: "include", ALLOW_ALL_EXCEPT: "exclude"}.get(server.tool_policy_mode)
-    return {"mode": server.tool_policy_mode, key: server.tool_patterns} if key else {"mode": ALLOW_ALL}
+    return (
+        {"mode": server.tool_policy_mode, key: server.tool_patterns} if key else {"mode": ALLOW_ALL}
+    )
 
 
 def _users_export(rules: GlobalPolicy) -> dict:
-    users = User.objects.filter(is_active=True).select_related("role").prefetch_related("overrides__mcp")
+    users = (
+        User.objects.filter(is_active=True)
+        .select_related("role")
+        .prefetch_related("overrides__mcp")
+    )
     plain_super = [u for u in users if u.role.name == "super_admin" and not u.overrides.all()]
     return {
-        "roles": {role.name: {"requests_per_hour": role.requests_per_hour, "is_admin": role.is_admin,
-                              "is_super_admin": role.is_super_admin, "default_model": role.default_model or None,
-                              "description": role.description} for role in Role.objects.all()},
+        "roles": {
+            role.name: {
+                "requests_per_hour": role.requests_per_hour,
+                "is_admin": role.is_admin,
+                "is_super_admin": role.is_super_admin,
+                "default_model": role.default_model or None,
+                "description": role.description,
+            }
+            for role in Role.objects.all()
+        },
         "super_admins": [_identity_export(user) for user in plain_super],
         "users": [_user_export(user) for user in users if user not in plain_super],
-        "default_user": {"role": rules.default_role.name if rules.default_role else "read_only",
-                         "allowed_databases": rules.default_allowed_databases},
+        "default_user": {
+            "role": rules.default_role.name if rules.default_role else "read_only",
+            "allowed_databases": rules.default_allowed_databases,
+        },
     }
 
 

@@ -1,7 +1,7 @@
+"""Request rules every app shares: a body size limit, and a 503 for an unreachable database."""
+
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
-
-from permissions.selectors import policy_pinned
 
 from .errors import database_unavailable, database_unavailable_response, error_response
 
@@ -35,25 +35,15 @@ class BodySizeLimitMiddleware:
 
     @staticmethod
     def _too_large(limit):
-        return error_response(413, "payload_too_large", f"The request body is larger than {limit} bytes.")
-
-
-class PolicyPinMiddleware:
-    """Each request reads the policy version once (``permissions.selectors.policy_pinned``):
-    one consistent policy from authentication to the last check, one cache round trip."""
-
-    def __init__(self, get_response):
-        self.get_response = get_response
-
-    def __call__(self, request):
-        with policy_pinned():
-            return self.get_response(request)
+        return error_response(
+            413, "payload_too_large", f"The request body is larger than {limit} bytes."
+        )
 
 
 class DatabaseUnavailableMiddleware:
     """An unreachable database is a 503 ``service_unavailable`` from every view, not a 500.
 
-    DRF views get the same answer from ``omni2.errors.api_exception_handler``; this covers the
+    DRF views get the same answer from ``core.errors.api_exception_handler``; this covers the
     rest (admin, Slack's endpoints) even with ``DEBUG`` on, where Django would show its own page.
     """
 

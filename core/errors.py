@@ -26,8 +26,15 @@ class ApiError(drf.APIException):
     status_code = 400
     default_code = "invalid_request"
 
-    def __init__(self, message: str, *, code: str | None = None, status: int | None = None,
-                 headers: dict | None = None, extra: dict | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict | None = None,
+        extra: dict | None = None,
+    ):
         super().__init__(detail=message)
         self.message = message
         self.code = code or self.default_code
@@ -84,14 +91,19 @@ def _flatten(detail) -> str:
 
 def api_exception_handler(exc, context):
     if isinstance(exc, ApiError):
-        return Response(error_body(exc.code, exc.message, **exc.extra),
-                        status=exc.status_code, headers=exc.headers)
+        return Response(
+            error_body(exc.code, exc.message, **exc.extra),
+            status=exc.status_code,
+            headers=exc.headers,
+        )
     if isinstance(exc, Http404):
         exc = drf.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = drf.PermissionDenied()
     elif isinstance(exc, RequestDataTooBig):
-        return Response(error_body("payload_too_large", "The request body is too large."), status=413)
+        return Response(
+            error_body("payload_too_large", "The request body is too large."), status=413
+        )
     elif database_unavailable(exc):
         return database_unavailable_response(exc, Response)
     if isinstance(exc, drf.APIException):
@@ -123,7 +135,9 @@ def not_found(request, exception=None):
 
 def database_unavailable_response(exc: BaseException, response_class=JsonResponse):
     outages.down("the database", exc, meanwhile="requests that need it are answered 503")
-    response = response_class(error_body("service_unavailable", SERVICE_UNAVAILABLE_MESSAGE), status=503)
+    response = response_class(
+        error_body("service_unavailable", SERVICE_UNAVAILABLE_MESSAGE), status=503
+    )
     # The outage is logged once a minute above; Django's own "Service Unavailable: <path>" line
     # per request would flood the log for as long as it lasts (the flag is what Django sets itself).
     response._has_been_logged = True

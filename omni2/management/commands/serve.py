@@ -19,7 +19,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("OMNI2_HOST", "127.0.0.1"))
         parser.add_argument("--port", type=int, default=int(os.environ.get("OMNI2_PORT", "8000")))
-        parser.add_argument("--workers", type=int, default=int(os.environ.get("OMNI2_WEB_WORKERS", "1")))
+        parser.add_argument(
+            "--workers", type=int, default=int(os.environ.get("OMNI2_WEB_WORKERS", "1"))
+        )
         parser.add_argument(
             "--concurrency", type=int, default=int(os.environ.get("OMNI2_WORKER_CONCURRENCY", "4"))
         )
@@ -27,13 +29,38 @@ class Command(BaseCommand):
     def handle(self, *args, host, port, workers, concurrency, **options):
         python = sys.executable
         commands = {
-            "web": [python, "-m", "omni2.web", "omni2.asgi:application", "--host", host,
-                    "--port", str(port), "--workers", str(workers), "--no-access-log"],
-            "worker": [python, "-m", "celery", "-A", "omni2", "worker", "--loglevel", "INFO",
-                       "--concurrency", str(concurrency), "--without-gossip", "--without-mingle"],
+            "web": [
+                python,
+                "-m",
+                "omni2.web",
+                "omni2.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--workers",
+                str(workers),
+                "--no-access-log",
+            ],
+            "worker": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "omni2",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(concurrency),
+                "--without-gossip",
+                "--without-mingle",
+            ],
         }
         children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
-        self.stdout.write(f"OMNI2 on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs). Ctrl-C stops.")
+        self.stdout.write(
+            f"OMNI2 on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs). Ctrl-C stops."
+        )
 
         stopping = False
 

@@ -1,6 +1,6 @@
 """The policy engine: SPEC §4.2 as plain functions over frozen values.
 
-Nothing here imports Django. ``permissions.loader`` turns the admin-edited rows into a
+Nothing here imports Django. ``permissions.policy.rows`` turns the admin-edited rows into a
 plain ``dict`` (the *policy data*, JSON-safe so it can sit in a shared cache);
 :func:`snapshot_build` compiles that into an immutable :class:`PolicySnapshot`;
 :func:`decide` answers one question and says why. Every pattern is compiled once per
@@ -43,7 +43,14 @@ DEFAULT_DATABASE_ARGUMENTS = ("database", "database_name", "db", "db_name")
 SERVER_ADMIN_ONLY = "*"  # the admin-only pattern an admin_only MCP's tools count as matched by
 
 # Step numbers of SPEC §4.2; the database check runs after an allow, as step 7.
-STEP_AVAILABLE, STEP_BLOCKED, STEP_ADMIN_ONLY, STEP_OVERRIDE, STEP_ROLE, STEP_DEFAULT = 1, 2, 3, 4, 5, 6
+STEP_AVAILABLE, STEP_BLOCKED, STEP_ADMIN_ONLY, STEP_OVERRIDE, STEP_ROLE, STEP_DEFAULT = (
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+)
 STEP_DATABASE = 7
 
 _PATTERN_CHARS = re.compile(r"[A-Za-z0-9_*?\[\]!-]+")
@@ -233,7 +240,10 @@ class PolicySnapshot:
 
 def snapshot_build(data: Mapping, *, version: str = "") -> PolicySnapshot:
     rules = data.get("global") or {}
-    blocked, admin_only = PatternSet.of(rules.get("blocked", ())), PatternSet.of(rules.get("admin_only", ()))
+    blocked, admin_only = (
+        PatternSet.of(rules.get("blocked", ())),
+        PatternSet.of(rules.get("admin_only", ())),
+    )
     users = [user_policy_build(row) for row in data.get("users", ())]
     return PolicySnapshot(
         version=version,
@@ -253,7 +263,9 @@ def user_policy_build(row: Mapping) -> UserPolicy:
     # SPEC §4.4: admins and super_admins have every database, whatever the row says.
     databases = ("*",) if is_admin or is_super else row.get("allowed_databases", ())
     overrides = {
-        mcp: Override(o["mode"], PatternSet.of(o.get("tools", ())), PatternSet.of(o.get("deny", ())))
+        mcp: Override(
+            o["mode"], PatternSet.of(o.get("tools", ())), PatternSet.of(o.get("deny", ()))
+        )
         for mcp, o in (row.get("overrides") or {}).items()
     }
     return UserPolicy(
@@ -278,12 +290,15 @@ def _mcp_build(row: Mapping, blocked: PatternSet, admin_only: PatternSet) -> Mcp
         enabled=bool(row.get("enabled", True)),
         tool_mode=mode,
         tool_patterns=patterns,
-        database_arguments=(row["database_argument"],) if row.get("database_argument")
+        database_arguments=(row["database_argument"],)
+        if row.get("database_argument")
         else DEFAULT_DATABASE_ARGUMENTS,
         known_tools=known,
         tools=visible_tools,
-        facts={tool: tool_facts(blocked, admin_only, tool, whole_server=server_admin_only)
-               for tool in visible_tools},
+        facts={
+            tool: tool_facts(blocked, admin_only, tool, whole_server=server_admin_only)
+            for tool in visible_tools
+        },
         role_restrictions={
             role: RoleRule(r["mode"], PatternSet.of(r.get("patterns", ())))
             for role, r in (row.get("role_restrictions") or {}).items()
@@ -292,7 +307,9 @@ def _mcp_build(row: Mapping, blocked: PatternSet, admin_only: PatternSet) -> Mcp
     )
 
 
-def tool_facts(blocked: PatternSet, admin_only: PatternSet, tool: str, *, whole_server: bool = False) -> ToolFacts:
+def tool_facts(
+    blocked: PatternSet, admin_only: PatternSet, tool: str, *, whole_server: bool = False
+) -> ToolFacts:
     """``whole_server``: the tool's MCP is admin-only, so with no global pattern matching, the
     tool counts as matched by ``*`` (any custom grant that names it is at least as specific)."""
     strictest = admin_only.best(tool)
@@ -318,27 +335,49 @@ def visible(snapshot: PolicySnapshot, mcp: str, tool: str) -> bool:
     return server is not None and server.enabled and tool in server.facts
 
 
-def decide(snapshot: PolicySnapshot, user: UserPolicy, mcp: str, tool: str,
-           arguments: Mapping | None = None) -> Decision:
+def decide(
+    snapshot: PolicySnapshot,
+    user: UserPolicy,
+    mcp: str,
+    tool: str,
+    arguments: Mapping | None = None,
+) -> Decision:
     """May ``user`` call ``tool`` on ``mcp`` (with ``arguments``)? SPEC §4.2, with the reason."""
     server = snapshot.mcps.get(mcp)
     if server is None:
-        return Decision(False, STEP_AVAILABLE, None, f"There is no MCP server named '{mcp}'.", "not_available")
+        return Decision(
+            False, STEP_AVAILABLE, None, f"There is no MCP server named '{mcp}'.", "not_available"
+        )
     if not server.enabled:
-        return Decision(False, STEP_AVAILABLE, None, f"MCP server '{mcp}' is disabled.", "not_available")
+        return Decision(
+            False, STEP_AVAILABLE, None, f"MCP server '{mcp}' is disabled.", "not_available"
+        )
     facts = server.facts.get(tool)
     if facts is None:
         hidden, pattern = server.hiding_pattern(tool)
         if hidden:
-            return Decision(False, STEP_AVAILABLE, pattern,
-                            f"'{tool}' is hidden by {mcp}'s tool policy ({server.tool_mode}).", "not_available")
-        facts = tool_facts(snapshot.blocked, snapshot.admin_only, tool, whole_server=server.admin_only)
+            return Decision(
+                False,
+                STEP_AVAILABLE,
+                pattern,
+                f"'{tool}' is hidden by {mcp}'s tool policy ({server.tool_mode}).",
+                "not_available",
+            )
+        facts = tool_facts(
+            snapshot.blocked, snapshot.admin_only, tool, whole_server=server.admin_only
+        )
     allowed, step, pattern, code, template, extra = _steps(snapshot, user, server, tool, facts)
     if allowed and arguments:
         denial = _database_check(server, user, arguments)
         if denial is not None:
             return denial
-    return Decision(allowed, step, pattern, template.format(tool=tool, mcp=mcp, role=user.role, extra=extra), code)
+    return Decision(
+        allowed,
+        step,
+        pattern,
+        template.format(tool=tool, mcp=mcp, role=user.role, extra=extra),
+        code,
+    )
 
 
 # Steps 2–6 answer a *verdict*: (allowed, step, pattern, code, reason template, extra).
@@ -347,11 +386,19 @@ def decide(snapshot: PolicySnapshot, user: UserPolicy, mcp: str, tool: str,
 Verdict = tuple[bool, int, "str | None", str, str, str]
 
 
-def _steps(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy, tool: str,
-           facts: ToolFacts) -> Verdict:
+def _steps(
+    snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy, tool: str, facts: ToolFacts
+) -> Verdict:
     """Steps 2–6 for a tool that exists on an enabled MCP."""
     if facts.blocked is not None and not user.is_super_admin:
-        return False, STEP_BLOCKED, facts.blocked, "blocked", "'{tool}' is blocked for everyone but super admins.", ""
+        return (
+            False,
+            STEP_BLOCKED,
+            facts.blocked,
+            "blocked",
+            "'{tool}' is blocked for everyone but super admins.",
+            "",
+        )
     override = user.overrides.get(server.name)
     if facts.admin_only is not None and not user.is_privileged:
         denial = _admin_only_denial(override, tool, facts)
@@ -363,8 +410,22 @@ def _steps(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy, tool: 
     if rule is not None:
         return _role_verdict(rule, tool)
     if snapshot.default_allow:
-        return True, STEP_DEFAULT, None, "default", "No rule names this tool; the default is allow.", ""
-    return False, STEP_DEFAULT, None, "default", "No rule grants this tool; the default is deny.", ""
+        return (
+            True,
+            STEP_DEFAULT,
+            None,
+            "default",
+            "No rule names this tool; the default is allow.",
+            "",
+        )
+    return (
+        False,
+        STEP_DEFAULT,
+        None,
+        "default",
+        "No rule grants this tool; the default is deny.",
+        "",
+    )
 
 
 def _admin_only_denial(override: Override | None, tool: str, facts: ToolFacts) -> Verdict | None:
@@ -383,7 +444,14 @@ def _admin_only_denial(override: Override | None, tool: str, facts: ToolFacts) -
 
 def _override_verdict(override: Override, tool: str) -> Verdict:
     if override.mode == ALL:
-        return True, STEP_OVERRIDE, "*", "override", "Your override for {mcp} grants every tool.", ""
+        return (
+            True,
+            STEP_OVERRIDE,
+            "*",
+            "override",
+            "Your override for {mcp} grants every tool.",
+            "",
+        )
     denied = override.deny.first(tool)
     if denied is not None:
         return False, STEP_OVERRIDE, denied, "override", "Your override for {mcp} denies it.", ""
@@ -391,7 +459,14 @@ def _override_verdict(override: Override, tool: str) -> Verdict:
     if granted is not None:
         return True, STEP_OVERRIDE, granted, "override", "Your override for {mcp} grants it.", ""
     if not override.tools:
-        return False, STEP_OVERRIDE, None, "override", "Your override for {mcp} grants no tools.", ""
+        return (
+            False,
+            STEP_OVERRIDE,
+            None,
+            "override",
+            "Your override for {mcp} grants no tools.",
+            "",
+        )
     return False, STEP_OVERRIDE, None, "override", "Your override for {mcp} does not list it.", ""
 
 
@@ -402,7 +477,14 @@ def _role_verdict(rule: RoleRule, tool: str) -> Verdict:
     if rule.mode == ALLOW_ONLY:
         if hit is not None:
             return True, STEP_ROLE, hit, "role", "Role '{role}' may use it on {mcp}.", ""
-        return False, STEP_ROLE, None, "role", "Role '{role}' may only use listed tools on {mcp}; not this one.", ""
+        return (
+            False,
+            STEP_ROLE,
+            None,
+            "role",
+            "Role '{role}' may only use listed tools on {mcp}; not this one.",
+            "",
+        )
     if hit is not None:
         return False, STEP_ROLE, hit, "role", "Role '{role}' is denied it on {mcp}.", ""
     return True, STEP_ROLE, None, "role", "Role '{role}' is not denied it on {mcp}.", ""
@@ -417,13 +499,20 @@ def _database_check(server: McpPolicy, user: UserPolicy, arguments: Mapping) -> 
         for name in value if isinstance(value, (list, tuple)) else (value,):
             if user.allowed_databases.first(str(name)) is None:
                 allowed = ", ".join(user.allowed_databases.patterns) or "none"
-                return Decision(False, STEP_DATABASE, None, f"Database '{name}' (argument '{argument}') "
-                                f"is not among your allowed databases ({allowed}).", "database")
+                return Decision(
+                    False,
+                    STEP_DATABASE,
+                    None,
+                    f"Database '{name}' (argument '{argument}') "
+                    f"is not among your allowed databases ({allowed}).",
+                    "database",
+                )
     return None
 
 
-def permitted_tools(snapshot: PolicySnapshot, user: UserPolicy,
-                    mcp: str | None = None) -> list[tuple[str, str]]:
+def permitted_tools(
+    snapshot: PolicySnapshot, user: UserPolicy, mcp: str | None = None
+) -> list[tuple[str, str]]:
     """Every (mcp, tool) the user may call, over the discovered, visible tools, sorted."""
     names = [mcp] if mcp is not None else sorted(snapshot.mcps)
     found = []
@@ -447,13 +536,18 @@ def _permitted_on(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy)
     return tools
 
 
-def _allowed_tools(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy) -> tuple[str, ...]:
+def _allowed_tools(
+    snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy
+) -> tuple[str, ...]:
     facts = server.facts
-    return tuple(tool for tool in server.tools if _steps(snapshot, user, server, tool, facts[tool])[0])
+    return tuple(
+        tool for tool in server.tools if _steps(snapshot, user, server, tool, facts[tool])[0]
+    )
 
 
-def explain(snapshot: PolicySnapshot, user: UserPolicy, mcp: str,
-            tools: Iterable[str] = ()) -> list[tuple[str, Decision]]:
+def explain(
+    snapshot: PolicySnapshot, user: UserPolicy, mcp: str, tools: Iterable[str] = ()
+) -> list[tuple[str, Decision]]:
     """A decision for every known tool of ``mcp`` (hidden ones too) plus any ``tools`` named."""
     server = snapshot.mcps.get(mcp)
     names = sorted(set(server.known_tools if server else ()) | set(tools))

@@ -15,12 +15,12 @@ from pathlib import Path
 
 from django.conf import settings
 
-from omni2.dburl import current_database_url
+from core.dburl import current_database_url
 from permissions.models import DiscoveredTool, McpServer
-from permissions.policy import PolicySnapshot
-from permissions.selectors import policy_snapshot
+from permissions.policy.engine import PolicySnapshot
+from permissions.policy.snapshot import policy_snapshot
 
-from .mcp.types import ServerSpec, ToolInfo
+from .types import ServerSpec, ToolInfo
 
 _PYTHON_NAMES = {"python", "python3", "python3.11"}
 
@@ -48,8 +48,14 @@ def server_spec(server: McpServer) -> ServerSpec:
         args = [str(base / arg) if (base / arg).is_file() else arg for arg in args]
         env = {"PYTHONPATH": str(base), **_inherited_env(omni2_own=own), **env}
     return ServerSpec(
-        name=server.name, transport=server.transport, url=server.url, command=command,
-        args=tuple(args), env=env, bearer_token=token, timeout_seconds=server.timeout_seconds,
+        name=server.name,
+        transport=server.transport,
+        url=server.url,
+        command=command,
+        args=tuple(args),
+        env=env,
+        bearer_token=token,
+        timeout_seconds=server.timeout_seconds,
     )
 
 
@@ -63,7 +69,10 @@ def _inherited_env(*, omni2_own: bool) -> dict[str, str]:
     env = {"OMNI2_VAR_DIR": str(settings.VAR_DIR)}
     if omni2_own:
         keys = ("REDIS_URL", "OMNI2_SECRET_KEY", "DJANGO_SETTINGS_MODULE")
-        env |= {"DATABASE_URL": current_database_url(), **{key: os.environ[key] for key in keys if key in os.environ}}
+        env |= {
+            "DATABASE_URL": current_database_url(),
+            **{key: os.environ[key] for key in keys if key in os.environ},
+        }
     return env
 
 

@@ -11,7 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 
-logger = logging.getLogger("omni2.outages")
+logger = logging.getLogger("core.outages")
 
 REPEAT_SECONDS = 60.0
 
