@@ -15,6 +15,7 @@ from .forms import (
     AllowedDatabasesMixin,
     ExplainForm,
     GlobalPolicyForm,
+    McpProfileForm,
     McpServerForm,
     RoleForm,
     RoleRestrictionForm,
@@ -24,6 +25,7 @@ from .models import (
     ApiKey,
     DiscoveredTool,
     GlobalPolicy,
+    McpProfile,
     McpServer,
     Role,
     RoleRestriction,
@@ -45,7 +47,7 @@ class RoleAdmin(admin.ModelAdmin):
 class ApiKeyInline(admin.TabularInline):
     model = ApiKey
     extra = 0
-    fields = ("prefix", "name", "created_at", "last_used_at", "revoked_at")
+    fields = ("prefix", "name", "profile", "created_at", "last_used_at", "revoked_at")
     readonly_fields = ("prefix", "created_at", "last_used_at")
     can_delete = False
     show_change_link = True
@@ -112,9 +114,17 @@ class UserAdmin(DjangoUserAdmin):
 
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
-    list_display = ("prefix", "user", "name", "created_at", "last_used_at", "revoked_at")
-    list_filter = ("revoked_at",)
-    list_select_related = ("user",)
+    list_display = (
+        "prefix",
+        "user",
+        "name",
+        "profile",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("revoked_at", "profile")
+    list_select_related = ("user", "profile")
     search_fields = ("prefix", "user__email", "name")
     readonly_fields = ("prefix", "created_at", "last_used_at")
     autocomplete_fields = ("user",)
@@ -122,8 +132,8 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ("user", "name")
-        return ("user", "name", "prefix", "created_at", "last_used_at", "revoked_at")
+            return ("user", "name", "profile")
+        return ("user", "name", "profile", "prefix", "created_at", "last_used_at", "revoked_at")
 
     def get_readonly_fields(self, request, obj=None):
         return self.readonly_fields + (("user",) if obj else ())
@@ -237,6 +247,24 @@ class McpServerAdmin(admin.ModelAdmin):
             "title": "Explain decision",
         }
         return TemplateResponse(request, "admin/permissions/explain.html", context)
+
+
+@admin.register(McpProfile)
+class McpProfileAdmin(admin.ModelAdmin):
+    form = McpProfileForm
+    list_display = ("name", "description", "patterns", "key_count")
+    search_fields = ("name", "description")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(key_total=Count("api_keys"))
+
+    @admin.display(description="tools")
+    def patterns(self, profile):
+        return ", ".join(profile.tools) or "(none)"
+
+    @admin.display(description="API keys", ordering="key_total")
+    def key_count(self, profile):
+        return profile.key_total
 
 
 @admin.register(GlobalPolicy)

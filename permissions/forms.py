@@ -3,10 +3,11 @@
 from django import forms
 from django.core.exceptions import ValidationError
 
-from permissions.policy.engine import pattern_problem
+from permissions.policy.engine import pattern_problem, profile_pattern_problem
 
 from .models import (
     GlobalPolicy,
+    McpProfile,
     McpServer,
     Role,
     RoleRestriction,
@@ -52,10 +53,20 @@ class PatternListField(LineListField):
         problems = [
             f"line {number}: {problem}"
             for number, line in enumerate(value, 1)
-            if (problem := pattern_problem(line, database=self.database))
+            if (problem := self.problem(line))
         ]
         if problems:
             raise ValidationError(problems)
+
+    def problem(self, line: str) -> str | None:
+        return pattern_problem(line, database=self.database)
+
+
+class ProfilePatternListField(PatternListField):
+    """``mcp.tool`` patterns, one per line (profiles)."""
+
+    def problem(self, line: str) -> str | None:
+        return profile_pattern_problem(line)
 
 
 class McpServerForm(forms.ModelForm):
@@ -174,6 +185,18 @@ class UserOverrideForm(forms.ModelForm):
     class Meta:
         model = UserOverride
         fields = ("user", "mcp", "mode", "tools", "deny")
+
+
+class McpProfileForm(forms.ModelForm):
+    tools = ProfilePatternListField(
+        rows=5,
+        help_text="One mcp.tool pattern per line, e.g. database_mcp.get_* or *.list_*. A profile "
+        "only narrows: /mcp/<name> shows the user's permitted tools that match a line.",
+    )
+
+    class Meta:
+        model = McpProfile
+        fields = ("name", "description", "tools")
 
 
 class GlobalPolicyForm(forms.ModelForm):

@@ -11,7 +11,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from permissions.policy.engine import pattern_problem
+from permissions.policy.engine import pattern_problem, profile_pattern_problem
 
 from .crypto import secret_decrypt, secret_encrypt
 
@@ -30,6 +30,14 @@ def _validate_patterns(value, *, database: bool) -> None:
     if not isinstance(value, list):
         raise ValidationError("Enter a list of patterns.")
     problems = [problem for p in value if (problem := pattern_problem(p, database=database))]
+    if problems:
+        raise ValidationError("; ".join(problems))
+
+
+def validate_profile_patterns(value) -> None:
+    if not isinstance(value, list):
+        raise ValidationError("Enter a list of patterns.")
+    problems = [problem for p in value if (problem := profile_pattern_problem(p))]
     if problems:
         raise ValidationError("; ".join(problems))
 
@@ -173,6 +181,16 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True, editable=False)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # PROTECT: deleting a profile must never silently widen the keys bound to it.
+    profile = models.ForeignKey(
+        "McpProfile",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="api_keys",
+        help_text="Bound to a profile, the key sees only that profile's tools, at /mcp and "
+        "/mcp/<that profile>; any other profile's URL refuses it. Empty: everything the user may do.",
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -384,6 +402,28 @@ class DiscoveredTool(models.Model):
 
     def __str__(self):
         return f"{self.mcp}.{self.name}"
+
+
+class McpProfile(models.Model):
+    """A virtual server (SPEC §13): ``/mcp/<name>`` shows the user's permitted tools that match
+    these ``mcp.tool`` patterns, never more than the policy allows."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    description = models.CharField(max_length=255, blank=True)
+    tools = models.JSONField(
+        default=list,
+        blank=True,
+        validators=[validate_profile_patterns],
+        help_text="mcp.tool patterns, e.g. database_mcp.get_* or *.list_*; empty: no tools.",
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "MCP profile"
+
+    def __str__(self):
+        return self.name
 
 
 class PolicyVersion(models.Model):

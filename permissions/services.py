@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from permissions.policy.snapshot import policy_changed, policy_memo_token
 
-from .models import ApiKey, DiscoveredTool, McpServer, Role, User, hash_api_key
+from .models import ApiKey, DiscoveredTool, McpProfile, McpServer, Role, User, hash_api_key
 
 API_KEY_PREFIX = "omni2_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -26,9 +26,12 @@ def new_api_key_secret(key: ApiKey) -> str:
     return raw
 
 
-def api_key_create(*, user: User, name: str = "") -> tuple[ApiKey, str]:
-    """Create a key for ``user``. The raw key is returned once and never stored."""
-    key = ApiKey(user=user, name=name)
+def api_key_create(
+    *, user: User, name: str = "", profile: McpProfile | None = None
+) -> tuple[ApiKey, str]:
+    """Create a key for ``user`` (bound to ``profile`` when given: then it sees only that
+    profile's tools). The raw key is returned once and never stored."""
+    key = ApiKey(user=user, name=name, profile=profile)
     raw = new_api_key_secret(key)
     key.save()
     return key, raw

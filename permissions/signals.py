@@ -14,6 +14,7 @@ from .models import (
     ApiKey,
     DiscoveredTool,
     GlobalPolicy,
+    McpProfile,
     McpServer,
     PolicyVersion,
     Role,
@@ -33,6 +34,7 @@ POLICY_MODELS = (
     Role,
     User,
     ApiKey,
+    McpProfile,
 )
 # Saves that touch only these User fields change nothing the policy reads (logins).
 _IRRELEVANT_USER_FIELDS = frozenset({"last_login", "password"})

@@ -16,7 +16,8 @@ Policy data (what :func:`snapshot_build` reads)::
                "tools": [discovered names],
                "role_restrictions": {role: {"mode", "patterns"}}}],
      "users": [{"id", "email", "slack_user_id", "role", "is_admin", "is_super_admin",
-                "allowed_databases", "overrides": {mcp: {"mode", "tools", "deny"}}}]}
+                "allowed_databases", "overrides": {mcp: {"mode", "tools", "deny"}}}],
+     "profiles": [{"name", "description", "tools": ["mcp.tool" patterns]}]}
 
 A user's policy is found by the user's id (``users_by_id``); e-mail and Slack id are only for
 naming a person from outside (a Slack event, ``validate_policy --user``).
@@ -69,6 +70,14 @@ def pattern_problem(pattern: object, *, database: bool = False) -> str | None:
         extra = " ." if database else ""
         return f"pattern {pattern!r} may only use letters, digits and _ - * ? [ ] !{extra}"
     return None
+
+
+def profile_pattern_problem(pattern: object) -> str | None:
+    """Why ``pattern`` is not a profile pattern (``<mcp pattern>.<tool pattern>``), or None."""
+    if not isinstance(pattern, str) or "." not in pattern:
+        return f"pattern {pattern!r} must be mcp.tool, e.g. database_mcp.get_* or *.list_*"
+    mcp, _, tool = pattern.partition(".")
+    return pattern_problem(mcp) or pattern_problem(tool)
 
 
 def specificity(pattern: str) -> float:
@@ -214,6 +223,21 @@ class UserPolicy:
 
 
 @dataclass(frozen=True, eq=False, slots=True)
+class Profile:
+    """A named set of ``mcp.tool`` patterns (SPEC §13): it only ever narrows what a user may do."""
+
+    name: str
+    description: str
+    patterns: tuple[str, ...]
+    # Each pattern split at its first dot: the MCP part and the tool part match separately,
+    # so a '*' never runs across the dot.
+    parts: tuple[tuple[PatternSet, PatternSet], ...] = field(repr=False)
+
+    def allows(self, mcp: str, tool: str) -> bool:
+        return any(m.first(mcp) is not None and t.first(tool) is not None for m, t in self.parts)
+
+
+@dataclass(frozen=True, eq=False, slots=True)
 class PolicySnapshot:
     version: str
     blocked: PatternSet
@@ -224,6 +248,7 @@ class PolicySnapshot:
     users_by_email: Mapping[str, UserPolicy]
     users_by_slack_id: Mapping[str, UserPolicy]
     default_user: UserPolicy
+    profiles: Mapping[str, Profile] = field(default_factory=dict)
     # Derived answers that depend only on the snapshot, e.g. a role's tools on one MCP.
     memo: dict = field(default_factory=dict, repr=False)
 
@@ -255,6 +280,18 @@ def snapshot_build(data: Mapping, *, version: str = "") -> PolicySnapshot:
         users_by_email={user.email: user for user in users},
         users_by_slack_id={user.slack_user_id: user for user in users if user.slack_user_id},
         default_user=user_policy_build({"email": "", **(data.get("default_user") or {})}),
+        profiles={row["name"]: profile_build(row) for row in data.get("profiles", ())},
+    )
+
+
+def profile_build(row: Mapping) -> Profile:
+    patterns = tuple(dict.fromkeys(row.get("tools", ())))
+    split = (pattern.partition(".") for pattern in patterns)
+    return Profile(
+        name=row["name"],
+        description=row.get("description") or "",
+        patterns=patterns,
+        parts=tuple((PatternSet.of([m]), PatternSet.of([t])) for m, _, t in split),
     )
 
 
@@ -521,6 +558,23 @@ def permitted_tools(
         if server is not None and server.enabled:
             found.extend((name, tool) for tool in _permitted_on(snapshot, user, server))
     return found
+
+
+def profile_allows(snapshot: PolicySnapshot, profile: str | None, mcp: str, tool: str) -> bool:
+    """Whether ``profile`` (None: no profile) lets ``mcp.tool`` through. An unknown profile lets
+    nothing through: a name that no longer exists must never widen what a caller sees."""
+    if profile is None:
+        return True
+    found = snapshot.profiles.get(profile)
+    return found is not None and found.allows(mcp, tool)
+
+
+def profile_narrow(
+    snapshot: PolicySnapshot, profile: str | None, permitted: Iterable[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The (mcp, tool) pairs of ``permitted`` that ``profile`` keeps, in order: a profile only
+    ever removes tools, it never adds one the policy denies."""
+    return [(mcp, tool) for mcp, tool in permitted if profile_allows(snapshot, profile, mcp, tool)]
 
 
 def _permitted_on(snapshot: PolicySnapshot, user: UserPolicy, server: McpPolicy) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """Policy rows → the plain policy data that ``permissions.policy.engine.snapshot_build`` compiles.
 
-Five queries whatever the size of the policy; the result is JSON-safe so it can live in
+Six queries whatever the size of the policy; the result is JSON-safe so it can live in
 the shared cache and be rebuilt into a snapshot by any process.
 """
 
@@ -10,6 +10,7 @@ from permissions.models import (
     DEFAULT_ROLE,
     DiscoveredTool,
     GlobalPolicy,
+    McpProfile,
     McpServer,
     Role,
     RoleRestriction,
@@ -33,6 +34,7 @@ def policy_data_load() -> dict:
         "default_user": _default_user_data(rules),
         "mcps": _mcps_data(),
         "users": [user_data(user, overrides[user.pk]) for user in users],
+        "profiles": list(McpProfile.objects.values("name", "description", "tools")),
     }
 
 

@@ -9,9 +9,11 @@ truth for policy (tool policy, role restrictions, overrides, databases); ``name`
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import ProtectedError
 
 from permissions.models import (
     GlobalPolicy,
+    McpProfile,
     McpServer,
     Role,
     RoleRestriction,
@@ -22,7 +24,7 @@ from permissions.models import (
 
 from .engine import ALL, ALLOW_ALL, ALLOW_ALL_EXCEPT, ALLOW_ONLY, CUSTOM
 from .snapshot import policy_changed
-from .yaml_spec import McpsFile, McpSpec, PolicyFileError, UsersFile, UserSpec
+from .yaml_spec import McpsFile, McpSpec, PolicyFileError, ProfileSpec, UsersFile, UserSpec
 
 
 @dataclass
@@ -82,6 +84,33 @@ def _mcps_import(
         for server in McpServer.objects.exclude(name__in=names):
             summary.removed.append(f"mcp {server.name}")
             server.delete()
+    if mcps.profiles is not None:
+        _profiles_import(mcps, replace, summary)
+
+
+def _profiles_import(mcps: McpsFile, replace: bool, summary: ImportSummary) -> None:
+    for spec in mcps.profiles:
+        _profile_import(spec, summary)
+    if not replace:
+        return
+    names = {spec.name for spec in mcps.profiles}
+    for profile in McpProfile.objects.exclude(name__in=names):
+        try:
+            profile.delete()
+        except ProtectedError:
+            # Removing it would silently widen the keys bound to it; the admin decides.
+            raise PolicyFileError(
+                f"{mcps.path}: profiles: '{profile.name}' is not in the file but API keys are "
+                "bound to it; revoke or rebind those keys first"
+            ) from None
+        summary.removed.append(f"profile {profile.name}")
+
+
+def _profile_import(spec: ProfileSpec, summary: ImportSummary) -> None:
+    _, created = McpProfile.objects.update_or_create(
+        name=spec.name, defaults={"description": spec.description, "tools": list(spec.tools)}
+    )
+    (summary.created if created else summary.updated).append(f"profile {spec.name}")
 
 
 def _mcp_import(spec: McpSpec, roles: dict[str, Role], summary: ImportSummary) -> None:
@@ -210,8 +239,16 @@ def policy_export() -> tuple[dict, dict, list[str]]:
             "default_decision": rules.default_decision,
         },
         "mcps": [_mcp_export(server, variables) for server in McpServer.objects.all()],
+        "profiles": [_profile_export(profile) for profile in McpProfile.objects.all()],
     }
     return mcps, _users_export(rules), variables
+
+
+def _profile_export(profile: McpProfile) -> dict:
+    entry = {"name": profile.name, "tools": profile.tools}
+    if profile.description:
+        entry["description"] = profile.description
+    return entry
 
 
 def _placeholder(name: str, variables: list[str]) -> str:

@@ -28,6 +28,7 @@ from .engine import (
     OVERRIDE_MODES,
     TOOL_MODES,
     pattern_problem,
+    profile_pattern_problem,
 )
 
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -35,8 +36,10 @@ _MCP_NAME = re.compile(r"[a-z0-9_]+")
 _ROLE_NAME = re.compile(r"[A-Za-z0-9_-]+")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_PROFILE_NAME = re.compile(r"[-a-zA-Z0-9_]{1,64}")  # a slug, as McpProfile.name
 
-MCPS_FILE_KEYS = ("global", "mcps")
+MCPS_FILE_KEYS = ("global", "mcps", "profiles")
+PROFILE_KEYS = ("name", "description", "tools")
 GLOBAL_KEYS = ("blocked_tools", "admin_only_tools", "default_decision")
 MCP_KEYS = (
     "name",
@@ -119,10 +122,19 @@ class McpSpec:
 
 
 @dataclass(frozen=True)
+class ProfileSpec:
+    where: Where
+    name: str
+    tools: tuple[str, ...]  # mcp.tool patterns
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class McpsFile:
     path: str
     rules: GlobalRules | None
     mcps: tuple[McpSpec, ...]
+    profiles: tuple[ProfileSpec, ...] | None = None  # None: the file has no profiles key
 
 
 @dataclass(frozen=True)
@@ -279,7 +291,40 @@ def mcps_file_parse(path: str | Path) -> McpsFile:
             raise spec.where.error(f"duplicate MCP name (first at mcps[{seen[spec.name]}])")
         seen[spec.name] = index
         specs.append(spec)
-    return McpsFile(path=str(path), rules=rules, mcps=tuple(specs))
+    profiles = _profiles_parse(document["profiles"], where) if "profiles" in document else None
+    return McpsFile(path=str(path), rules=rules, mcps=tuple(specs), profiles=profiles)
+
+
+def _profiles_parse(raw, where: Where) -> tuple[ProfileSpec, ...]:
+    specs, seen = [], {}
+    for index, entry in enumerate(_list(raw or [], where, "profiles")):
+        spec = _profile_parse(entry, Where(where.file, _entry("profiles", index, entry, "name")))
+        if spec.name in seen:
+            raise spec.where.error(f"duplicate profile name (first at profiles[{seen[spec.name]}])")
+        seen[spec.name] = index
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _profile_parse(raw, where: Where) -> ProfileSpec:
+    raw = _mapping(raw, where, PROFILE_KEYS)
+    if "name" not in raw:
+        raise where.error("missing name")
+    name = _string(raw["name"], where, "name")
+    if not _PROFILE_NAME.fullmatch(name):
+        raise where.error(f"bad name '{name}' (use letters, digits, - and _)", "name")
+    tools = []
+    for item in _list(raw.get("tools") or [], where, "tools"):
+        text = _string(item, where, "tools")
+        if problem := profile_pattern_problem(text):
+            raise where.error(problem, "tools")
+        tools.append(text)
+    return ProfileSpec(
+        where=where,
+        name=name,
+        tools=tuple(tools),
+        description=_string(raw.get("description") or "", where, "description"),
+    )
 
 
 def _entry(section: str, index: int, raw, name_key: str) -> str:
