@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
     "permissions",
     "audit",
     "orchestration",
@@ -238,12 +239,16 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Security (``manage.py check --deploy`` is clean with DEBUG off) --------------------
+# oauth2_provider.W008 (http redirect URIs): kept on purpose for RFC 8252 loopback redirects
+# (http://127.0.0.1:<port>/…), which is what MCP clients on a laptop register; OMNI2's
+# registration accepts http for the loopback interface only (permissions.oauth.registration).
+SILENCED_SYSTEM_CHECKS = ["oauth2_provider.W008"]
 if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_SSL_REDIRECT = env.bool("OMNI2_SSL_REDIRECT", default=True)
     if not SECURE_SSL_REDIRECT:
         # Turned off on purpose: the TLS proxy in front redirects (docs/CONFIGURATION.md).
-        SILENCED_SYSTEM_CHECKS = ["security.W008"]
+        SILENCED_SYSTEM_CHECKS.append("security.W008")
     SECURE_REDIRECT_EXEMPT = [r"^health$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
@@ -369,3 +374,54 @@ OMNI2_MCP_CONNECT_TIMEOUT_SECONDS = env.float("OMNI2_MCP_CONNECT_TIMEOUT_SECONDS
 # A tool result larger than this (bytes as received) is refused as a tool error, counted
 # while it arrives, so a huge answer never sits whole in memory.
 OMNI2_MCP_MAX_RESULT_BYTES = env.int("OMNI2_MCP_MAX_RESULT_BYTES", default=5 * 1024 * 1024)
+
+# --- OAuth 2.1 for MCP clients (permissions.oauth, django-oauth-toolkit; docs/MCP_ENDPOINT.md) ---
+# The public base URL, e.g. https://omni2.example.com (no trailing slash): the OAuth issuer, and
+# /mcp under it the resource tokens are bound to. Empty: each request's scheme and host.
+OMNI2_PUBLIC_URL = env.str("OMNI2_PUBLIC_URL", default="").rstrip("/")
+# Off: the metadata documents, the login, consent, registration and token endpoints answer 404
+# and MCP clients connect with an API key only.
+OMNI2_OAUTH_ENABLED = env.bool("OMNI2_OAUTH_ENABLED", default=True)
+OMNI2_OAUTH_ACCESS_TOKEN_SECONDS = env.int("OMNI2_OAUTH_ACCESS_TOKEN_SECONDS", default=3600)
+OMNI2_OAUTH_REFRESH_TOKEN_SECONDS = env.int(
+    "OMNI2_OAUTH_REFRESH_TOKEN_SECONDS", default=30 * 24 * 3600
+)
+# Open client registration, bounded: per client address an hour, and clients registered in the
+# last day that never obtained a token (those are deleted once a day old).
+OMNI2_OAUTH_REGISTRATIONS_PER_HOUR = env.int("OMNI2_OAUTH_REGISTRATIONS_PER_HOUR", default=60)
+OMNI2_OAUTH_MAX_PENDING_CLIENTS = env.int("OMNI2_OAUTH_MAX_PENDING_CLIENTS", default=1000)
+# Private-use redirect URI schemes a client may register besides https and loopback http
+# (RFC 8252 §7.1), e.g. "cursor" for Cursor's OAuth callback.
+OMNI2_OAUTH_EXTRA_REDIRECT_SCHEMES = [
+    scheme.lower() for scheme in env.list("OMNI2_OAUTH_EXTRA_REDIRECT_SCHEMES", default=[])
+]
+LOGIN_URL = "oauth-login"
+OAUTH2_PROVIDER = {
+    "SCOPES": {"mcp": "Use the MCP tools OMNI2 allows you, through OMNI2"},
+    "DEFAULT_SCOPES": ["mcp"],
+    "OAUTH2_SERVER_CLASS": "permissions.oauth.server.S256OnlyServer",
+    "PKCE_REQUIRED": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": OMNI2_OAUTH_ACCESS_TOKEN_SECONDS,
+    "REFRESH_TOKEN_EXPIRE_SECONDS": OMNI2_OAUTH_REFRESH_TOKEN_SECONDS,
+    "AUTHORIZATION_CODE_EXPIRE_SECONDS": 60,
+    "ROTATE_REFRESH_TOKEN": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,  # a replayed refresh token revokes its family
+    "REQUEST_APPROVAL_PROMPT": "force",  # the consent page every time (permissions.oauth.views)
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["http", "https", *OMNI2_OAUTH_EXTRA_REDIRECT_SCHEMES],
+    "ALLOW_LOCALHOST_LOOPBACK": True,  # http://localhost:<any port>, as for 127.0.0.1
+    "OIDC_ISS_ENDPOINT": OMNI2_PUBLIC_URL,  # RFC 9207 iss; empty: the request's origin
+    # RFC 9700 (OAuth security BCP): every gate on but the redirect scheme one (see W008 above).
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,  # tokens stored as SHA-256 only
+    "COMPLIANT_BCP_RFC9700_REFRESH_TOKEN": True,
+    "COMPLIANT_BCP_RFC9700_REDIRECT_URI_MATCHING": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_REQUIRED": True,
+    "APPLICATION_ADMIN_CLASS": "permissions.oauth.admin.ApplicationAdmin",
+    "ACCESS_TOKEN_ADMIN_CLASS": "permissions.oauth.admin.AccessTokenAdmin",
+    "REFRESH_TOKEN_ADMIN_CLASS": "permissions.oauth.admin.RefreshTokenAdmin",
+    "GRANT_ADMIN_CLASS": "permissions.oauth.admin.GrantAdmin",
+}

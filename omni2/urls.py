@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from permissions.oauth.urls import well_known_urlpatterns
+
 from .health import HealthView
 
 urlpatterns = [
@@ -14,6 +16,8 @@ urlpatterns = [
     path("api/", include("orchestration.urls")),
     path("api/audit/", include("audit.urls")),
     path("slack/", include("slackapp.urls")),
+    path("oauth/", include("permissions.oauth.urls")),
+    *well_known_urlpatterns,  # OAuth discovery for MCP clients (RFC 8414, RFC 9728)
 ]
 
 handler400 = "core.errors.bad_request"

@@ -32,6 +32,7 @@ from .models import (
     User,
     UserOverride,
 )
+from .oauth.tokens import oauth_tokens_revoke
 from .selectors import user_policy_for
 from .services import api_key_revoke, new_api_key_secret
 
@@ -110,6 +111,12 @@ class UserAdmin(DjangoUserAdmin):
     add_fieldsets = (
         (None, {"classes": ("wide",), "fields": ("email", "role", "password1", "password2")}),
     )
+    actions = ["revoke_oauth_tokens"]
+
+    @admin.action(description="Revoke the OAuth tokens of the selected users (MCP clients)")
+    def revoke_oauth_tokens(self, request, queryset):
+        count = sum(oauth_tokens_revoke(user=user) for user in queryset)
+        self.message_user(request, f"Revoked {count} token(s) of {queryset.count()} user(s).")
 
 
 @admin.register(ApiKey)

@@ -1,10 +1,12 @@
-"""Writes on identity (users, API keys) and on policy rows that bulk writes touch."""
+"""Writes on identity (users, API keys) and on policy rows that bulk writes touch; who a
+bearer credential speaks for (``bearer_authenticate``)."""
 
 import copy
 import secrets
 import string
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
@@ -12,6 +14,8 @@ from django.utils import timezone
 from permissions.policy.snapshot import policy_changed, policy_memo_token
 
 from .models import ApiKey, DiscoveredTool, McpProfile, McpServer, Role, User, hash_api_key
+from .oauth.resources import McpResource, audience_allows
+from .oauth.tokens import TokenFacts, oauth_token_facts, oauth_token_memoised
 
 API_KEY_PREFIX = "omni2_"
 _ALPHABET = string.ascii_letters + string.digits
@@ -146,3 +150,93 @@ def discovered_tools_sync(*, server: McpServer, tools: Iterable[Mapping]) -> int
     )
     policy_changed()
     return len(rows)
+
+
+# --- Bearer credentials at the MCP endpoint (issue 15): an API key or an OAuth token --------
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a bearer credential speaks for at an MCP endpoint.
+
+    ``profile``: the profile that narrows what this caller sees (``profile_narrow``), or None
+    for everything the user may do: the endpoint's own (``/mcp/<profile>``), or the one the API
+    key is bound to. ``how``: "api_key" or "oauth". ``client``: the key's name (else its
+    prefix) or the OAuth client's registered name, for the audit trail.
+    """
+
+    user: User
+    profile: str | None
+    how: str
+    client: str
+
+
+def bearer_authenticate(*, raw: str, resource: McpResource) -> Caller | None:
+    """The caller behind ``Authorization: Bearer <raw>`` at the MCP endpoint ``resource``, or
+    None (a 401: answer it with ``permissions.oauth.resources.www_authenticate(resource)``).
+
+    An OMNI2 API key of an active user is good at ``/mcp`` and, when bound to a profile, only at
+    that profile's URL; unbound, at any profile. An OAuth access token is good while unexpired
+    and unrevoked, for an active user, at the resource it was issued for (``audience_allows``).
+    Both are memoised per process under the policy version: a revocation is seen at once.
+    """
+    if _plausible_key(raw):
+        user = api_key_authenticate(raw=raw)
+        binding = _key_binding(raw) if user is not None else None
+        return _key_caller(user, binding, resource) if binding is not None else None
+    facts = oauth_token_facts(raw=raw)
+    return _token_caller(facts, resource) if facts is not None else None
+
+
+def bearer_memoised(*, raw: str, resource: McpResource) -> tuple[str, Caller] | None:
+    """(policy version, caller) from this process's memos, without any I/O; None when not all
+    of it is there (then ``bearer_authenticate``, which fills them). The caller holds only
+    while that version is the live one: the event-loop path checks it, as for API keys."""
+    if _plausible_key(raw):
+        memo, binding = api_key_memoised(raw=raw), _key_bindings.get(hash_api_key(raw))
+        if memo is None or binding is None or binding[0] != memo[0]:
+            return None
+        caller = _key_caller(memo[1], binding[1:], resource)
+        return (memo[0], caller) if caller is not None else None
+    hit = oauth_token_memoised(raw=raw)
+    caller = _token_caller(hit[1], resource) if hit is not None else None
+    return (hit[0], caller) if caller is not None else None
+
+
+# key hash -> (policy version, bound profile name or None, the key's label). Any change to a
+# key or a profile publishes a new version (permissions.signals), so a rebound key is seen.
+_key_bindings: dict[str, tuple[str, str | None, str]] = {}
+
+
+def _key_binding(raw: str) -> tuple[str | None, str] | None:
+    """(bound profile name or None, label) of a key, or None if there is no such key."""
+    digest, version = hash_api_key(raw), policy_memo_token()
+    hit = _key_bindings.get(digest)
+    if version is not None and hit is not None and hit[0] == version:
+        return hit[1:]
+    row = ApiKey.objects.filter(key_hash=digest).values("profile__name", "name", "prefix").first()
+    if row is None:
+        return None
+    binding = (row["profile__name"], row["name"] or f"key {row['prefix']}")
+    if version is not None:
+        if len(_key_bindings) >= _MEMO_LIMIT:
+            _key_bindings.clear()
+        _key_bindings[digest] = (version, *binding)
+    return binding
+
+
+def _key_caller(
+    user: User, binding: tuple[str | None, str], resource: McpResource
+) -> Caller | None:
+    bound, label = binding
+    # A key bound to profile A is refused at /mcp/B (as a token for another resource is),
+    # rather than intersected: its holder was given A, and B's URL would only confuse.
+    if bound is not None and resource.profile not in (None, bound):
+        return None
+    return Caller(copy.copy(user), resource.profile or bound, "api_key", label)
+
+
+def _token_caller(facts: TokenFacts, resource: McpResource) -> Caller | None:
+    if not audience_allows(facts.audience, resource):
+        return None
+    return Caller(copy.copy(facts.user), resource.profile, "oauth", facts.client)

@@ -7,6 +7,7 @@ call ``policy_changed()`` themselves.
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.models.signals import post_delete, post_migrate, post_save
 from django.dispatch import receiver
+from oauth2_provider.models import AccessToken
 
 from permissions.policy.snapshot import policy_changed, policy_invalidate
 
@@ -22,6 +23,7 @@ from .models import (
     User,
     UserOverride,
 )
+from .oauth.tokens import token_revocation_matters
 
 # ApiKey is here so a revoked key stops working in every process at once: API key lookups
 # are memoised under the policy version (permissions.services.api_key_authenticate).
@@ -53,6 +55,15 @@ for _model in POLICY_MODELS:
     post_delete.connect(
         _on_policy_row_change, sender=_model, dispatch_uid=f"policy-delete-{_model.__name__}"
     )
+
+
+@receiver(post_delete, sender=AccessToken, dispatch_uid="policy-oauth-token-revoked")
+def _on_access_token_deleted(sender, instance, **kwargs):
+    # DOT revokes an access token by deleting its row (the revocation endpoint, a refresh, an
+    # admin action, a replayed refresh token's family). Tokens are memoised under the policy
+    # version (permissions.oauth.tokens), so a revocation publishes a new one.
+    if token_revocation_matters(instance):
+        policy_changed()
 
 
 @receiver(post_migrate, dispatch_uid="policy-migrate")

@@ -29,8 +29,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--tool", help="One tool, discovered or not.")
         parser.add_argument(
-            "--profile", help="As seen through this profile (/mcp/<profile>): step=0 lines are "
-            "tools the policy allows but the profile leaves out."
+            "--profile",
+            help="As seen through this profile (/mcp/<profile>): step=0 lines are "
+            "tools the policy allows but the profile leaves out.",
         )
 
     def handle(self, *args, user, mcp, tool, profile=None, **options):
