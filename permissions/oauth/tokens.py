@@ -32,6 +32,7 @@ class TokenFacts:
 # sha256(token) -> (policy token, facts); cleared whole when full (a bound, not an LRU).
 _tokens: dict[str, tuple[str, TokenFacts]] = {}
 _MEMO_LIMIT = 10_000
+_clock = time.time  # tests move it on instead of sleeping
 
 
 def oauth_token_facts(*, raw: str) -> TokenFacts | None:
@@ -39,20 +40,20 @@ def oauth_token_facts(*, raw: str) -> TokenFacts | None:
     digest, version = token_digest(raw), policy_memo_token()
     hit = _tokens.get(digest)
     if version is not None and hit is not None and hit[0] == version:
-        return hit[1] if hit[1].expires_at > time.time() else None
+        return hit[1] if hit[1].expires_at > _clock() else None
     facts = _load(digest)
     if facts is not None and version is not None:
         if len(_tokens) >= _MEMO_LIMIT:
             _tokens.clear()
         _tokens[digest] = (version, facts)
-    return facts if facts is not None and facts.expires_at > time.time() else None
+    return facts if facts is not None and facts.expires_at > _clock() else None
 
 
 def oauth_token_memoised(*, raw: str) -> tuple[str, TokenFacts] | None:
     """(policy version, facts) from this process's memo, without any I/O; None when absent or
     expired. The facts hold only while that version is the live one: the caller checks it."""
     hit = _tokens.get(token_digest(raw))
-    return hit if hit is not None and hit[1].expires_at > time.time() else None
+    return hit if hit is not None and hit[1].expires_at > _clock() else None
 
 
 def token_digest(raw: str) -> str:

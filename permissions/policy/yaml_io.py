@@ -236,7 +236,7 @@ def policy_export() -> tuple[dict, dict, list[str]]:
         "global": {
             "blocked_tools": rules.blocked_patterns,
             "admin_only_tools": rules.admin_only_patterns,
-            "default_decision": rules.default_decision,
+            "default_decision": str(rules.default_decision),  # the enum itself on a new database
         },
         "mcps": [_mcp_export(server, variables) for server in McpServer.objects.all()],
         "profiles": [_profile_export(profile) for profile in McpProfile.objects.all()],
