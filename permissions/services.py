@@ -5,10 +5,12 @@ import secrets
 import string
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from django.db import transaction
 from django.utils import timezone
 
+from core.memo import VersionKeyedMemo, shareable
 from permissions.policy.snapshot import policy_changed, policy_memo_token
 
 from .models import ApiKey, DiscoveredTool, McpServer, Role, User, hash_api_key
@@ -40,9 +42,17 @@ def api_key_revoke(*, key: ApiKey) -> None:
         key.save(update_fields=["revoked_at"])
 
 
-# key hash -> (policy token, user, key id, last_used_at written): saves a query per request.
-_authenticated: dict[str, tuple[str, User, int, float]] = {}
-_MEMO_LIMIT = 10_000
+@dataclass
+class _KnownKey:
+    """What the memo keeps of an active key."""
+
+    user: User
+    key_id: int
+    touched: float = float("-inf")  # time.monotonic() of this process's last last_used_at write
+
+
+# key hash -> its user, under the policy token (core.memo): saves a query per request.
+_keys: VersionKeyedMemo[str, _KnownKey] = VersionKeyedMemo("api keys", bound=10_000)
 _TOUCH_EVERY_SECONDS = 60
 
 
@@ -55,23 +65,12 @@ def api_key_authenticate(*, raw: str) -> User | None:
     if not _plausible_key(raw):
         return None
     digest, token = hash_api_key(raw), policy_memo_token()
-    hit = _authenticated.get(digest)
-    if token is not None and hit is not None and hit[0] == token:
-        _touch(digest, hit)
-        return copy.copy(hit[1])  # views may set attributes on request.user; keep the memo clean
-    key = (
-        ApiKey.objects.select_related("user", "user__role")
-        .filter(key_hash=digest, revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if key is None:
+    known = _keys.get_or_build(token, digest, lambda: _key_lookup(digest))
+    if known is None:
         return None
-    if token is not None:
-        if len(_authenticated) >= _MEMO_LIMIT:
-            _authenticated.clear()
-        _authenticated[digest] = (token, key.user, key.pk, float("-inf"))
-        _touch(digest, _authenticated[digest])
-    return key.user
+    if shareable(token):  # the minute is counted on the memoised entry; unmemoised, no write
+        _touch(known)
+    return copy.copy(known.user)  # views may set attributes on request.user; keep the memo clean
 
 
 def api_key_memoised(*, raw: str) -> tuple[str, User] | None:
@@ -81,23 +80,31 @@ def api_key_memoised(*, raw: str) -> tuple[str, User] | None:
     trip on the event-loop path, with the rate limit) and otherwise takes the full check."""
     if not _plausible_key(raw):
         return None
-    hit = _authenticated.get(hash_api_key(raw))
-    if hit is None or time.monotonic() - hit[3] > _TOUCH_EVERY_SECONDS:
+    entry = _keys.peek(hash_api_key(raw))
+    if entry is None or time.monotonic() - entry[1].touched > _TOUCH_EVERY_SECONDS:
         return None
-    return hit[0], copy.copy(hit[1])
+    return entry[0], copy.copy(entry[1].user)
 
 
 def _plausible_key(raw: str) -> bool:
     return raw.startswith(API_KEY_PREFIX) and len(raw) <= 128
 
 
-def _touch(digest: str, hit: tuple[str, User, int, float]) -> None:
+def _key_lookup(digest: str) -> _KnownKey | None:
+    key = (
+        ApiKey.objects.select_related("user", "user__role")
+        .filter(key_hash=digest, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    return None if key is None else _KnownKey(user=key.user, key_id=key.pk)
+
+
+def _touch(known: _KnownKey) -> None:
     now = time.monotonic()
-    if now - hit[3] > _TOUCH_EVERY_SECONDS:
-        _authenticated[digest] = (*hit[:3], now)
-        ApiKey.objects.filter(pk=hit[2]).update(
-            last_used_at=timezone.now()
-        )  # no signal: no new token
+    if now - known.touched > _TOUCH_EVERY_SECONDS:
+        known.touched = now
+        # An update, not a save: no signal, so no new policy token.
+        ApiKey.objects.filter(pk=known.key_id).update(last_used_at=timezone.now())
 
 
 @transaction.atomic
