@@ -145,3 +145,7 @@ def reply_note_quietly(reply, text: str) -> None:
         reply.note(text)
     except SlackError as exc:
         logger.warning("slack: could not post a note: %s", exc)
+
+
+# What the answering code holds: either kind answers through the same methods.
+Reply = ThreadReply | ResponseUrlReply

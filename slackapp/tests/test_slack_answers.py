@@ -196,8 +196,8 @@ def test_a_tool_run_shows_progress_and_its_report_is_uploaded_to_the_thread(
 
 
 def test_the_footer_can_be_turned_off(fake_slack, fake_llm, chat, settings):
+    from slackapp.answers import slack_event_answer
     from slackapp.dedupe import delivery_claim
-    from slackapp.services import slack_event_answer
     from testing.fake_llm import text
 
     settings.OMNI2_SLACK_FOOTER = False
@@ -212,8 +212,8 @@ def test_the_footer_can_be_turned_off(fake_slack, fake_llm, chat, settings):
 
 
 def test_progress_updates_of_one_thread_are_throttled(fake_slack, fake_llm, chat, qa_mcp, settings):
+    from slackapp.answers import slack_event_answer
     from slackapp.dedupe import delivery_claim
-    from slackapp.services import slack_event_answer
     from testing.fake_llm import text, tool_use
 
     settings.OMNI2_SLACK_PROGRESS_INTERVAL = (
