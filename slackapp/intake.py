@@ -41,7 +41,7 @@ def _dict(value) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def slack_event_wanted(event: dict, *, own_user_ids: set[str]) -> bool:
+def _event_wanted(event: dict, own_user_ids: set[str]) -> bool:
     """A person mentioning OMNI2 or writing to it in a DM; never a bot, an edit or OMNI2 itself."""
     is_mention = event.get("type") == "app_mention"
     is_dm = event.get("type") == "message" and event.get("channel_type") == "im"
@@ -91,7 +91,7 @@ def _enqueue(task_name: str, *, key: str, **kwargs) -> None:
 def slack_event_enqueue(*, payload: dict) -> str:
     """``queued``, ``duplicate`` or ``ignored``; raises SlackUnavailable if the broker refused."""
     event = _dict(payload.get("event"))
-    if not slack_event_wanted(event, own_user_ids=_own_user_ids(payload)):
+    if not _event_wanted(event, _own_user_ids(payload)):
         return "ignored"
     key = f"event:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
     if not delivery_claim(key=key):
