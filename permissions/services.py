@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.memo import VersionKeyedMemo, shareable
@@ -105,6 +105,19 @@ def _touch(known: _KnownKey) -> None:
         known.touched = now
         # An update, not a save: no signal, so no new policy token.
         ApiKey.objects.filter(pk=known.key_id).update(last_used_at=timezone.now())
+
+
+def user_slack_id_link(*, user: User, slack_user_id: str) -> bool:
+    """Store ``slack_user_id`` on ``user`` (found by the e-mail of that Slack profile). False when
+    another account, an inactive one, already holds that id: both are left alone."""
+    previous, user.slack_user_id = user.slack_user_id, slack_user_id
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["slack_user_id"])  # a save, so the policy cache hears of it
+    except IntegrityError:
+        user.slack_user_id = previous
+        return False
+    return True
 
 
 @transaction.atomic

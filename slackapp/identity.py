@@ -2,10 +2,9 @@
 
 import logging
 
-from django.db import IntegrityError, transaction
-
 from permissions.models import User
 from permissions.selectors import user_resolve
+from permissions.services import user_slack_id_link
 
 from .client import slack_user_email
 
@@ -24,14 +23,6 @@ def slack_user_resolve(*, slack_user_id: str) -> User | None:
     email = slack_user_email(slack_user_id=slack_user_id)
     user = user_resolve(email=email) if email else None
     if user is not None and not user.slack_user_id:
-        _slack_id_store(user, slack_user_id)
+        if not user_slack_id_link(user=user, slack_user_id=slack_user_id):
+            logger.warning("slack: Slack id %s already belongs to another account", slack_user_id)
     return user
-
-
-def _slack_id_store(user: User, slack_user_id: str) -> None:
-    user.slack_user_id = slack_user_id
-    try:
-        with transaction.atomic():
-            user.save(update_fields=["slack_user_id"])  # a save, so the policy cache hears of it
-    except IntegrityError:  # an inactive account holds that Slack id: leave both alone
-        logger.warning("slack: Slack id %s already belongs to another account", slack_user_id)
