@@ -29,6 +29,8 @@ from redis.exceptions import NoScriptError, RedisError
 
 from core.errors import ApiError, ServiceUnavailable
 from core.outages import outages
+from permissions.models import Role
+from permissions.selectors import user_policy_for
 
 from .models import RateLimitHit, Status
 from .services import audit_record
@@ -243,6 +245,14 @@ def _user_limit(user) -> tuple[str, int | None]:
     return f"user:{user.pk}", limit
 
 
+def _stranger_limit(key: str) -> tuple[str, int | None]:
+    """A caller with no account acts as the policy's default user, in a window of its own
+    (``key``): the default role's hourly limit, unlimited when that role is privileged or gone."""
+    policy = user_policy_for(None)
+    role = Role.objects.filter(name=policy.role).first()
+    return key, None if policy.is_privileged or role is None else role.requests_per_hour
+
+
 def rate_limit_user(*, user) -> RateLimitResult:
     """The role's hourly limit for ``user``; admins and super admins are unlimited."""
     key, limit = _user_limit(user)
@@ -312,10 +322,20 @@ def rate_limit_enforce(
     ip_address: str | None = None,
     request_id: str = "",
     request_record=None,
+    stranger_key: str | None = None,
 ) -> RateLimitResult:
     """Count this request against ``user``'s limit; on refusal audit it (as the outcome of
-    ``request_record`` when the request was recorded first) and raise RateLimited."""
-    result = rate_limit_user(user=user)
+    ``request_record`` when the request was recorded first) and raise RateLimited.
+
+    ``user`` None is a caller with no account (an unknown Slack user), counted as the default
+    user under ``stranger_key`` (e.g. ``slack:U123``), so each stranger has a window of its own.
+    """
+    if user is None and not stranger_key:
+        raise ValueError("a caller with no account is counted under a stranger_key")
+    key, limit = _user_limit(user) if user is not None else _stranger_limit(stranger_key)
+    result = rate_limit_hit(
+        key=key, limit=limit, window_seconds=settings.OMNI2_RATE_LIMIT_WINDOW_SECONDS
+    )
     if result.allowed:
         return result
     log = audit_record(

@@ -8,9 +8,10 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.memo import VersionKeyedMemo, shareable
 from permissions.policy.snapshot import policy_changed, policy_memo_token
 
 from .models import ApiKey, DiscoveredTool, McpProfile, McpServer, Role, User, hash_api_key
@@ -47,9 +48,17 @@ def api_key_revoke(*, key: ApiKey) -> None:
         key.save(update_fields=["revoked_at"])
 
 
-# key hash -> (policy token, user, key id, last_used_at written): saves a query per request.
-_authenticated: dict[str, tuple[str, User, int, float]] = {}
-_MEMO_LIMIT = 10_000
+@dataclass
+class _KnownKey:
+    """What the memo keeps of an active key."""
+
+    user: User
+    key_id: int
+    touched: float = float("-inf")  # time.monotonic() of this process's last last_used_at write
+
+
+# key hash -> its user, under the policy token (core.memo): saves a query per request.
+_keys: VersionKeyedMemo[str, _KnownKey] = VersionKeyedMemo("api keys", bound=10_000)
 _TOUCH_EVERY_SECONDS = 60
 
 
@@ -62,23 +71,12 @@ def api_key_authenticate(*, raw: str) -> User | None:
     if not _plausible_key(raw):
         return None
     digest, token = hash_api_key(raw), policy_memo_token()
-    hit = _authenticated.get(digest)
-    if token is not None and hit is not None and hit[0] == token:
-        _touch(digest, hit)
-        return copy.copy(hit[1])  # views may set attributes on request.user; keep the memo clean
-    key = (
-        ApiKey.objects.select_related("user", "user__role")
-        .filter(key_hash=digest, revoked_at__isnull=True, user__is_active=True)
-        .first()
-    )
-    if key is None:
+    known = _keys.get_or_build(token, digest, lambda: _key_lookup(digest))
+    if known is None:
         return None
-    if token is not None:
-        if len(_authenticated) >= _MEMO_LIMIT:
-            _authenticated.clear()
-        _authenticated[digest] = (token, key.user, key.pk, float("-inf"))
-        _touch(digest, _authenticated[digest])
-    return key.user
+    if shareable(token):  # the minute is counted on the memoised entry; unmemoised, no write
+        _touch(known)
+    return copy.copy(known.user)  # views may set attributes on request.user; keep the memo clean
 
 
 def api_key_memoised(*, raw: str) -> tuple[str, User] | None:
@@ -88,23 +86,44 @@ def api_key_memoised(*, raw: str) -> tuple[str, User] | None:
     trip on the event-loop path, with the rate limit) and otherwise takes the full check."""
     if not _plausible_key(raw):
         return None
-    hit = _authenticated.get(hash_api_key(raw))
-    if hit is None or time.monotonic() - hit[3] > _TOUCH_EVERY_SECONDS:
+    entry = _keys.peek(hash_api_key(raw))
+    if entry is None or time.monotonic() - entry[1].touched > _TOUCH_EVERY_SECONDS:
         return None
-    return hit[0], copy.copy(hit[1])
+    return entry[0], copy.copy(entry[1].user)
 
 
 def _plausible_key(raw: str) -> bool:
     return raw.startswith(API_KEY_PREFIX) and len(raw) <= 128
 
 
-def _touch(digest: str, hit: tuple[str, User, int, float]) -> None:
+def _key_lookup(digest: str) -> _KnownKey | None:
+    key = (
+        ApiKey.objects.select_related("user", "user__role")
+        .filter(key_hash=digest, revoked_at__isnull=True, user__is_active=True)
+        .first()
+    )
+    return None if key is None else _KnownKey(user=key.user, key_id=key.pk)
+
+
+def _touch(known: _KnownKey) -> None:
     now = time.monotonic()
-    if now - hit[3] > _TOUCH_EVERY_SECONDS:
-        _authenticated[digest] = (*hit[:3], now)
-        ApiKey.objects.filter(pk=hit[2]).update(
-            last_used_at=timezone.now()
-        )  # no signal: no new token
+    if now - known.touched > _TOUCH_EVERY_SECONDS:
+        known.touched = now
+        # An update, not a save: no signal, so no new policy token.
+        ApiKey.objects.filter(pk=known.key_id).update(last_used_at=timezone.now())
+
+
+def user_slack_id_link(*, user: User, slack_user_id: str) -> bool:
+    """Store ``slack_user_id`` on ``user`` (found by the e-mail of that Slack profile). False when
+    another account, an inactive one, already holds that id: both are left alone."""
+    previous, user.slack_user_id = user.slack_user_id, slack_user_id
+    try:
+        with transaction.atomic():
+            user.save(update_fields=["slack_user_id"])  # a save, so the policy cache hears of it
+    except IntegrityError:
+        user.slack_user_id = previous
+        return False
+    return True
 
 
 @transaction.atomic
@@ -193,42 +212,42 @@ def bearer_memoised(*, raw: str, resource: McpResource) -> tuple[str, Caller] | 
     of it is there (then ``bearer_authenticate``, which fills them). The caller holds only
     while that version is the live one: the event-loop path checks it, as for API keys."""
     if _plausible_key(raw):
-        memo, binding = api_key_memoised(raw=raw), _key_bindings.get(hash_api_key(raw))
-        if memo is None or binding is None or binding[0] != memo[0]:
+        memo = api_key_memoised(raw=raw)
+        binding = _bindings.get(memo[0], hash_api_key(raw)) if memo is not None else None
+        if binding is None:
             return None
-        caller = _key_caller(memo[1], binding[1:], resource)
+        caller = _key_caller(memo[1], binding, resource)
         return (memo[0], caller) if caller is not None else None
     hit = oauth_token_memoised(raw=raw)
     caller = _token_caller(hit[1], resource) if hit is not None else None
     return (hit[0], caller) if caller is not None else None
 
 
-# key hash -> (policy version, bound profile name or None, the key's label). Any change to a
-# key or a profile publishes a new version (permissions.signals), so a rebound key is seen.
-_key_bindings: dict[str, tuple[str, str | None, str]] = {}
+@dataclass(frozen=True, slots=True)
+class _KeyBinding:
+    profile: str | None  # the profile the key is bound to
+    label: str  # its name, else "key <prefix>"
 
 
-def _key_binding(raw: str) -> tuple[str | None, str] | None:
-    """(bound profile name or None, label) of a key, or None if there is no such key."""
-    digest, version = hash_api_key(raw), policy_memo_token()
-    hit = _key_bindings.get(digest)
-    if version is not None and hit is not None and hit[0] == version:
-        return hit[1:]
+# key hash -> its binding, under the policy version (core.memo): any change to a key or a
+# profile publishes a new version (permissions.signals), so a rebound key is seen at once.
+_bindings: VersionKeyedMemo[str, _KeyBinding] = VersionKeyedMemo("api key profiles", bound=10_000)
+
+
+def _key_binding(raw: str) -> _KeyBinding | None:
+    digest = hash_api_key(raw)
+    return _bindings.get_or_build(policy_memo_token(), digest, lambda: _binding_lookup(digest))
+
+
+def _binding_lookup(digest: str) -> _KeyBinding | None:
     row = ApiKey.objects.filter(key_hash=digest).values("profile__name", "name", "prefix").first()
     if row is None:
         return None
-    binding = (row["profile__name"], row["name"] or f"key {row['prefix']}")
-    if version is not None:
-        if len(_key_bindings) >= _MEMO_LIMIT:
-            _key_bindings.clear()
-        _key_bindings[digest] = (version, *binding)
-    return binding
+    return _KeyBinding(row["profile__name"], row["name"] or f"key {row['prefix']}")
 
 
-def _key_caller(
-    user: User, binding: tuple[str | None, str], resource: McpResource
-) -> Caller | None:
-    bound, label = binding
+def _key_caller(user: User, binding: _KeyBinding, resource: McpResource) -> Caller | None:
+    bound, label = binding.profile, binding.label
     # A key bound to profile A is refused at /mcp/B (as a token for another resource is),
     # rather than intersected: its holder was given A, and B's URL would only confuse.
     if bound is not None and resource.profile not in (None, bound):

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django_redis import get_redis_connection
 from redis.exceptions import RedisError
 
 from core.outages import outages
@@ -38,8 +39,6 @@ _RELEASE_PENDING = (
 
 
 def _redis():
-    from django_redis import get_redis_connection
-
     return get_redis_connection("default")
 
 

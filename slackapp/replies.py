@@ -132,7 +132,11 @@ class ResponseUrlReply:
         )
 
 
-def reply_fail_quietly(reply, text: str) -> None:
+# What the answering code holds: either kind answers through the same methods.
+Reply = ThreadReply | ResponseUrlReply
+
+
+def reply_fail_quietly(reply: Reply, text: str) -> None:
     """Replace the placeholder with why there is no answer; if even that fails, the log has it."""
     try:
         reply.fail(text)
@@ -140,7 +144,7 @@ def reply_fail_quietly(reply, text: str) -> None:
         logger.warning("slack: could not post an error message: %s", exc)
 
 
-def reply_note_quietly(reply, text: str) -> None:
+def reply_note_quietly(reply: Reply, text: str) -> None:
     try:
         reply.note(text)
     except SlackError as exc:

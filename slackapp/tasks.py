@@ -1,4 +1,4 @@
-"""Celery tasks that answer in Slack. Thin: the work is in ``slackapp.services``.
+"""Celery tasks that answer in Slack. Thin: the work is in ``slackapp.answers``.
 
 Each task owns a claimed delivery (``key``). A transient Slack failure before the
 answer is retried here; a task that fails for good releases the claim, so Slack's
@@ -13,9 +13,10 @@ from django.conf import settings
 
 from orchestration.leases import LeaseKeeper, lease_owner, lease_seconds
 
-from . import services
+from . import answers
 from .client import SlackError
 from .dedupe import delivery_release, delivery_run_end, delivery_run_renew, delivery_run_take
+from .intake import COMMAND_TASK, EVENT_TASK, HELP_TOOLS_TASK
 
 # Nobody reads these tasks' return values: the answer goes to Slack, not to a result backend.
 OPTIONS = {"bind": True, "max_retries": 3, "acks_late": True, "ignore_result": True}
@@ -38,7 +39,9 @@ def _run(task, service, **kwargs) -> None:
         task.signature_from_request(countdown=lease_seconds()).apply_async()
         return
     if attempt > settings.OMNI2_JOB_MAX_ATTEMPTS:
-        services.slack_delivery_give_up(**kwargs)
+        answers.slack_delivery_give_up(
+            key=key, event=kwargs.get("event"), command=kwargs.get("command")
+        )
         delivery_run_end(key=key, owner=owner)
         return
     try:
@@ -53,23 +56,23 @@ def _run(task, service, **kwargs) -> None:
         delivery_run_end(key=key, owner=owner)
 
 
-@shared_task(name="slackapp.answer_event", base=ClaimedTask, **OPTIONS)
+@shared_task(name=EVENT_TASK, base=ClaimedTask, **OPTIONS)
 def slack_event_task(self, *, key: str, event: dict) -> None:
-    _run(self, services.slack_event_answer, key=key, event=event)
+    _run(self, answers.slack_event_answer, key=key, event=event)
 
 
-@shared_task(name="slackapp.answer_command", base=ClaimedTask, **OPTIONS)
+@shared_task(name=COMMAND_TASK, base=ClaimedTask, **OPTIONS)
 def slack_command_task(self, *, key: str, command: dict) -> None:
-    _run(self, services.slack_command_answer, key=key, command=command)
+    _run(self, answers.slack_command_answer, key=key, command=command)
 
 
-@shared_task(name="slackapp.help_tools", base=ClaimedTask, **OPTIONS)
+@shared_task(name=HELP_TOOLS_TASK, base=ClaimedTask, **OPTIONS)
 def slack_help_tools_task(
     self, *, key: str, slack_user_id: str, mcp: str, response_url: str
 ) -> None:
     _run(
         self,
-        services.slack_help_tools_send,
+        answers.slack_help_tools_send,
         key=key,
         slack_user_id=slack_user_id,
         mcp=mcp,

@@ -1,4 +1,4 @@
-"""Slack's three endpoints. Verify (decorator), decide and queue (services), answer 200 fast."""
+"""Slack's three endpoints. Verify (decorator), decide and queue (intake), answer 200 fast."""
 
 import json
 
@@ -6,12 +6,12 @@ from django.http import HttpResponse, JsonResponse
 
 from core.errors import error_response
 
-from . import services
+from . import intake
 from .dedupe import DeliveryStoreUnavailable
 from .verification import slack_signed
 
 # Either way nothing was queued and the delivery is not claimed, so Slack's retry is answered.
-_NOT_NOW = (services.SlackUnavailable, DeliveryStoreUnavailable)
+_NOT_NOW = (intake.SlackUnavailable, DeliveryStoreUnavailable)
 
 
 def _unavailable() -> JsonResponse:
@@ -37,7 +37,7 @@ def events(request):
     if payload.get("type") != "event_callback":
         return HttpResponse(status=200)
     try:
-        services.slack_event_enqueue(payload=payload)
+        intake.slack_event_enqueue(payload=payload)
     except _NOT_NOW:
         return _unavailable()
     return HttpResponse(status=200)
@@ -46,7 +46,7 @@ def events(request):
 @slack_signed
 def commands(request):
     try:
-        body = services.slack_command_enqueue(form=request.POST.dict())
+        body = intake.slack_command_enqueue(form=request.POST.dict())
     except _NOT_NOW:
         return _unavailable()
     return JsonResponse(body) if body else HttpResponse(status=200)
@@ -58,7 +58,7 @@ def interactions(request):
     if payload is None:
         return error_response(400, "invalid_request", "The payload field is not a JSON object.")
     try:
-        services.slack_action_enqueue(payload=payload)
+        intake.slack_action_enqueue(payload=payload)
     except _NOT_NOW:
         return _unavailable()
     return HttpResponse(status=200)

@@ -163,12 +163,12 @@ django.setup()
 from django.db import DatabaseError
 from audit.analytics.server import analytics_database_read_only
 from audit.models import AuditLog
-from audit.services import audit_record
+from audit.services import AuditUnavailable, audit_record
 analytics_database_read_only()
 print("rows", AuditLog.objects.count())
 try:
     audit_record(user=None, source="api", status="success", message="sneaked in")
-except DatabaseError as exc:
+except (DatabaseError, AuditUnavailable) as exc:  # SQLite's read-only refusal is an OperationalError
     print("refused:", type(exc).__name__)
 """
 

@@ -7,12 +7,15 @@ from django.utils import timezone
 
 from audit.models import AuditLog, RateLimitHit
 from audit.ratelimit import (
+    RateLimited,
     RateLimitResult,
+    rate_limit_enforce,
     rate_limit_hit,
     rate_limit_message,
     rate_limit_user,
     redis_key,
 )
+from permissions.models import GlobalPolicy, Role
 
 pytestmark = pytest.mark.django_db
 
@@ -130,6 +133,80 @@ def test_a_user_gets_their_roles_limit(backend, make_user):
 def test_admins_are_unlimited(backend, make_user, role):
     user = make_user(role=role)
     assert all(rate_limit_user(user=user).limit is None for _ in range(5))
+
+
+SLACK = {"user_id": "U0STRANGER", "channel": "C0X", "message_ts": "1.1", "thread_ts": "1.1"}
+
+
+def ask_as_stranger(key: str, message: str = "hi") -> RateLimitResult:
+    return rate_limit_enforce(
+        user=None, stranger_key=key, source="slack", message=message, slack=SLACK
+    )
+
+
+def default_role_set(name: str | None) -> None:
+    policy = GlobalPolicy.load()
+    policy.default_role = Role.objects.get(name=name) if name else None
+    policy.save()
+
+
+def test_an_unknown_caller_gets_the_default_roles_limit_in_a_window_of_its_own(
+    backend, roles, limiter_key
+):
+    stranger, other = limiter_key(), limiter_key()
+    assert all(ask_as_stranger(stranger).allowed for _ in range(30))  # read_only: 30 an hour
+    with pytest.raises(RateLimited) as refused:
+        ask_as_stranger(stranger, "one more")
+    assert (refused.value.result.used, refused.value.result.limit) == (30, 30)
+    assert ask_as_stranger(other).allowed  # another unknown caller counts apart
+    log = AuditLog.objects.get()
+    assert (log.user_id, log.source, log.message, log.status) == (
+        None,
+        "slack",
+        "one more",
+        "rate_limited",
+    )
+    assert log.error == rate_limit_message(refused.value.result) == refused.value.message
+    assert (log.slack_user_id, log.slack_channel) == ("U0STRANGER", "C0X")
+    assert refused.value.audit_id == log.pk
+
+
+def test_an_unknown_caller_takes_the_configured_default_roles_limit(backend, roles, limiter_key):
+    default_role_set("contractor")
+    key = limiter_key()
+    assert all(ask_as_stranger(key).allowed for _ in range(20))
+    with pytest.raises(RateLimited):
+        ask_as_stranger(key)
+
+
+def test_an_unknown_caller_is_unlimited_when_the_default_role_is_an_admin(
+    backend, roles, limiter_key
+):
+    default_role_set("admin")
+    key = limiter_key()
+    assert all(ask_as_stranger(key).limit is None for _ in range(40))
+    assert stored_hits(backend, key) == 0
+    assert not AuditLog.objects.exists()
+
+
+def test_a_known_user_is_counted_as_themselves_whatever_the_stranger_key(
+    backend, make_user, limiter_key
+):
+    user = make_user(role="contractor")
+    key = limiter_key()
+    results = [
+        rate_limit_enforce(user=user, stranger_key=key, source="slack", message="hi")
+        for _ in range(20)
+    ]
+    assert results[-1].used == 20 and stored_hits(backend, key) == 0
+    with pytest.raises(RateLimited):
+        rate_limit_enforce(user=user, stranger_key=key, source="slack", message="hi")
+    assert AuditLog.objects.get().user_id == user.pk
+
+
+def test_a_caller_with_no_account_and_no_key_is_refused_as_a_programming_error(roles):
+    with pytest.raises(ValueError):
+        rate_limit_enforce(user=None, source="slack", message="hi")
 
 
 def test_the_slack_text_is_exact():

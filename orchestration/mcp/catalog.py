@@ -1,14 +1,13 @@
 """What OMNI2 knows of its MCP servers: how to reach them and which tools they have.
 
-Built from the policy tables and memoised per process under the policy version, so
-a change in admin (a new token, a refreshed tool list) is picked up at the next call.
+Built from the policy tables and memoised per process under the policy version (``core.memo``),
+so a change in admin (a new token, a refreshed tool list) is picked up at the next call.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 from django.conf import settings
 
 from core.dburl import current_database_url
+from core.memo import VersionMemo
 from permissions.models import DiscoveredTool, McpServer
 from permissions.policy.engine import PolicySnapshot
 from permissions.policy.snapshot import policy_snapshot
@@ -76,8 +76,7 @@ def _inherited_env(*, omni2_own: bool) -> dict[str, str]:
     return env
 
 
-_lock = threading.Lock()
-_current: Catalog | None = None
+_catalogs: VersionMemo[Catalog] = VersionMemo("mcp catalog")
 
 
 def catalog(snapshot: PolicySnapshot | None = None) -> Catalog:
@@ -86,24 +85,13 @@ def catalog(snapshot: PolicySnapshot | None = None) -> Catalog:
     Keyed on the snapshot's version, so a caller that already holds the snapshot pays no
     second cache read; a snapshot of uncommitted or uncached rows gets a fresh, unshared build.
     """
-    global _current
-    snapshot = snapshot or policy_snapshot()
-    version = snapshot.version
-    if version in ("uncommitted", "uncached", ""):
-        return _catalog_build(version)
-    current = catalog_memoised(version)
-    if current is not None:
-        return current
-    with _lock:
-        if _current is None or _current.version != version:
-            _current = _catalog_build(version)
-        return _current
+    version = (snapshot or policy_snapshot()).version
+    return _catalogs.get_or_build(version, lambda: _catalog_build(version))
 
 
 def catalog_memoised(version: str) -> Catalog | None:
     """This process's catalog if it was built for policy ``version``; no I/O."""
-    current = _current
-    return current if current is not None and current.version == version else None
+    return _catalogs.get(version)
 
 
 def _catalog_build(version: str) -> Catalog:

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from django.db.models import Count
 
+from core.memo import FreshMemo
 from permissions.models import McpServer
 from permissions.services import discovered_tools_sync
 
@@ -86,8 +86,8 @@ def _probe(spec) -> ServerHealth | None:
     return get_pool().probe(spec, timeout=min(spec.timeout_seconds, HEALTH_PROBE_SECONDS))
 
 
-# Recent probe results by connection fingerprint: (time.monotonic() of the probe, health).
-_probed: dict[str, tuple[float, ServerHealth]] = {}
+# Recent probe results by connection fingerprint (core.memo: about the server, not the policy).
+_probed: FreshMemo[str, ServerHealth] = FreshMemo("mcp health probes", bound=1_000)
 
 
 def mcp_health_list(
@@ -103,11 +103,7 @@ def mcp_health_list(
     servers = McpServer.objects.order_by("name")
     servers = list(servers.filter(name__in=names) if names else servers)
     if probe:
-        specs = {s.name: server_spec(s) for s in servers if s.enabled}
-        stale = [spec for spec in specs.values() if not _fresh(spec.fingerprint, max_age)]
-        for spec, health in zip(stale, _parallel(_probe, stale), strict=True):
-            _probed[spec.fingerprint] = (time.monotonic(), health)
-        healths = [_probed[specs[s.name].fingerprint][1] if s.enabled else None for s in servers]
+        healths = _probed_healths(servers, max_age)
     else:
         known = get_pool().health()
         healths = [known.get(s.name) if s.enabled else None for s in servers]
@@ -118,9 +114,15 @@ def mcp_health_list(
     ]
 
 
-def _fresh(fingerprint: str, max_age: float) -> bool:
-    seen = _probed.get(fingerprint)
-    return seen is not None and time.monotonic() - seen[0] < max_age
+def _probed_healths(servers: list[McpServer], max_age: float) -> list[ServerHealth | None]:
+    """Each enabled server's health from a probe of its connection younger than ``max_age``,
+    probing the others now, side by side; None for a disabled server."""
+    specs = {s.name: server_spec(s) for s in servers if s.enabled}
+    known = {name: _probed.get(spec.fingerprint, max_age=max_age) for name, spec in specs.items()}
+    stale = [spec for spec in specs.values() if known[spec.name] is None]
+    for spec, health in zip(stale, _parallel(_probe, stale), strict=True):
+        known[spec.name] = _probed.put(spec.fingerprint, health)
+    return [known.get(s.name) for s in servers]
 
 
 def _tool_counts() -> dict[str, int]:

@@ -5,13 +5,13 @@ Error text can carry a server's URL, host names or what the server said; only ad
 short code (``unreachable``, ``timeout``, ``circuit_open``, ``mcp_error``).
 """
 
+from .discovery import mcp_health_list
+
 HEALTH_MAX_AGE_SECONDS = 10.0
 _PUBLIC_FIELDS = ("name", "status", "tools", "latency_ms")
 
 
 def mcp_health_summary() -> list[dict]:
-    from .discovery import mcp_health_list
-
     return mcp_health_list(probe=True, max_age=HEALTH_MAX_AGE_SECONDS)
 
 

@@ -1,8 +1,8 @@
 """OAuth access tokens as OMNI2 reads them, and their revocation.
 
 DOT stores only a SHA-256 of each token (COMPLIANT_BCP_RFC9700_TOKEN_STORAGE), so a lookup is
-by that checksum. Lookups are memoised per process under the policy version; the rule that
-makes that safe is written once, here: a token's revocation deletes its row, and that delete
+by that checksum. Lookups are memoised per process under the policy version (``core.memo``);
+what makes that safe for tokens: a token's revocation deletes its row, and that delete
 publishes a new policy version (``permissions.signals``), as does any change to its user; the
 expiry is checked on every use. So a revoked token fails on its next call, in every process.
 """
@@ -15,6 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 from oauth2_provider.models import AccessToken, Application, Grant, RefreshToken
 
+from core.memo import VersionKeyedMemo
 from permissions.models import User
 from permissions.policy.snapshot import policy_memo_token
 
@@ -29,31 +30,23 @@ class TokenFacts:
     expires_at: float  # epoch seconds
 
 
-# sha256(token) -> (policy token, facts); cleared whole when full (a bound, not an LRU).
-_tokens: dict[str, tuple[str, TokenFacts]] = {}
-_MEMO_LIMIT = 10_000
+# sha256(token) -> its facts, under the policy version.
+_tokens: VersionKeyedMemo[str, TokenFacts] = VersionKeyedMemo("oauth tokens", bound=10_000)
 _clock = time.time  # tests move it on instead of sleeping
 
 
 def oauth_token_facts(*, raw: str) -> TokenFacts | None:
     """The live (unexpired, unrevoked) token ``raw`` of an active user, or None."""
-    digest, version = token_digest(raw), policy_memo_token()
-    hit = _tokens.get(digest)
-    if version is not None and hit is not None and hit[0] == version:
-        return hit[1] if hit[1].expires_at > _clock() else None
-    facts = _load(digest)
-    if facts is not None and version is not None:
-        if len(_tokens) >= _MEMO_LIMIT:
-            _tokens.clear()
-        _tokens[digest] = (version, facts)
+    digest = token_digest(raw)
+    facts = _tokens.get_or_build(policy_memo_token(), digest, lambda: _load(digest))
     return facts if facts is not None and facts.expires_at > _clock() else None
 
 
 def oauth_token_memoised(*, raw: str) -> tuple[str, TokenFacts] | None:
     """(policy version, facts) from this process's memo, without any I/O; None when absent or
     expired. The facts hold only while that version is the live one: the caller checks it."""
-    hit = _tokens.get(token_digest(raw))
-    return hit if hit is not None and hit[1].expires_at > _clock() else None
+    entry = _tokens.peek(token_digest(raw))
+    return entry if entry is not None and entry[1].expires_at > _clock() else None
 
 
 def token_digest(raw: str) -> str:

@@ -6,7 +6,8 @@ process shares) under a *version token*. A change to a policy row stores a new r
 the cache (``permissions.signals``), so every process sees the change on its next read. The cached
 copy lives ``OMNI2_POLICY_VERSION_CACHE_SECONDS``: if it could not be written at commit (a cache
 blip, a crash), the stored token takes over within that time. Each process keeps the compiled
-snapshot of the live token in memory, so a warm read costs one cache GET.
+snapshot of the live token in memory (``core.memo``: the token is the key of every per-process
+memo of policy-derived values), so a warm read costs one cache GET.
 """
 
 import uuid
@@ -18,6 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 
+from core.memo import VersionMemo
 from core.outages import outages
 from permissions.models import PolicyVersion
 
@@ -29,7 +31,7 @@ DATA_KEY = "policy:data:{}"
 # Only reclaims space held by dead versions; a live version is replaced, never waited out.
 DATA_TTL = 24 * 3600
 
-_memo: tuple[str, PolicySnapshot] | None = None
+_snapshots: VersionMemo[PolicySnapshot] = VersionMemo("policy snapshot")
 # None: not pinned; "": pinned, nothing read yet; else the token this block uses.
 _pinned: ContextVar[str | None] = ContextVar("omni2_policy_pinned", default=None)
 
@@ -69,8 +71,8 @@ def policy_pinned() -> Iterator[None]:
 
 def policy_memo_token() -> str | None:
     """A token under which a process may memoise anything derived from policy rows (API keys
-    included), or None when it must not: this transaction changed such rows and has not
-    committed, or the cache cannot be read."""
+    included; see ``core.memo``), or None when it must not: this transaction changed such rows
+    and has not committed, or the cache cannot be read."""
     if getattr(connection, "omni2_policy_dirty", False) and connection.in_atomic_block:
         return None
     try:
@@ -81,7 +83,6 @@ def policy_memo_token() -> str | None:
 
 
 def policy_snapshot() -> PolicySnapshot:
-    global _memo
     if getattr(connection, "omni2_policy_dirty", False):
         if connection.in_atomic_block:
             # This transaction changed policy rows: read them fresh and share nothing,
@@ -93,18 +94,14 @@ def policy_snapshot() -> PolicySnapshot:
     except Exception as exc:  # a cache outage costs speed, never correctness
         outages.down("the policy cache", exc, meanwhile="policies are read from the database")
         return snapshot_build(policy_data_load(), version="uncached")
-    snapshot = policy_snapshot_memoised(token)
-    if snapshot is not None:
-        return snapshot
-    snapshot = snapshot_build(_policy_data(token), version=token)
-    _memo = (token, snapshot)
-    return snapshot
+    return _snapshots.get_or_build(
+        token, lambda: snapshot_build(_policy_data(token), version=token)
+    )
 
 
 def policy_snapshot_memoised(token: str) -> PolicySnapshot | None:
     """This process's compiled snapshot if it is the one of ``token``; no I/O."""
-    memo = _memo
-    return memo[1] if memo is not None and memo[0] == token else None
+    return _snapshots.get(token)
 
 
 def _policy_data(token: str) -> dict:

@@ -2,7 +2,13 @@ import pytest
 from django.core.management import call_command
 
 from permissions.models import ApiKey, Role
-from permissions.services import api_key_create, api_key_revoke
+from permissions.policy.snapshot import policy_version
+from permissions.services import (
+    api_key_authenticate,
+    api_key_create,
+    api_key_memoised,
+    api_key_revoke,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -82,13 +88,45 @@ def test_the_seeded_roles_exist_with_their_limits():
 
 @pytest.mark.django_db(transaction=True)
 def test_a_key_revoked_after_it_was_used_stops_working_at_once(make_user):
-    from permissions.services import api_key_authenticate
-
     key, raw = api_key_create(user=make_user())
     assert api_key_authenticate(raw=raw) is not None  # now memoised in this process
     assert api_key_authenticate(raw=raw) is not None
     api_key_revoke(key=key)
     assert api_key_authenticate(raw=raw) is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_used_key_costs_no_query_until_the_policy_changes(make_user, django_assert_num_queries):
+    user = make_user()
+    key, raw = api_key_create(user=user)
+    assert api_key_memoised(raw=raw) is None  # nothing memoised before the first check
+    with django_assert_num_queries(2):  # the lookup and the last_used_at write
+        assert api_key_authenticate(raw=raw).pk == user.pk
+    with django_assert_num_queries(0):  # memoised, and last_used_at written less than 60 s ago
+        assert api_key_authenticate(raw=raw).pk == user.pk
+    token, memoised = api_key_memoised(raw=raw)
+    assert token == policy_version() and memoised.pk == user.pk
+    key.refresh_from_db()
+    assert key.last_used_at is not None
+
+    api_key_create(user=make_user())  # any policy row change: a new token, a new lookup
+    with django_assert_num_queries(2):
+        assert api_key_authenticate(raw=raw).pk == user.pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_what_a_caller_does_to_its_user_never_reaches_the_memo(make_user):
+    key, raw = api_key_create(user=make_user())
+    first = api_key_authenticate(raw=raw)  # the call that fills the memo
+    first.seen_by = "a view"
+    assert not hasattr(api_key_authenticate(raw=raw), "seen_by")
+    assert not hasattr(api_key_memoised(raw=raw)[1], "seen_by")
+
+
+def test_an_unknown_key_is_not_memoised(make_user):
+    raw = api_key_create(user=make_user())[1]
+    unknown = raw[:-4] + ("aaaa" if not raw.endswith("aaaa") else "bbbb")
+    assert api_key_authenticate(raw=unknown) is None and api_key_memoised(raw=unknown) is None
 
 
 def test_a_key_added_in_admin_is_shown_once_on_its_page_and_kept_nowhere(

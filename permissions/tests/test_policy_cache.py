@@ -10,6 +10,9 @@ from django.conf import settings
 from django.core.cache import cache, caches
 from django.db import connection, transaction
 
+from core.memo import memos
+from orchestration.mcp import discovery  # noqa: F401  (declares its memo on import)
+from orchestration.mcp.catalog import catalog, catalog_memoised
 from permissions.models import GlobalPolicy, McpServer, PolicyVersion, User
 from permissions.policy.snapshot import VERSION_KEY, policy_pinned, policy_snapshot, policy_version
 from permissions.selectors import user_policy_for
@@ -184,6 +187,36 @@ def test_a_transaction_sees_its_own_uncommitted_policy_changes():
     McpServer.objects.create(name="a_mcp", url="http://a/mcp")
     assert "a_mcp" in policy_snapshot().mcps
     assert policy_snapshot().version == "uncommitted"
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")
+def test_the_catalog_is_memoised_under_the_snapshots_version(django_assert_num_queries):
+    McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+    snapshot = policy_snapshot()
+    built = catalog(snapshot)
+    with django_assert_num_queries(0):
+        assert catalog(snapshot) is built and catalog_memoised(snapshot.version) is built
+
+    McpServer.objects.create(name="b_mcp", url="http://b/mcp")
+    assert catalog_memoised(policy_version()) is None
+    assert set(catalog().servers) == {"a_mcp", "b_mcp"}
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("roles")
+def test_a_catalog_of_uncommitted_rows_is_built_for_its_caller_only():
+    with transaction.atomic():
+        McpServer.objects.create(name="a_mcp", url="http://a/mcp")
+        inside = catalog()
+        assert inside.version == "uncommitted" and "a_mcp" in inside.servers
+        assert catalog() is not inside and catalog_memoised("uncommitted") is None
+    assert "a_mcp" in catalog().servers and catalog() is catalog()
+
+
+def test_every_per_process_memo_of_policy_values_is_declared_in_core_memo():
+    names = {memo.name for memo in memos()}
+    assert {"policy snapshot", "mcp catalog", "api keys", "mcp health probes"} <= names
 
 
 @pytest.mark.django_db

@@ -142,6 +142,25 @@ def test_a_rate_limited_user_is_told_exactly_that(slack, fake_slack, make_user, 
     assert (row.slack_channel, row.slack_user_id) == ("C0LIMIT", "U0TINY")
 
 
+def test_an_unknown_user_is_limited_as_the_default_user_per_slack_id(
+    slack, fake_slack, roles, slack_worker
+):
+    from audit.ratelimit import rate_limit_hit
+    from permissions.models import GlobalPolicy, Role
+
+    policy = GlobalPolicy.load()
+    policy.default_role = Role.objects.create(name="tiny", requests_per_hour=1)
+    policy.save()
+    stranger = f"U0{uuid.uuid4().hex[:8].upper()}"  # its Redis window outlives this test
+    rate_limit_hit(key=f"slack:{stranger}", limit=1)  # this Slack id's one question is used up
+    payload = event_payload("app_mention", channel="C0STRANGER", user=stranger)
+    assert slack.event(payload).status_code == 200
+    answer = _final_message(fake_slack, payload)
+    assert answer["text"] == "🚫 Rate limit exceeded. 1/1 requests used. Try again in 60 minutes."
+    row = fake_slack.wait_for(lambda: _audit_row(status="rate_limited"), what="the audit row")
+    assert (row.source, row.user_id, row.slack_user_id) == ("slack", None, stranger)
+
+
 @pytest.fixture
 def qa_mcp(reports_dir):
     """The example qa_mcp over stdio, its tools discovered, writing reports where Slack may upload from."""
@@ -196,8 +215,8 @@ def test_a_tool_run_shows_progress_and_its_report_is_uploaded_to_the_thread(
 
 
 def test_the_footer_can_be_turned_off(fake_slack, fake_llm, chat, settings):
+    from slackapp.answers import slack_event_answer
     from slackapp.dedupe import delivery_claim
-    from slackapp.services import slack_event_answer
     from testing.fake_llm import text
 
     settings.OMNI2_SLACK_FOOTER = False
@@ -212,8 +231,8 @@ def test_the_footer_can_be_turned_off(fake_slack, fake_llm, chat, settings):
 
 
 def test_progress_updates_of_one_thread_are_throttled(fake_slack, fake_llm, chat, qa_mcp, settings):
+    from slackapp.answers import slack_event_answer
     from slackapp.dedupe import delivery_claim
-    from slackapp.services import slack_event_answer
     from testing.fake_llm import text, tool_use
 
     settings.OMNI2_SLACK_PROGRESS_INTERVAL = (

@@ -10,7 +10,7 @@ from slackapp.client import (
     slack_call,
     slack_user_email,
 )
-from slackapp.services import slack_user_resolve
+from slackapp.identity import slack_user_resolve
 from testing.fake_slack import BOT_USER_ID
 
 pytestmark = pytest.mark.django_db

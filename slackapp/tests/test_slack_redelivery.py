@@ -7,9 +7,9 @@ import threading
 import pytest
 from django.core.cache import cache
 
+from slackapp.answers import INTERRUPTED_TEXT
 from slackapp.dedupe import delivery_claim, delivery_placeholder_remember, delivery_state
 from slackapp.formatting import WORKING
-from slackapp.services import INTERRUPTED_TEXT
 from testing.fake_llm import ANTHROPIC_PATH, text
 
 from .conftest import BOT_TOKEN, event_payload, slack_fixture
