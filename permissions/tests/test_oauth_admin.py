@@ -116,3 +116,32 @@ def test_the_oauth_pages_render_and_show_no_token(admin_client, make_user, model
         assert page.status_code == 200
         assert row.token_checksum not in page.content.decode()
         assert 'name="token"' not in page.content.decode()
+
+
+def test_bearer_memoised_answers_from_memory_under_the_version_it_was_built(make_user):
+    from permissions.models import McpProfile
+    from permissions.policy.snapshot import policy_version
+    from permissions.services import api_key_create, bearer_memoised
+
+    user, claude = make_user(), client_named("Claude Code")
+    token = issue(user, claude)
+    profile = McpProfile.objects.create(name="db-readonly", tools=["database_mcp.get_*"])
+    _, key = api_key_create(user=user, name="ci", profile=profile)
+    resource = McpResource.at(BASE)
+    assert bearer_memoised(raw=token, resource=resource) is None  # nothing memoised yet
+    assert bearer_memoised(raw=key, resource=resource) is None
+    assert works(token) and works(key)  # fills the memos
+
+    version, caller = bearer_memoised(raw=token, resource=resource)
+    assert version == policy_version() and (caller.how, caller.client) == ("oauth", "Claude Code")
+    version, caller = bearer_memoised(raw=key, resource=resource)
+    assert version == policy_version() and (caller.how, caller.profile) == (
+        "api_key",
+        "db-readonly",
+    )
+    assert bearer_memoised(raw=key, resource=McpResource.at(BASE, "other")) is None
+
+    tokens_revoked = tokens.oauth_tokens_revoke(user=user)
+    assert tokens_revoked == 1
+    stale = bearer_memoised(raw=token, resource=resource)
+    assert stale is None or stale[0] != policy_version()  # the caller sees it is stale
