@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "admincharts",  # only for the Chart.js it ships as a static file (the audit dashboard)
     "permissions",
     "audit",
     "orchestration",
