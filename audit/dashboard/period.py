@@ -56,7 +56,8 @@ class DashboardPeriod:
 
 def dashboard_period_parse(*, params: Mapping[str, str], today: date) -> DashboardPeriod:
     """The period named by the query ``params``; PeriodInvalid (400) for anything else."""
-    named, first, last = params.get("period"), params.get("from"), params.get("to")
+    # Empty fields count as absent: the page's form sends all three.
+    named, first, last = (params.get(key) or None for key in ("period", "from", "to"))
     if first is not None or last is not None:
         if named is not None:
             raise PeriodInvalid("Give either period or from/to, not both.")
