@@ -4,10 +4,10 @@ Every path that writes audit rows (the ORM on SQLite, the one-statement INSERT o
 the async gateway, raw SQL) is counted without a line of application code, and a maintenance
 UPDATE or DELETE (``omni2.audit_maintenance``) moves or removes its rows' share.
 
-- PostgreSQL: one statement-level trigger per operation with transition tables: a statement's
-  rows are summed once and upserted, one row per rollup key, in key order (two writers lock
-  the same rollup rows in the same order: no deadlock). A 1-million-row INSERT … SELECT is one
-  aggregate, not a million upserts.
+- PostgreSQL: statement-level triggers with transition tables: a statement's rows are summed
+  once and upserted, one row per rollup key, in key order (two writers lock the same rollup
+  rows in the same order: no deadlock). A million-row UPDATE is one aggregate, not a million
+  upserts. The one exception is INSERT into the audit log, a row trigger (see PG_ROW_INSERT).
 - SQLite (the embedded mode): row triggers, an upsert per rollup and row.
 
 Creating a trigger locks the table against writes until this migration commits, so the
@@ -117,26 +117,41 @@ PG_TRANSITIONS = {
     "DELETE": "REFERENCING OLD TABLE AS old_rows",
     "UPDATE": "REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows",
 }
+# The application writes audit rows one per statement: a row trigger (its plan cached) costs
+# about half a statement trigger's transition table there (bench/dashboard.py), and one row
+# locks its two rollup rows in table order, so no two writers wait on each other in a circle.
+# Tool calls come several per statement and keep the statement trigger's ordered upserts.
+PG_ROW_INSERT = (LOGS,)
 
 
-def _pg_function(source_table: str) -> str:
+def _pg_function(name: str, source_table: str, sources: dict) -> str:
     branches = []
-    for op, source in PG_SOURCES.items():
+    for op, source in sources.items():
         upserts = "".join(f"        {_upsert(r, 'postgresql', source, 'r.sign')};\n" for r in _for(source_table))
         branches.append(f"IF TG_OP = '{op}' THEN\n{upserts}    END IF;")
     body = "\n    ".join(branches)
     return (
-        f"CREATE OR REPLACE FUNCTION {source_table}_rollup() RETURNS trigger AS $$\n"
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$\n"
         f"BEGIN\n    {body}\n    RETURN NULL;\nEND;\n$$ LANGUAGE plpgsql;"
     )
 
 
 def _pg_create(schema_editor, source_table: str) -> None:
-    schema_editor.execute(_pg_function(source_table), params=None)
-    for op, transition in PG_TRANSITIONS.items():
+    per_row = source_table in PG_ROW_INSERT
+    sources = {op: s for op, s in PG_SOURCES.items() if not (per_row and op == "INSERT")}
+    schema_editor.execute(_pg_function(f"{source_table}_rollup", source_table, sources), params=None)
+    for op in sources:
         schema_editor.execute(
             f"CREATE TRIGGER {source_table}_rollup_{op.lower()} AFTER {op} ON {source_table} "
-            f"{transition} FOR EACH STATEMENT EXECUTE FUNCTION {source_table}_rollup();",
+            f"{PG_TRANSITIONS[op]} FOR EACH STATEMENT EXECUTE FUNCTION {source_table}_rollup();",
+            params=None,
+        )
+    if per_row:
+        row = {"INSERT": "(SELECT NEW.*, 1 AS sign)"}
+        schema_editor.execute(_pg_function(f"{source_table}_rollup_row", source_table, row), params=None)
+        schema_editor.execute(
+            f"CREATE TRIGGER {source_table}_rollup_insert AFTER INSERT ON {source_table} "
+            f"FOR EACH ROW EXECUTE FUNCTION {source_table}_rollup_row();",
             params=None,
         )
 
@@ -145,6 +160,7 @@ def _pg_drop(schema_editor, source_table: str) -> None:
     for op in PG_TRANSITIONS:
         schema_editor.execute(f"DROP TRIGGER IF EXISTS {source_table}_rollup_{op.lower()} ON {source_table};")
     schema_editor.execute(f"DROP FUNCTION IF EXISTS {source_table}_rollup();")
+    schema_editor.execute(f"DROP FUNCTION IF EXISTS {source_table}_rollup_row();")
 
 
 # --- SQLite -------------------------------------------------------------------------------------
