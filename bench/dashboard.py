@@ -42,7 +42,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from audit.dashboard.figures import dashboard_data
+from audit.dashboard.figures import _requests, dashboard_data
 from audit.dashboard.period import dashboard_period_parse
 from audit.dashboard.sources import RollupSource, TrailSource
 from audit.services import ToolCallRecord, audit_record
@@ -72,7 +72,7 @@ SELECT at, u, 'user' || u || '@bench.invalid', 'dba', (ARRAY['slack','api','mcp'
          ELSE round((ti * 0.8 + tout * 4 + tcr * 0.08 + tcw) / 1000000.0, 6) END,
     '[]', '[]', '', '', '', '', ''
 FROM (
-    SELECT g, now() - random() * interval '100 days' AS at, 1 + (g * 7919) %% %(users)s AS u,
+    SELECT g, now() - random() * interval '100 days' AS at, 1 + (g::bigint * 7919) %% %(users)s AS u,
         CASE WHEN r < 0.85 THEN 'success' WHEN r < 0.92 THEN 'error' WHEN r < 0.94 THEN 'warning'
              WHEN r < 0.98 THEN 'denied' ELSE 'rate_limited' END AS st,
         (ARRAY['claude-haiku-4-5','claude-sonnet-4-5','claude-3-5-haiku-20241022','claude-opus-4-1'])[1 + g %% 4] AS m,
@@ -244,12 +244,32 @@ def report(seconds: float, results: dict, write: dict[bool, list[float]]) -> Non
               f"{off:.3f} ms without (+{on - off:.3f} ms)")  # fmt: skip
 
 
+def breakdown(runs: int) -> None:
+    """Where the 90-day JSON of the rollups spends its time, part by part."""
+    period = dashboard_period_parse(params={"period": "90"}, today=timezone.now().date())
+    source = RollupSource(period)
+    parts = {
+        "daily (model, status)": source.daily,
+        "top users": lambda: source.top_users(10),
+        "tools": source.tools,
+        "denied calls": source.denied_calls,
+        "durations": source.durations,
+        "slowest": lambda: _requests(period, "-duration_ms"),
+        "costliest": lambda: _requests(period, "-cost_usd"),
+    }
+    timings = [f"{name} {median_seconds(fn, runs) * 1000:.1f}" for name, fn in parts.items()]
+    print("  90 days with rollups, ms per part: " + ", ".join(timings))
+
+
 def main() -> None:
-    create_database()
+    reuse = bool(os.environ.get("BENCH_REUSE"))  # the database a BENCH_KEEP=1 run left
+    if not reuse:
+        create_database()
     call_command("migrate", verbosity=0)
     try:
-        seconds = seed()
+        seconds = 0.0 if reuse else seed()
         print()
+        breakdown(RUNS)
         results = {
             "rollup": time_periods(RollupSource, RUNS),
             "trail": time_periods(TrailSource, max(1, RUNS // 2)),
