@@ -9,11 +9,13 @@ per request over 6 MCPs and 30 tools. Then, for 7, 30 and 90 days, the median ti
 JSON (``dashboard_data`` + ``json.dumps``) three ways, side by side:
 
 - rollups: what the dashboard does (the daily rollup tables kept by triggers);
-- baseline: the same figures straight from AuditLog and ToolCallLog (``TrailSource``);
-- index-only: the baseline again with covering indexes on (created_at) INCLUDE (…) added.
+- baseline: the same figures straight from AuditLog and ToolCallLog (``TrailSource``), without
+  the two indexes the dashboard added for its slowest/costliest tables;
+- index-only: ``TrailSource`` with covering indexes on (created_at) INCLUDE (…) added (and the
+  dashboard's two indexes): the other design, reading the audit rows from indexes alone.
 
-Last, what the rollup triggers add to writing one audit row with one tool call (triggers on
-and off in alternating blocks), and the seed's own time. The database is dropped at the end unless BENCH_KEEP=1.
+Last, what the rollup triggers and the two indexes add to writing one audit row with one tool
+call (each on and off in alternating blocks), and the seed's own time. The database is dropped at the end unless BENCH_KEEP=1.
 """
 
 import json
@@ -52,6 +54,7 @@ RUNS = int(os.environ.get("BENCH_RUNS", 5))
 CHUNK = 100_000
 USERS = 200
 PERIODS = ("7", "30", "90")
+TOP_INDEXES = {"audit_duration": "(duration_ms, id)", "audit_cost": "(cost_usd, id)"}
 COVERING = {
     "bench_audit_covering": "audit_auditlog (created_at) INCLUDE (model, status, user_id, "
     "cost_usd, tokens_input, tokens_output, tokens_cache_read, tokens_cache_write)",
@@ -170,10 +173,27 @@ def with_covering_indexes(runs: int) -> dict[str, float]:
                 cursor.execute(f"DROP INDEX {name}")
 
 
-def write_cost(user, blocks: int = 30, per_block: int = 100) -> dict[bool, list[float]]:
-    """Ms to write one audit row with one tool call, rollup triggers on and off in turns.
+def without_top_indexes(fn):
+    """``fn()`` without the dashboard's two indexes on the audit log (migration 0007)."""
+    _top_indexes(enabled=False)
+    try:
+        return fn()
+    finally:
+        _top_indexes(enabled=True)
 
-    Alternating blocks: other work on the machine then weighs on both sides alike."""
+
+def _top_indexes(*, enabled: bool) -> None:
+    with connection.cursor() as cursor:
+        for name, columns in TOP_INDEXES.items():
+            if enabled:
+                cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} ON audit_auditlog {columns}")
+            else:
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+
+
+def write_cost(user, toggle, blocks: int, per_block: int) -> dict[bool, list[float]]:
+    """Ms to write one audit row with one tool call, with ``toggle(enabled=)`` on and off in
+    turns: other work on the machine then weighs on both sides alike."""
 
     def write():
         audit_record(
@@ -189,15 +209,15 @@ def write_cost(user, blocks: int = 30, per_block: int = 100) -> dict[bool, list[
     try:
         for block in range(blocks * 2):
             on = block % 2 == 0
-            _rollup_inserts(enabled=on)
+            toggle(enabled=on)
             for _ in range(10):
-                write()  # the first writes after ALTER TABLE plan afresh
+                write()  # the first writes after a change of schema plan afresh
             for _ in range(per_block):
                 start = time.perf_counter()
                 write()
                 samples[on].append((time.perf_counter() - start) * 1000)
     finally:
-        _rollup_inserts(enabled=True)
+        toggle(enabled=True)
     return samples
 
 
@@ -220,7 +240,7 @@ def table_sizes() -> dict[str, int]:
         return counts
 
 
-def report(seconds: float, results: dict, write: dict[bool, list[float]]) -> None:
+def report(seconds: float, results: dict, writes: dict[str, dict]) -> None:
     sizes = table_sizes()
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     print(f"(load average {load})")
@@ -238,10 +258,12 @@ def report(seconds: float, results: dict, write: dict[bool, list[float]]) -> Non
         )
     rollup_rows = sum(v for k, v in sizes.items() if "rollup" in k)
     print(f"  rollup rows in all: {rollup_rows:,}")
-    for name, pick in (("median", statistics.median), ("p25", lambda s: sorted(s)[len(s) // 4])):
-        on, off = pick(write[True]), pick(write[False])
-        print(f"  one audit row + one tool call, {name}: {on:.3f} ms with the rollup triggers, "
-              f"{off:.3f} ms without (+{on - off:.3f} ms)")  # fmt: skip
+    print("  writing one audit row + one tool call (ms; median / p25):")
+    for what, write in writes.items():
+        on, off = (statistics.median(write[k]) for k in (True, False))
+        on25, off25 = (sorted(write[k])[len(write[k]) // 4] for k in (True, False))
+        print(f"    {what:<24} with {on:.3f} / {on25:.3f}, without {off:.3f} / {off25:.3f}: "
+              f"+{on - off:.3f} / +{on25 - off25:.3f}")  # fmt: skip
 
 
 def breakdown(runs: int) -> None:
@@ -272,12 +294,18 @@ def main() -> None:
         breakdown(RUNS)
         results = {
             "rollup": time_periods(RollupSource, RUNS),
-            "trail": time_periods(TrailSource, max(1, RUNS // 2)),
+            # The baseline has neither the rollups nor the indexes the dashboard added.
+            "trail": without_top_indexes(lambda: time_periods(TrailSource, max(1, RUNS // 2))),
             "covering": with_covering_indexes(max(1, RUNS // 2)),
         }
         from permissions.models import User
 
-        report(seconds, results, write_cost(User.objects.select_related("role").first()))
+        user = User.objects.select_related("role").first()
+        writes = {
+            "rollup triggers": write_cost(user, _rollup_inserts, blocks=30, per_block=100),
+            "slowest/costliest indexes": write_cost(user, _top_indexes, blocks=3, per_block=500),
+        }
+        report(seconds, results, writes)
     finally:
         if not os.environ.get("BENCH_KEEP"):
             drop_database()
