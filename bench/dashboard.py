@@ -44,7 +44,7 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from audit.dashboard.figures import _requests, dashboard_data
+from audit.dashboard.figures import dashboard_data, top_requests
 from audit.dashboard.period import dashboard_period_parse
 from audit.dashboard.sources import RollupSource, TrailSource
 from audit.services import ToolCallRecord, audit_record
@@ -276,8 +276,8 @@ def breakdown(runs: int) -> None:
         "tools": source.tools,
         "denied calls": source.denied_calls,
         "durations": source.durations,
-        "slowest": lambda: _requests(period, "-duration_ms"),
-        "costliest": lambda: _requests(period, "-cost_usd"),
+        "slowest": lambda: top_requests(period, "-duration_ms"),
+        "costliest": lambda: top_requests(period, "-cost_usd"),
     }
     timings = [f"{name} {median_seconds(fn, runs) * 1000:.1f}" for name, fn in parts.items()]
     print("  90 days with rollups, ms per part: " + ", ".join(timings))

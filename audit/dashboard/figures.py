@@ -41,8 +41,8 @@ def dashboard_data(*, period: DashboardPeriod, source=None) -> dict:
         "mcp_latency": _latency(source.durations()),
         "cache": _cache(daily, days),
         "refusals": _refusals(daily, source.denied_calls(), days),
-        "slowest": _requests(period, "-duration_ms"),
-        "costliest": _requests(period, "-cost_usd"),
+        "slowest": top_requests(period, "-duration_ms"),
+        "costliest": top_requests(period, "-cost_usd"),
     }
 
 
@@ -191,7 +191,7 @@ def _refusals(daily: list[dict], denied_calls: list[dict], days: list[date]) -> 
     }
 
 
-def _requests(period: DashboardPeriod, ordering: str) -> list[dict]:
+def top_requests(period: DashboardPeriod, ordering: str) -> list[dict]:
     """The period's top requests by ``ordering``, each with its admin change URL."""
     logs = AuditLog.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
     logs = logs.order_by(ordering, "-id").only(
