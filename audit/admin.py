@@ -13,6 +13,7 @@ from django.utils.functional import cached_property
 from django.utils.html import format_html
 from django.utils.text import Truncator
 
+from .dashboard.views import dashboard_urls
 from .models import AuditLog, AuditRequest, ToolCallLog
 from .selectors import audit_totals
 
@@ -205,6 +206,9 @@ class AuditLogAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     @admin.display(description="tokens (in/out/cache)")
     def tokens(self, log: AuditLog) -> str:
         return f"{log.tokens_input}/{log.tokens_output}/{log.tokens_cache_read + log.tokens_cache_write}"
+
+    def get_urls(self):
+        return [*dashboard_urls(self), *super().get_urls()]
 
     def changelist_view(self, request, extra_context=None):
         response = super().changelist_view(request, extra_context)

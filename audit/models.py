@@ -163,6 +163,11 @@ class AuditLog(AppendOnlyModel):
             # A plain b-tree: request ids are matched with "=" only, so PostgreSQL's extra
             # varchar_pattern_ops copy that db_index=True adds (for LIKE) would be dead weight.
             models.Index(fields=["request_id"], name="audit_request_id"),
+            # The dashboard's slowest and costliest requests of a period: read backwards until
+            # ten rows of the period are found (a scan of the period's rows otherwise: ~0.5 s
+            # for 90 days of a million rows, bench/dashboard.py).
+            models.Index(fields=["duration_ms", "id"], name="audit_duration"),
+            models.Index(fields=["cost_usd", "id"], name="audit_cost"),
         ]
 
     def __str__(self):
@@ -207,3 +212,101 @@ class RateLimitHit(models.Model):
 
     def __str__(self):
         return f"{self.key} at {self.at:%Y-%m-%d %H:%M:%S}"
+
+
+# --- Dashboard rollups -------------------------------------------------------------------------
+# Daily sums of the audit tables for the admin dashboard, kept by database triggers (migration
+# 0005) in the same statement as the rows they count: no application code writes them, so every
+# write path (the ORM, the one-statement INSERT on PostgreSQL, the async gateway, raw SQL) is
+# counted, and a maintenance UPDATE or DELETE of audit rows moves or removes its share. Days are
+# UTC days. Money is integer micro-dollars (cost_usd has six decimals): exact sums everywhere.
+
+
+class TriggerMaintainedModel(models.Model):
+    """A table only the database writes: the ORM refuses to save or delete its rows."""
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are kept by database triggers.")
+
+    def delete(self, *args, **kwargs):
+        raise AppendOnlyError(f"{type(self).__name__} rows are kept by database triggers.")
+
+
+class AuditDailyRollup(TriggerMaintainedModel):
+    """Requests, cost and tokens of one UTC day, per model and status."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=16)
+    requests = models.BigIntegerField(default=0)
+    cost_micros = models.BigIntegerField(default=0, help_text="USD × 1,000,000.")
+    tokens_input = models.BigIntegerField(default=0)
+    tokens_output = models.BigIntegerField(default=0)
+    tokens_cache_read = models.BigIntegerField(default=0)
+    tokens_cache_write = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "model", "status"], name="rollup_day_model")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.model or '-'} {self.status}: {self.requests}"
+
+
+class AuditUserDailyRollup(TriggerMaintainedModel):
+    """Requests and cost of one UTC day per user (``user_id`` 0: a row without a user)."""
+
+    day = models.DateField()
+    # A plain number, like the audit row's user: rows outlive users.
+    user_id = models.BigIntegerField()
+    requests = models.BigIntegerField(default=0)
+    cost_micros = models.BigIntegerField(default=0, help_text="USD × 1,000,000.")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["day", "user_id"], name="rollup_day_user")]
+
+    def __str__(self):
+        return f"{self.day} user {self.user_id}: {self.requests}"
+
+
+class ToolCallDailyRollup(TriggerMaintainedModel):
+    """Tool calls of one UTC day per MCP, tool and status."""
+
+    day = models.DateField()
+    mcp = models.CharField(max_length=100)
+    tool = models.CharField(max_length=200)
+    status = models.CharField(max_length=16)
+    calls = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "mcp", "tool", "status"], name="rollup_day_tool")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.mcp}.{self.tool} {self.status}: {self.calls}"
+
+
+class ToolCallDurationRollup(TriggerMaintainedModel):
+    """How many calls that reached an MCP (not denied) took ``bucket_ms`` on one UTC day.
+
+    ``bucket_ms`` is the duration cut to two significant figures (1,234 ms → 1,200 ms; below
+    100 ms exact): percentiles read from it are exact below 100 ms and within 10 % above.
+    """
+
+    day = models.DateField()
+    mcp = models.CharField(max_length=100)
+    bucket_ms = models.BigIntegerField()
+    calls = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "mcp", "bucket_ms"], name="rollup_day_mcp_ms")
+        ]
+
+    def __str__(self):
+        return f"{self.day} {self.mcp} {self.bucket_ms} ms: {self.calls}"

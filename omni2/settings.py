@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "oauth2_provider",
+    "admincharts",  # only for the Chart.js it ships as a static file (the audit dashboard)
     "permissions",
     "audit",
     "orchestration",
