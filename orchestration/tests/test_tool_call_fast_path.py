@@ -140,8 +140,9 @@ def test_the_fast_path_answers_like_django(
     client = authed_client(role="dba")
     body = json.dumps({"mcp": "test_mcp", "tool": tool, "arguments": arguments})
     before = dict(fast.stats)
-    cold = client.http.post("/api/mcp/tools/call", content=body)  # nothing memoised yet: Django
-    warm = client.http.post("/api/mcp/tools/call", content=body)
+    same_id = {"X-Request-ID": f"req-{tool}"}  # the id goes back in the header (and error body)
+    cold = client.http.post("/api/mcp/tools/call", content=body, headers=same_id)  # Django
+    warm = client.http.post("/api/mcp/tools/call", content=body, headers=same_id)
     assert (
         fast.stats["django"] == before.get("django", 0) + 1
         and fast.stats["fast"] == before.get("fast", 0) + 1
