@@ -148,6 +148,7 @@ def test_the_fast_path_answers_like_django(
         and fast.stats["fast"] == before.get("fast", 0) + 1
     )
     assert cold.status_code == warm.status_code == status
+    assert cold.headers["x-request-id"] == warm.headers["x-request-id"] == f"req-{tool}"
     cold_body, warm_body = cold.json(), warm.json()
     cold_body = cold_body.get("error", cold_body)
     warm_body = warm_body.get("error", warm_body)
