@@ -43,9 +43,7 @@ def _in_memory_update():
     try:
         registry = CollectorRegistry()
         calls = Counter("bench_calls", "", ["mcp", "tool", "outcome"], registry=registry)
-        seconds = Histogram(
-            "bench_seconds", "", ["mcp"], buckets=metrics.TOOL_CALL_SECONDS._upper_bounds[:-1]
-        )
+        seconds = Histogram("bench_seconds", "", ["mcp"], buckets=metrics.TOOL_CALL_BUCKETS)
     finally:
         values.ValueClass = saved
 

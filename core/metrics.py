@@ -40,7 +40,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 
 from core import tracing
 
-__all__ = ["CONTENT_TYPE_LATEST"]
+EXPOSITION_CONTENT_TYPE = CONTENT_TYPE_LATEST
 
 _DIRECTORY = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "")
 _HOST = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:40] or "host"
@@ -62,6 +62,9 @@ if _DIRECTORY:
 
 # --- the metrics ---------------------------------------------------------------------------
 
+# Seconds; MCP timeouts are 30 s by default, so the top buckets keep slow calls apart.
+TOOL_CALL_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
 TOOL_CALLS = Counter(
     "omni2_tool_calls",
     "Tool calls by MCP server, tool and outcome (success, error, denied, timeout, unavailable).",
@@ -71,7 +74,7 @@ TOOL_CALL_SECONDS = Histogram(
     "omni2_tool_call_duration_seconds",
     "Duration of tool calls that reached their MCP server (answered or timed out).",
     ["mcp"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+    buckets=TOOL_CALL_BUCKETS,
 )
 LLM_REQUESTS = Counter(
     "omni2_llm_requests",

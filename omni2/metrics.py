@@ -16,7 +16,7 @@ from django.conf import settings
 from django.http import HttpResponse
 
 from core.errors import database_unavailable, error_response
-from core.metrics import CONTENT_TYPE_LATEST, exposition, scrape_families
+from core.metrics import EXPOSITION_CONTENT_TYPE, exposition, scrape_families
 from core.outages import outages
 from orchestration.mcp.health import mcp_health_summary
 
@@ -24,13 +24,13 @@ logger = logging.getLogger(__name__)
 _PROXY_HEADERS = ("X-Forwarded-For", "Forwarded", "X-Real-IP")
 
 
-def metrics(request):
+def metrics_view(request):
     if request.method not in ("GET", "HEAD"):
         return error_response(405, "method_not_allowed", "Use GET.")
     refusal = _refusal(request)
     if refusal is not None:
         return refusal
-    return HttpResponse(exposition(_at_scrape), content_type=CONTENT_TYPE_LATEST)
+    return HttpResponse(exposition(_at_scrape), content_type=EXPOSITION_CONTENT_TYPE)
 
 
 def _refusal(request):

@@ -19,7 +19,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 
 from permissions.services import api_key_create
 from testing.celery_worker import database_url_for_tests, running_worker
-from testing.fake_llm import text, tool_use
+from testing.fake_llm import text, tool_uses
 from testing.fixtures.llm import fake_llm_env
 from testing.mcp_servers import free_port
 
@@ -155,7 +155,11 @@ def test_a_chat_job_is_one_trace_from_the_web_request_to_the_tool_call(
     register_mcp("test_mcp", shared_mcp_servers["http"])
     _, api_key = api_key_create(user=make_user(role="dba"))
     fake_llm.script(
-        tool_use("test_mcp__get_database_health", {"database": "dev_db"}), text("Healthy.")
+        tool_uses(  # two calls in one turn: they run side by side in a thread pool
+            ("test_mcp__get_database_health", {"database": "dev_db"}),
+            ("test_mcp__get_database_health", {"database": "prod_db"}),
+        ),
+        text("Healthy."),
     )
     request_id = ask(traced, api_key)
     trace = _trace_of(collector, request_id)
@@ -165,7 +169,7 @@ def test_a_chat_job_is_one_trace_from_the_web_request_to_the_tool_call(
     [request] = [s for s in trace if s["attributes"].get("omni2.request_id") == request_id]
     assert request["process"] == "web" and request["parent_id"] == ""
     assert by_name["apply_async/orchestration.chat_job_run"]["process"] == "web"
-    # The worker: the task, two model turns (each with the SDK's own span), one tool call.
+    # The worker: the task, two model turns (each with the SDK's own span), two tool calls.
     run = by_name["run/orchestration.chat_job_run"]
     assert run["process"] == "worker"
     turns = [s for s in trace if s["name"] == "omni2.llm_turn"]
@@ -173,17 +177,20 @@ def test_a_chat_job_is_one_trace_from_the_web_request_to_the_tool_call(
     assert {t["attributes"]["gen_ai.request.model"] for t in turns} == {
         settings.OMNI2_DEFAULT_MODEL
     }
-    [call] = [s for s in trace if s["name"] == "omni2.tool_call"]
-    assert call["attributes"] == {
-        "mcp": "test_mcp",
-        "tool": "get_database_health",
-        "omni2.outcome": "success",
-    }
-    assert _ancestors(call, trace)[-1] is request and run in _ancestors(call, trace)
-    # The MCP SDK's own span for the call nests under OMNI2's.
-    assert any(
-        s["parent_id"] == call["span_id"] and s["name"].startswith("MCP send") for s in trace
-    )
+    calls = [s for s in trace if s["name"] == "omni2.tool_call"]
+    assert len(calls) == 2
+    for call in calls:
+        assert call["attributes"] == {
+            "mcp": "test_mcp",
+            "tool": "get_database_health",
+            "omni2.outcome": "success",
+        }
+        assert run in _ancestors(call, trace) and _ancestors(call, trace)[-1] is request
+        # The MCP SDK's own span for the call nests under OMNI2's.
+        assert any(
+            s["parent_id"] == call["span_id"] and s["name"].startswith("MCP send tools/call")
+            for s in trace
+        )
     assert {s["service"] for s in trace} == {"omni2-test"}
 
 
