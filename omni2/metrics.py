@@ -37,7 +37,9 @@ def _refusal(request):
     token = settings.OMNI2_METRICS_TOKEN
     if token:
         scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
-        if scheme.lower() == "bearer" and hmac.compare_digest(sent.strip(), token):
+        if scheme.lower() == "bearer" and hmac.compare_digest(
+            sent.strip().encode(), token.encode()
+        ):
             return None
         response = error_response(
             401, "unauthenticated", "Send Authorization: Bearer <OMNI2_METRICS_TOKEN>."

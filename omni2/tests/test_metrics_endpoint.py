@@ -33,6 +33,7 @@ def test_with_a_token_set_a_wrong_token_is_401_and_the_right_one_scrapes_from_an
     settings.OMNI2_METRICS_TOKEN = TOKEN
     assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer not-the-token").status_code == 401
     assert client.get("/metrics", HTTP_AUTHORIZATION=f"Basic {TOKEN}").status_code == 401
+    assert client.get("/metrics", HTTP_AUTHORIZATION="Bearer t\u00f6ken").status_code == 401
     response = client.get(
         "/metrics", HTTP_AUTHORIZATION=f"Bearer {TOKEN}", REMOTE_ADDR="203.0.113.9"
     )
