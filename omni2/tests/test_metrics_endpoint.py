@@ -7,7 +7,6 @@ from celery import current_app
 
 from omni2.tasks import ping
 from omni2.tests.scrape import parse, value
-from orchestration.mcp import discovery
 from orchestration.mcp.catalog import server_spec
 from orchestration.mcp.pool import get_pool
 from orchestration.mcp.types import McpError
@@ -77,24 +76,26 @@ def test_mcp_health_and_the_breaker_are_gauges_of_the_scrape(
     client, shared_mcp_servers, register_mcp
 ):
     register_mcp("test_mcp", shared_mcp_servers["http"])
-    dead = _server("dead_mcp", f"http://127.0.0.1:{free_port()}/mcp", timeout_seconds=2)
+    _server("dead_mcp", f"http://127.0.0.1:{free_port()}/mcp", timeout_seconds=2)
     _server("off_mcp", f"http://127.0.0.1:{free_port()}/mcp", enabled=False)
-    samples = scrape_fresh(client)
+    samples = scrape_now(client)
     assert value(samples, "omni2_mcp_up", mcp="test_mcp") == 1.0
     assert value(samples, "omni2_mcp_circuit_open", mcp="test_mcp") == 0.0
     assert value(samples, "omni2_mcp_up", mcp="dead_mcp") == 0.0
+    assert value(samples, "omni2_mcp_circuit_open", mcp="dead_mcp") == 0.0
     assert not [key for key in samples if ("mcp", "off_mcp") in key[1]]  # disabled: not watched
-    # Enough failures open dead_mcp's breaker in this process; the next scrape says so.
+    # Calls that keep failing open a server's breaker in this process; the scrape says so. (A
+    # server of its own: a probe is reused for 10 s, so dead_mcp's would still be the first one.)
+    broken = _server("broken_mcp", f"http://127.0.0.1:{free_port()}/mcp", timeout_seconds=2)
     for _ in range(3):
         with pytest.raises(McpError):
-            get_pool().call_tool(server_spec(dead), "echo", {"text": "x"})
-    samples = scrape_fresh(client)
-    assert value(samples, "omni2_mcp_circuit_open", mcp="dead_mcp") == 1.0
-    assert value(samples, "omni2_mcp_up", mcp="dead_mcp") == 0.0
+            get_pool().call_tool(server_spec(broken), "echo", {"text": "x"})
+    samples = scrape_now(client)
+    assert value(samples, "omni2_mcp_circuit_open", mcp="broken_mcp") == 1.0
+    assert value(samples, "omni2_mcp_up", mcp="broken_mcp") == 0.0
 
 
-def scrape_fresh(client):
-    discovery._probed.clear()  # /metrics reuses a probe for 10 s, like /health
+def scrape_now(client):
     response = client.get("/metrics")
     assert response.status_code == 200
     return parse(response.content.decode())
@@ -105,10 +106,10 @@ def test_the_celery_queue_depth_is_read_from_the_broker_at_scrape(client):
     previous = current_app.conf.task_default_queue
     current_app.conf.task_default_queue = queue
     try:
-        assert value(scrape_fresh(client), "omni2_celery_queue_depth", queue=queue) == 0.0
+        assert value(scrape_now(client), "omni2_celery_queue_depth", queue=queue) == 0.0
         for _ in range(3):
             ping.apply_async(args=["waiting"], queue=queue)
-        assert value(scrape_fresh(client), "omni2_celery_queue_depth", queue=queue) == 3.0
+        assert value(scrape_now(client), "omni2_celery_queue_depth", queue=queue) == 3.0
     finally:
         current_app.conf.task_default_queue = previous
         with current_app.connection_for_write() as connection:
