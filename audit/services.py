@@ -17,7 +17,9 @@ from django.db import (
     transaction,
 )
 
+from core import metrics
 from core.errors import ApiError
+from core.logging import request_id_get
 from core.redaction import clean_text, stored_arguments
 
 from .cost import cost_usd
@@ -58,6 +60,7 @@ class AuditUnavailable(ApiError):
         **kwargs,
     ):
         super().__init__(message, **kwargs)
+        metrics.AUDIT_WRITE_FAILURES.inc()
 
 
 # What an unreachable or failing database raises: through Django, and on the async pool.
@@ -232,7 +235,7 @@ def audit_request_row(
             total_limit=settings.OMNI2_AUDIT_ARGUMENTS_MAX_CHARS,
         ),
         ip_address=_ip_or_none(ip_address),
-        request_id=str(request_id or "")[:64],
+        request_id=str(request_id or request_id_get())[:64],
     )
 
 
@@ -351,12 +354,13 @@ def audit_rows(
         duration_ms=_count(duration_ms),
         iterations=_count(iterations, 32767),
         ip_address=_ip_or_none(ip_address),
-        request_id=str(request_id or "")[:64],
+        request_id=str(request_id or request_id_get())[:64],
         **_identity_fields(user),
         **_tool_fields(calls),
         **_slack_fields(slack),
         **_outcome_fields(model, usage, _choice(status, Status, "status"), str(error or "")),
     )
+    metrics.audit_row_observed(log)
     return log, rows
 
 

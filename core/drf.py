@@ -58,4 +58,5 @@ def client_ip(request) -> str | None:
 
 
 def request_id(request) -> str:
-    return (request.headers.get("X-Request-ID") or "")[:64]
+    """The request's id (``core.middleware.RequestIdMiddleware``)."""
+    return getattr(request, "request_id", "") or (request.headers.get("X-Request-ID") or "")[:64]

@@ -1,4 +1,4 @@
-"""One error shape for the whole API: ``{"error": {"code", "message"}}``.
+"""One error shape for the whole API: ``{"error": {"code", "message"}}`` (plus ``request_id``).
 
 Views raise :class:`ApiError` (or DRF's own exceptions); the DRF exception handler
 and the Django handlers below turn every failure into that shape, so a client
@@ -15,6 +15,7 @@ from django.http import Http404, JsonResponse
 from rest_framework import exceptions as drf
 from rest_framework.response import Response
 
+from .logging import request_id_get
 from .outages import outages
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,11 @@ _CODES = [
 
 
 def error_body(code: str, message: str, **extra) -> dict:
+    # The request id (core.logging) lets a caller quote the answer that failed: it is the audit
+    # row's request_id and on the request's log lines.
+    request_id = request_id_get()
+    if request_id:
+        extra.setdefault("request_id", request_id)
     return {"error": {"code": code, "message": message, **extra}}
 
 

@@ -1,9 +1,34 @@
-"""Request rules every app shares: a body size limit, and a 503 for an unreachable database."""
+"""Request rules every app shares: a request id, a body size limit, and a 503 for an
+unreachable database."""
 
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 
+from . import tracing
 from .errors import database_unavailable, database_unavailable_response, error_response
+from .logging import request_id_from, request_id_get, request_id_reset, request_id_set
+
+
+class RequestIdMiddleware:
+    """Every request gets an id: the caller's ``X-Request-ID`` when well-formed, else a new one
+    (or the one the ASGI gateway already gave it). It is the request's audit ``request_id``,
+    its log lines' and its error body's, and it goes back in the ``X-Request-ID`` header."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        request.request_id = request_id_get() or request_id_from(
+            request.headers.get("X-Request-ID")
+        )
+        token = request_id_set(request.request_id)
+        tracing.annotate(**{"omni2.request_id": request.request_id})
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_reset(token)
+        response["X-Request-ID"] = request.request_id
+        return response
 
 
 class BodySizeLimitMiddleware:

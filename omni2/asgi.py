@@ -14,8 +14,11 @@ import os
 
 from django.core.asgi import get_asgi_application
 
+from core.tracing import tracing_setup
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "omni2.settings")
 
+tracing_setup(process="web")  # before Django builds its middleware (the instrumentation adds one)
 django_application = get_asgi_application()
 
 # After the apps are loaded: these import models.

@@ -6,9 +6,11 @@ management commands share one state. ``DATABASE_URL``, ``REDIS_URL`` and
 ``CELERY_BROKER_URL`` switch each part to a real server.
 """
 
+import os
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "core.middleware.RequestIdMiddleware",  # first: every answer, even a redirect, carries its id
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
@@ -250,7 +253,7 @@ if not DEBUG:
     if not SECURE_SSL_REDIRECT:
         # Turned off on purpose: the TLS proxy in front redirects (docs/CONFIGURATION.md).
         SILENCED_SYSTEM_CHECKS.append("security.W008")
-    SECURE_REDIRECT_EXEMPT = [r"^health$"]
+    SECURE_REDIRECT_EXEMPT = [r"^health$", r"^metrics$"]
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
     SECURE_HSTS_SECONDS = env.int("OMNI2_HSTS_SECONDS", default=31536000)
@@ -260,17 +263,47 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 
 # --- Logging: secrets never reach a log line (see core.logging) -------------------------
+# plain (the default, and `make run`) or json: one object per line with the request id.
+OMNI2_LOG_FORMAT = env.str("OMNI2_LOG_FORMAT", default="plain").strip().lower()
+if OMNI2_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"OMNI2_LOG_FORMAT is {OMNI2_LOG_FORMAT!r}; use plain or json.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "core.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "formatters": {
+        "plain": {
+            "()": "core.logging.PlainFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        },
+        "json": {"()": "core.logging.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": OMNI2_LOG_FORMAT,
+            "filters": ["redact"],
+        },
     },
     "root": {"handlers": ["console"], "level": env.str("OMNI2_LOG_LEVEL", default="INFO")},
     "loggers": {"httpx": {"level": "WARNING"}, "mcp": {"level": "WARNING"}},
 }
+
+# --- Metrics and traces (core.metrics, core.tracing, GET /metrics) ----------------------------
+# prometheus_client's multiprocess mode: every web and worker process writes its figures under
+# this directory and /metrics sums them. Put in the environment so that every process started
+# from here (uvicorn workers, Celery workers) inherits it; `manage.py serve` empties it first.
+PROMETHEUS_MULTIPROC_DIR = env.str("PROMETHEUS_MULTIPROC_DIR", default=str(VAR_DIR / "metrics"))
+Path(PROMETHEUS_MULTIPROC_DIR).mkdir(parents=True, exist_ok=True)
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = PROMETHEUS_MULTIPROC_DIR
+# Bearer token for GET /metrics; unset, only loopback callers (not through a proxy) may scrape.
+OMNI2_METRICS_TOKEN = env.str("OMNI2_METRICS_TOKEN", default="")
+# Traces go out over OTLP/HTTP when an endpoint is set (the exporter reads the OTEL_* variables).
+OMNI2_TRACING = bool(
+    env.str("OTEL_EXPORTER_OTLP_ENDPOINT", default="")
+    or env.str("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", default="")
+) and not env.bool("OTEL_SDK_DISABLED", default=False)
+OMNI2_TRACING_SERVICE_NAME = env.str("OTEL_SERVICE_NAME", default="omni2")
 
 # --- OMNI2 product settings ------------------------------------------------------------
 OMNI2_LLM_PROVIDER = env.str("OMNI2_LLM_PROVIDER", default="anthropic")

@@ -18,6 +18,7 @@ from django.db import transaction
 
 from audit.models import Status
 from audit.services import audit_record, audit_request_record
+from core.metrics import llm_call
 from orchestration.mcp.catalog import catalog
 from permissions.policy.snapshot import policy_snapshot
 from permissions.selectors import user_policy_for
@@ -129,8 +130,8 @@ def _loop(
     run, provider, model, system, messages, toolbox, snapshot, tools_catalog, policy, on_progress
 ):
     while True:
-        response = provider.create(
-            model=model, system=system, messages=messages, tools=toolbox.specs
+        response = llm_call(
+            provider.create, model=model, system=system, messages=messages, tools=toolbox.specs
         )
         run.usage, run.iterations = run.usage + response.usage, run.iterations + 1
         messages.append(response.assistant_message())

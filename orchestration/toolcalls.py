@@ -15,6 +15,7 @@ import jsonschema
 
 from audit.models import ToolCallStatus
 from audit.services import ToolCallRecord
+from core import metrics, tracing
 from orchestration.mcp.catalog import Catalog
 from permissions.policy.engine import Decision, PolicySnapshot, UserPolicy, decide
 
@@ -78,6 +79,9 @@ def _outcome(
     result_size=0,
 ) -> ToolCallOutcome:
     duration = int((time.perf_counter() - started) * 1000)
+    metrics.tool_call_observed(
+        mcp=mcp, tool=tool, outcome=status, error_code=error_code, seconds=duration / 1000
+    )
     record = ToolCallRecord(
         mcp=mcp,
         tool=tool,
@@ -218,6 +222,7 @@ def tool_call_approve(
     return Approved(spec, decision, mcp, tool, arguments, started, caller_meta(user))
 
 
+@tracing.tool_call_span
 def tool_call_execute(**call) -> ToolCallOutcome:
     """Check, then call on the pooled session; keyword arguments of ``tool_call_approve``."""
     checked = tool_call_approve(**call)
@@ -231,6 +236,7 @@ def tool_call_execute(**call) -> ToolCallOutcome:
         return checked.failed(exc)
 
 
+@tracing.tool_call_span
 async def tool_call_aexecute(**call) -> ToolCallOutcome:
     """``tool_call_execute`` for code on an event loop: the same checks, the call awaited."""
     checked = tool_call_approve(**call)

@@ -5,6 +5,7 @@ import json
 from django.http import HttpResponse, JsonResponse
 
 from core.errors import error_response
+from core.metrics import SLACK_ACKNOWLEDGED
 
 from . import intake
 from .dedupe import DeliveryStoreUnavailable
@@ -40,6 +41,7 @@ def events(request):
         intake.slack_event_enqueue(payload=payload)
     except _NOT_NOW:
         return _unavailable()
+    SLACK_ACKNOWLEDGED.labels("event").inc()
     return HttpResponse(status=200)
 
 
@@ -49,6 +51,7 @@ def commands(request):
         body = intake.slack_command_enqueue(form=request.POST.dict())
     except _NOT_NOW:
         return _unavailable()
+    SLACK_ACKNOWLEDGED.labels("command").inc()
     return JsonResponse(body) if body else HttpResponse(status=200)
 
 
@@ -61,4 +64,5 @@ def interactions(request):
         intake.slack_action_enqueue(payload=payload)
     except _NOT_NOW:
         return _unavailable()
+    SLACK_ACKNOWLEDGED.labels("interaction").inc()
     return HttpResponse(status=200)

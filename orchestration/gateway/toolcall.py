@@ -27,6 +27,7 @@ from rest_framework.renderers import JSONRenderer
 from audit.models import AuditRequest
 from core.drf import json_too_deep
 from core.errors import SERVICE_UNAVAILABLE_MESSAGE, ApiError, error_body
+from core.logging import request_id_from, request_id_get, request_id_set
 from core.outages import outages
 from orchestration.api import AUDIT_REQUEST_SCOPE_KEY, MCP_NAME, TOOL_NAME_MAX_LENGTH
 from orchestration.mcp.catalog import catalog_memoised
@@ -74,6 +75,7 @@ class ToolCallEndpoint:
         except _Disconnected:
             return
         call = _parse(scope, body) if complete else None
+        request_id_set(call.request_id if call else "")  # this task's; Django takes it over
         known = _known_caller(call) if call is not None else None
         answer = await _answer(clients, call, known) if known is not None else None
         if answer is None or isinstance(answer, AuditRequest):
@@ -168,7 +170,7 @@ def _parse(scope, body: bytes) -> _Call | None:
         tool=tool,
         arguments=arguments,
         ip_address=client[0] if client else None,
-        request_id=headers.get(b"x-request-id", b"").decode("latin-1")[:64],
+        request_id=request_id_from(headers.get(b"x-request-id", b"").decode("latin-1")),
         secure=secure,
     )
 
@@ -266,7 +268,7 @@ async def _respond(send, status: int, payload: dict, headers: dict, *, secure: b
         raw.append((b"strict-transport-security", _hsts().encode()))
     raw += [
         (name.lower().encode("latin-1"), str(value).encode("latin-1"))
-        for name, value in headers.items()
+        for name, value in {**headers, "X-Request-ID": request_id_get()}.items()
     ]
     await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})

@@ -140,13 +140,15 @@ def test_the_fast_path_answers_like_django(
     client = authed_client(role="dba")
     body = json.dumps({"mcp": "test_mcp", "tool": tool, "arguments": arguments})
     before = dict(fast.stats)
-    cold = client.http.post("/api/mcp/tools/call", content=body)  # nothing memoised yet: Django
-    warm = client.http.post("/api/mcp/tools/call", content=body)
+    same_id = {"X-Request-ID": f"req-{tool}"}  # the id goes back in the header (and error body)
+    cold = client.http.post("/api/mcp/tools/call", content=body, headers=same_id)  # Django
+    warm = client.http.post("/api/mcp/tools/call", content=body, headers=same_id)
     assert (
         fast.stats["django"] == before.get("django", 0) + 1
         and fast.stats["fast"] == before.get("fast", 0) + 1
     )
     assert cold.status_code == warm.status_code == status
+    assert cold.headers["x-request-id"] == warm.headers["x-request-id"] == f"req-{tool}"
     cold_body, warm_body = cold.json(), warm.json()
     cold_body = cold_body.get("error", cold_body)
     warm_body = warm_body.get("error", warm_body)

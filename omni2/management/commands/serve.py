@@ -1,5 +1,7 @@
 """Run the web app (uvicorn) and a Celery worker side by side in the foreground.
 
+Their metrics add up in one ``/metrics``: both write under ``PROMETHEUS_MULTIPROC_DIR``, which
+is emptied here before they start.
 ``make run`` ends here. Ctrl-C (or SIGTERM) stops both; if either dies, the other
 is stopped too, so nothing is left running behind the terminal.
 """
@@ -11,6 +13,8 @@ import sys
 import time
 
 from django.core.management.base import BaseCommand
+
+from core.metrics import multiprocess_dir_wipe
 
 
 class Command(BaseCommand):
@@ -57,6 +61,9 @@ class Command(BaseCommand):
                 "--without-mingle",
             ],
         }
+        # Every process that writes metrics starts below: the last run's figures go first, as
+        # prometheus_client's multiprocess mode asks (core.metrics).
+        multiprocess_dir_wipe()
         children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
         self.stdout.write(
             f"OMNI2 on http://{host}:{port}/  (admin: /admin/, API docs: /api/docs). Ctrl-C stops."
