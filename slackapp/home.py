@@ -60,7 +60,8 @@ def _section(text: str) -> dict:
 
 
 def _usage_text(usage: dict, budget: Decimal | None) -> str:
-    text = f"*This month*: {usage['requests']} requests · 💰 ${usage['cost_usd']:.4f}"
+    n = usage["requests"]
+    text = f"*This month*: {n} request{'' if n == 1 else 's'} · 💰 ${usage['cost_usd']:.4f}"
     if budget is not None:
         share = (Decimal(str(usage["cost_usd"])) / budget * 100) if budget else Decimal(100)
         text += f" of your ${budget:.2f} budget ({share:.0f}%)"
