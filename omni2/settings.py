@@ -199,6 +199,7 @@ CELERY_BEAT_SCHEDULE = {
     "slack-alerts": {
         "task": "slackapp.alerts_check",
         "schedule": float(OMNI2_ALERT_CHECK_SECONDS),
+        "options": {"expires": OMNI2_ALERT_CHECK_SECONDS},  # a late run is replaced by the next
     },
 }
 
@@ -363,6 +364,8 @@ OMNI2_SLACK_ALERT_CHANNEL = env.str("OMNI2_SLACK_ALERT_CHANNEL", default="")
 # Probing: this many denied requests by one user within the window raise one alert per window.
 OMNI2_ALERT_DENIALS_THRESHOLD = env.int("OMNI2_ALERT_DENIALS_THRESHOLD", default=10)
 OMNI2_ALERT_DENIALS_WINDOW_SECONDS = env.int("OMNI2_ALERT_DENIALS_WINDOW_SECONDS", default=600)
+# An MCP server going down (unreachable, breaker open) or coming back: one alert each per window.
+OMNI2_ALERT_MCP_WINDOW_SECONDS = env.int("OMNI2_ALERT_MCP_WINDOW_SECONDS", default=3600)
 # A UTC day's total LLM cost above this (USD) raises one alert that day; 0 turns it off.
 OMNI2_ALERT_DAILY_COST_USD = env.float("OMNI2_ALERT_DAILY_COST_USD", default=0.0)
 
