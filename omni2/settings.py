@@ -359,7 +359,7 @@ OMNI2_SLACK_MAX_ANSWER_CHARS = env.int("OMNI2_SLACK_MAX_ANSWER_CHARS", default=1
 OMNI2_SLACK_REPORT_DIRS = env.list("OMNI2_SLACK_REPORT_DIRS", default=[str(VAR_DIR / "reports")])
 # The buttons under an answer work this long (the answer and its tool results are kept in the cache).
 OMNI2_SLACK_BUTTONS_TTL_SECONDS = env.int("OMNI2_SLACK_BUTTONS_TTL_SECONDS", default=7 * 24 * 3600)
-# Alerts for admins go to this channel (an id like C0123, or #name); empty: no alerts.
+# Alerts for admins go to this channel (an id like C0123ABCD); empty: no alerts.
 OMNI2_SLACK_ALERT_CHANNEL = env.str("OMNI2_SLACK_ALERT_CHANNEL", default="")
 # Probing: this many denied requests by one user within the window raise one alert per window.
 OMNI2_ALERT_DENIALS_THRESHOLD = env.int("OMNI2_ALERT_DENIALS_THRESHOLD", default=10)
