@@ -196,9 +196,16 @@ CELERY_TASK_SOFT_TIME_LIMIT = CELERY_TASK_TIME_LIMIT - 30
 CELERY_RESULT_EXPIRES = 24 * 3600
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
-# Optional (`celery beat`); finished jobs are also purged as new ones are submitted.
+# How often celery beat computes the Slack alerts (slackapp.alerts).
+OMNI2_ALERT_CHECK_SECONDS = env.int("OMNI2_ALERT_CHECK_SECONDS", default=60)
+# `celery beat` (run by `make run` and compose); finished jobs are also purged as new ones are submitted.
 CELERY_BEAT_SCHEDULE = {
     "purge-chat-jobs": {"task": "orchestration.chat_jobs_purge", "schedule": 3600.0},
+    "slack-alerts": {
+        "task": "slackapp.alerts_check",
+        "schedule": float(OMNI2_ALERT_CHECK_SECONDS),
+        "options": {"expires": OMNI2_ALERT_CHECK_SECONDS},  # a late run is replaced by the next
+    },
 }
 
 # --- REST API -----------------------------------------------------------------------
@@ -389,6 +396,17 @@ OMNI2_SLACK_MAX_ANSWER_CHARS = env.int("OMNI2_SLACK_MAX_ANSWER_CHARS", default=1
 # Tool-produced files are uploaded only from these directories (a tool result names the path);
 # examples/qa_mcp writes its reports under var/reports/qa_mcp/<user>/ by default.
 OMNI2_SLACK_REPORT_DIRS = env.list("OMNI2_SLACK_REPORT_DIRS", default=[str(VAR_DIR / "reports")])
+# The buttons under an answer work this long (the answer and its tool results are kept in the cache).
+OMNI2_SLACK_BUTTONS_TTL_SECONDS = env.int("OMNI2_SLACK_BUTTONS_TTL_SECONDS", default=7 * 24 * 3600)
+# Alerts for admins go to this channel (an id like C0123ABCD); empty: no alerts.
+OMNI2_SLACK_ALERT_CHANNEL = env.str("OMNI2_SLACK_ALERT_CHANNEL", default="")
+# Probing: this many denied requests by one user within the window raise one alert per window.
+OMNI2_ALERT_DENIALS_THRESHOLD = env.int("OMNI2_ALERT_DENIALS_THRESHOLD", default=10)
+OMNI2_ALERT_DENIALS_WINDOW_SECONDS = env.int("OMNI2_ALERT_DENIALS_WINDOW_SECONDS", default=600)
+# An MCP server going down (unreachable, breaker open) or coming back: one alert each per window.
+OMNI2_ALERT_MCP_WINDOW_SECONDS = env.int("OMNI2_ALERT_MCP_WINDOW_SECONDS", default=3600)
+# A UTC day's total LLM cost above this (USD) raises one alert that day; 0 turns it off.
+OMNI2_ALERT_DAILY_COST_USD = env.float("OMNI2_ALERT_DAILY_COST_USD", default=0.0)
 
 # --- LLM providers (orchestration/llm) ----------------------------------------------------
 # Retries (with backoff, honouring retry-after) are done by the anthropic/openai SDKs.

@@ -29,6 +29,7 @@ from .dedupe import (
     delivery_state,
 )
 from .formatting import (
+    answer_buttons,
     answer_messages,
     attached_answer_message,
     footer_text,
@@ -39,9 +40,11 @@ from .formatting import (
     tools_message,
 )
 from .identity import slack_user_resolve
+from .kept import answer_keep
 from .replies import Reply, ResponseUrlReply, ThreadReply, reply_fail_quietly, reply_note_quietly
 from .reports import report_paths
 from .selectors import slack_permitted_mcps, slack_permitted_tools
+from .tables import tables_in
 
 logger = logging.getLogger(__name__)
 
@@ -215,12 +218,40 @@ def _deliver(*, result: dict, user: User | None, seconds: float, reply: Reply) -
         )
     mrkdwn = markdown_to_mrkdwn(answer)
     if len(mrkdwn) > settings.OMNI2_SLACK_MAX_ANSWER_CHARS:
-        reply.finish([attached_answer_message(mrkdwn=mrkdwn, footer=footer)])
-        _upload(reply, filename="answer.md", title="OMNI2 answer", content=answer)
+        messages = [attached_answer_message(mrkdwn=mrkdwn, footer=footer)]
     else:
-        reply.finish(answer_messages(mrkdwn=mrkdwn, footer=footer))
+        messages = answer_messages(mrkdwn=mrkdwn, footer=footer)
+    buttons = _buttons(result=result, mrkdwn=mrkdwn, ephemeral=isinstance(reply, ResponseUrlReply))
+    if buttons:
+        messages[-1]["blocks"].append(buttons)
+    reply.finish(messages)
+    if len(mrkdwn) > settings.OMNI2_SLACK_MAX_ANSWER_CHARS:
+        _upload(reply, filename="answer.md", title="OMNI2 answer", content=answer)
     for path in report_paths(result.get("tool_results") or []):
         _upload(reply, filename=path.name, title=path.name, path=path)
+
+
+def _buttons(*, result: dict, mrkdwn: str, ephemeral: bool) -> dict | None:
+    """The buttons under an answer (``slackapp.buttons`` answers them); kept data first."""
+    if not result.get("audit_id"):
+        return None
+    tool_results = result.get("tool_results") or []
+    kept = answer_keep(audit_id=result["audit_id"], answer=mrkdwn, tool_results=tool_results)
+    return answer_buttons(
+        audit_id=result["audit_id"],
+        raw=kept and any(not r.get("is_error") for r in tool_results),
+        csv=kept and bool(tables_in(tool_results)),
+        share=ephemeral,
+    )
+
+
+def slack_question_answer(
+    *, key: str, user: User | None, question: str, thread_key: str | None, slack: dict, reply: Reply
+) -> None:
+    """Answer ``question`` as ``user`` into ``reply`` (the "Run again" button's way in)."""
+    _answer_and_finish(
+        key=key, user=user, question=question, thread_key=thread_key, slack=slack, reply=reply
+    )
 
 
 def _upload(reply: Reply, **kwargs) -> None:

@@ -171,3 +171,45 @@ def status_message(health: dict) -> dict:
         "text": f"OMNI2 is {overall}",
         "blocks": [_section(c) for c in mrkdwn_chunks("\n".join(lines))],
     }
+
+
+# --- the buttons under an answer (slackapp.buttons answers the clicks) ------------------------
+
+RAW_ACTION_ID = "omni_answer_raw"
+CSV_ACTION_ID = "omni_answer_csv"
+RERUN_ACTION_ID = "omni_answer_rerun"
+SHARE_ACTION_ID = "omni_answer_share"
+ANSWER_ACTION_IDS = (RAW_ACTION_ID, CSV_ACTION_ID, RERUN_ACTION_ID, SHARE_ACTION_ID)
+
+
+def _button(action_id: str, label: str, audit_id: int) -> dict:
+    # The value is the audit row's id, never data: a click is re-checked against that row.
+    return {
+        "type": "button",
+        "action_id": action_id,
+        "value": str(audit_id),
+        "text": {"type": "plain_text", "text": label},
+    }
+
+
+def answer_buttons(*, audit_id: int, raw: bool, csv: bool, share: bool) -> dict:
+    """The actions block under an answer: the buttons that make sense for it."""
+    wanted = [
+        (raw, RAW_ACTION_ID, "Show raw results"),
+        (csv, CSV_ACTION_ID, "Export CSV"),
+        (True, RERUN_ACTION_ID, "Run again"),
+        (share, SHARE_ACTION_ID, "Share in channel"),
+    ]
+    return {
+        "type": "actions",
+        "block_id": f"omni_answer_{audit_id}",
+        "elements": [_button(aid, label, audit_id) for on, aid, label in wanted if on],
+    }
+
+
+def shared_answer_messages(*, mrkdwn: str, asker: str, question: str) -> list[dict]:
+    """An ``/omni`` answer its asker shares in the channel, headed by who asked what."""
+    head = _context(f"💬 <@{asker}> asked: {mrkdwn_escape(question)[:500]}")
+    messages = answer_messages(mrkdwn=mrkdwn, footer=None)
+    messages[0]["blocks"].insert(0, head)
+    return messages

@@ -12,13 +12,15 @@ import logging
 from celery import current_app
 
 from .dedupe import delivery_claim, delivery_release
-from .formatting import HELP_ACTION_ID, WORKING
+from .formatting import ANSWER_ACTION_IDS, HELP_ACTION_ID, SHARE_ACTION_ID, WORKING
 
 logger = logging.getLogger(__name__)
 
 EVENT_TASK = "slackapp.answer_event"
 COMMAND_TASK = "slackapp.answer_command"
 HELP_TOOLS_TASK = "slackapp.help_tools"
+BUTTON_TASK = "slackapp.answer_button"
+HOME_TASK = "slackapp.home_publish"
 
 # Message subtypes that are still a person talking; any other subtype (bot_message,
 # message_changed, message_deleted, channel_join…) is ignored so OMNI2 never loops.
@@ -91,6 +93,8 @@ def _enqueue(task_name: str, *, key: str, **kwargs) -> None:
 def slack_event_enqueue(*, payload: dict) -> str:
     """``queued``, ``duplicate`` or ``ignored``; raises SlackUnavailable if the broker refused."""
     event = _dict(payload.get("event"))
+    if event.get("type") == "app_home_opened":
+        return _home_enqueue(payload, event)
     if not _event_wanted(event, _own_user_ids(payload)):
         return "ignored"
     key = f"event:{payload.get('event_id') or event.get('client_msg_id') or event.get('ts')}"
@@ -98,6 +102,18 @@ def slack_event_enqueue(*, payload: dict) -> str:
         return "duplicate"
     trimmed = {name: str(event[name]) for name in _EVENT_FIELDS if event.get(name) is not None}
     _enqueue(EVENT_TASK, key=key, event=trimmed)
+    return "queued"
+
+
+def _home_enqueue(payload: dict, event: dict) -> str:
+    """The App Home tab was opened: publish that person's Home view (``slackapp.home``)."""
+    user = event.get("user")
+    if event.get("tab") != "home" or not isinstance(user, str) or not user:
+        return "ignored"
+    key = f"home:{payload.get('event_id') or event.get('event_ts')}"
+    if not delivery_claim(key=key):
+        return "duplicate"
+    _enqueue(HOME_TASK, key=key, slack_user_id=user)
     return "queued"
 
 
@@ -119,16 +135,42 @@ def slack_command_enqueue(*, form: dict) -> dict | None:
     return ack
 
 
+def _button_key(action_id: str, audit_id: str, user_id: str) -> str:
+    # Double clicks and Slack's retries carry new trigger ids: one effect per person and
+    # answer (sharing: one per answer), whatever the delivery.
+    if action_id == SHARE_ACTION_ID:
+        return f"button:{action_id}:{audit_id}"
+    return f"button:{action_id}:{audit_id}:{user_id}"
+
+
+def _button_enqueue(payload: dict, action: dict, user_id: str) -> None:
+    """A button under an answer; its value is an audit row id, checked again in the worker."""
+    audit_id = str(action.get("value", ""))
+    if not audit_id.isdigit() or len(audit_id) > 18:
+        return
+    key = _button_key(action["action_id"], audit_id, user_id)
+    if delivery_claim(key=key):
+        _enqueue(
+            BUTTON_TASK,
+            key=key,
+            action_id=action["action_id"],
+            audit_id=int(audit_id),
+            slack_user_id=user_id,
+            response_url=str(payload.get("response_url", "")),
+        )
+
+
 def slack_action_enqueue(*, payload: dict) -> None:
-    """Queue the ``omni_help_mcp`` button click. The user is the signed payload's, never the button's."""
+    """Queue a button click. The user is the signed payload's, never the button's."""
     actions = payload.get("actions")
     action = _dict(actions[0]) if isinstance(actions, list) and actions else {}
     user_id = _dict(payload.get("user")).get("id")
-    if (
-        payload.get("type") != "block_actions"
-        or action.get("action_id") != HELP_ACTION_ID
-        or not user_id
-    ):
+    if payload.get("type") != "block_actions" or not isinstance(user_id, str) or not user_id:
+        return
+    if action.get("action_id") in ANSWER_ACTION_IDS:
+        _button_enqueue(payload, action, user_id)
+        return
+    if action.get("action_id") != HELP_ACTION_ID:
         return
     key = f"action:{payload.get('trigger_id') or action.get('action_ts')}"
     if delivery_claim(key=key):

@@ -13,10 +13,12 @@ from django.conf import settings
 
 from orchestration.leases import LeaseKeeper, lease_owner, lease_seconds
 
-from . import answers
+from . import alerts, answers, buttons, home
 from .client import SlackError
 from .dedupe import delivery_release, delivery_run_end, delivery_run_renew, delivery_run_take
-from .intake import COMMAND_TASK, EVENT_TASK, HELP_TOOLS_TASK
+from .intake import BUTTON_TASK, COMMAND_TASK, EVENT_TASK, HELP_TOOLS_TASK, HOME_TASK
+
+ALERTS_TASK = "slackapp.alerts_check"  # celery beat (CELERY_BEAT_SCHEDULE)
 
 # Nobody reads these tasks' return values: the answer goes to Slack, not to a result backend.
 OPTIONS = {"bind": True, "max_retries": 3, "acks_late": True, "ignore_result": True}
@@ -78,3 +80,28 @@ def slack_help_tools_task(
         mcp=mcp,
         response_url=response_url,
     )
+
+
+@shared_task(name=BUTTON_TASK, base=ClaimedTask, **OPTIONS)
+def slack_button_task(
+    self, *, key: str, action_id: str, audit_id: int, slack_user_id: str, response_url: str
+) -> None:
+    _run(
+        self,
+        buttons.slack_button_answer,
+        key=key,
+        action_id=action_id,
+        audit_id=audit_id,
+        slack_user_id=slack_user_id,
+        response_url=response_url,
+    )
+
+
+@shared_task(name=HOME_TASK, base=ClaimedTask, **OPTIONS)
+def slack_home_task(self, *, key: str, slack_user_id: str) -> None:
+    _run(self, home.slack_home_publish, key=key, slack_user_id=slack_user_id)
+
+
+@shared_task(name=ALERTS_TASK, ignore_result=True)
+def slack_alerts_task() -> None:
+    alerts.slack_alerts_check()

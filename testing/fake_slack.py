@@ -81,6 +81,7 @@ class FakeSlack:
             self.messages: list[dict] = []
             self.responses: list[Call] = []
             self.uploads: dict[str, dict] = {}
+            self.home_views: dict[str, list[dict]] = {}  # views.publish: user id -> views, in order
             self._failures: dict[str, list[Failure]] = {}
 
     # --- set-up and assertions -----------------------------------------------------
@@ -208,6 +209,20 @@ class FakeSlack:
 
     def api_chat_postEphemeral(self, params: dict) -> dict:
         return {"ok": True, "message_ts": self._next_ts()}
+
+    def api_views_publish(self, params: dict) -> dict:
+        view = params.get("view")
+        view = json.loads(view) if isinstance(view, str) else view
+        if not params.get("user_id") or not isinstance(view, dict) or view.get("type") != "home":
+            return {"ok": False, "error": "invalid_arguments"}
+        with self._lock:
+            self.home_views.setdefault(params["user_id"], []).append(view)
+        return {"ok": True, "view": {"id": "V" + uuid.uuid4().hex[:10].upper(), **view}}
+
+    def uploads_to(self, channel: str) -> list[dict]:
+        """Files completed into ``channel`` (a DM id for files sent to a person)."""
+        with self._lock:
+            return [u for u in self.uploads.values() if u["channel"] == channel]
 
     def api_files_getUploadURLExternal(self, params: dict) -> dict:
         file_id = "F" + uuid.uuid4().hex[:10].upper()

@@ -227,7 +227,7 @@ def test_the_footer_can_be_turned_off(fake_slack, fake_llm, chat, settings):
     slack_event_answer(key=key, event=payload["event"])  # in this process: its settings apply
     (answer,) = fake_slack.messages
     assert "Plain answer." in answer["text"]
-    assert [block["type"] for block in answer["blocks"]] == ["section"]
+    assert [block["type"] for block in answer["blocks"]] == ["section", "actions"]  # no context
 
 
 def test_progress_updates_of_one_thread_are_throttled(fake_slack, fake_llm, chat, qa_mcp, settings):

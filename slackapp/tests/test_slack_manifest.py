@@ -27,9 +27,11 @@ def test_the_manifest_has_the_scopes_events_and_commands_omni2_uses():
         "files:write",
     }
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
         "app_mention",
         "message.im",
     ]
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     commands = {c["command"]: c["url"] for c in manifest["features"]["slash_commands"]}
     expected = "https://omni2.acme.test/slack/commands"
     assert commands == dict.fromkeys(["/omni", "/omni-help", "/omni-status"], expected)

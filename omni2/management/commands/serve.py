@@ -1,9 +1,9 @@
-"""Run the web app (uvicorn) and a Celery worker side by side in the foreground.
+"""Run the web app (uvicorn), a Celery worker and celery beat side by side in the foreground.
 
-Their metrics add up in one ``/metrics``: both write under ``PROMETHEUS_MULTIPROC_DIR``, which
+Their metrics add up in one ``/metrics``: they write under ``PROMETHEUS_MULTIPROC_DIR``, which
 is emptied here before they start.
-``make run`` ends here. Ctrl-C (or SIGTERM) stops both; if either dies, the other
-is stopped too, so nothing is left running behind the terminal.
+``make run`` ends here. Ctrl-C (or SIGTERM) stops them all; if one dies, the others
+are stopped too, so nothing is left running behind the terminal.
 """
 
 import os
@@ -11,14 +11,16 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from core.metrics import multiprocess_dir_wipe
 
 
 class Command(BaseCommand):
-    help = "Serve OMNI2: uvicorn on --host/--port and a Celery worker, until Ctrl-C."
+    help = "Serve OMNI2: uvicorn on --host/--port, a Celery worker and beat, until Ctrl-C."
 
     def add_arguments(self, parser):
         parser.add_argument("--host", default=os.environ.get("OMNI2_HOST", "127.0.0.1"))
@@ -59,6 +61,19 @@ class Command(BaseCommand):
                 str(concurrency),
                 "--without-gossip",
                 "--without-mingle",
+            ],
+            # The periodic tasks of CELERY_BEAT_SCHEDULE (Slack alerts, purging old jobs).
+            "beat": [
+                python,
+                "-m",
+                "celery",
+                "-A",
+                "omni2",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--schedule",
+                str(Path(settings.VAR_DIR) / "celerybeat-schedule"),
             ],
         }
         # Every process that writes metrics starts below: the last run's figures go first, as
